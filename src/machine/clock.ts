@@ -1,0 +1,183 @@
+/**
+ * The machine's virtual clock and its timer queue. Every device gets time from here and
+ * nowhere else, so that a stopped VM's time stands still and a deterministic run repeats.
+ *
+ * Two modes:
+ *  - real time: virtual time follows the host's monotonic clock while the VM runs and stands
+ *    still while it is stopped (QEMU's QEMU_CLOCK_VIRTUAL without -icount);
+ *  - deterministic (`-icount shift=N`): virtual time is the retired instruction count times
+ *    2^N ns. When the CPU halts, time jumps to the next timer deadline (QEMU's sleep=off), so
+ *    the same inputs give the same run.
+ *
+ * Timers are few (tens), so the queue is a small array kept sorted by deadline.
+ */
+
+export type ClockMode = { kind: 'realtime' } | { kind: 'icount'; shift: number };
+
+/** Host monotonic time in ns. The only place besides the UI that reads the host clock. */
+export type HostClock = () => number;
+
+export const defaultHostClock: HostClock = () => Number(process.hrtime.bigint());
+
+/** Plain-data state of the clock, for snapshots. */
+export interface ClockState {
+  /** Virtual time in ns at the moment of saving. */
+  nowNs: number;
+}
+
+export class Timer {
+  /** Absolute virtual deadline in ns, or -1 when not armed. */
+  deadlineNs = -1;
+  constructor(private readonly clock: VirtualClock, readonly name: string, readonly callback: (nowNs: number) => void) {}
+
+  /** Arms (or re-arms) the timer to fire when virtual time reaches `deadlineNs`. */
+  modNs(deadlineNs: number): void {
+    this.clock.schedule(this, deadlineNs);
+  }
+
+  /** Disarms the timer. */
+  del(): void {
+    this.clock.unschedule(this);
+  }
+
+  get armed(): boolean {
+    return this.deadlineNs >= 0;
+  }
+}
+
+export class VirtualClock {
+  private readonly queue: Timer[] = [];
+  /** Virtual ns at the last time the clock was stopped or re-based. */
+  private baseNs = 0;
+  /** Host ns when the clock last started running (real-time mode). */
+  private hostStartNs = 0;
+  private running = false;
+  /** Instructions retired since `baseNs` (icount mode). */
+  private instructions = 0;
+  /** Virtual time can never go backwards, whatever the host clock does. */
+  private lastNs = 0;
+
+  constructor(readonly mode: ClockMode = { kind: 'realtime' }, private readonly host: HostClock = defaultHostClock) {}
+
+  get deterministic(): boolean {
+    return this.mode.kind === 'icount';
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Current virtual time in ns. */
+  nowNs(): number {
+    let now: number;
+    if (this.mode.kind === 'icount') {
+      now = this.baseNs + this.instructions * 2 ** this.mode.shift;
+    } else if (this.running) {
+      now = this.baseNs + (this.host() - this.hostStartNs);
+    } else {
+      now = this.baseNs;
+    }
+    if (now < this.lastNs) now = this.lastNs;
+    this.lastNs = now;
+    return now;
+  }
+
+  /** Starts virtual time (VM running). */
+  start(): void {
+    if (this.running) return;
+    this.baseNs = this.nowNs();
+    this.instructions = 0;
+    this.hostStartNs = this.host();
+    this.running = true;
+  }
+
+  /** Freezes virtual time (VM stopped). */
+  stop(): void {
+    if (!this.running) return;
+    this.baseNs = this.nowNs();
+    this.instructions = 0;
+    this.running = false;
+  }
+
+  /** icount mode: account for `n` retired instructions. Ignored in real-time mode. */
+  retire(n: number): void {
+    if (this.mode.kind === 'icount') this.instructions += n;
+  }
+
+  /** Virtual ns per instruction in icount mode (0 in real-time mode). */
+  get nsPerInstruction(): number {
+    return this.mode.kind === 'icount' ? 2 ** this.mode.shift : 0;
+  }
+
+  /**
+   * Moves virtual time forward to `targetNs` without executing (icount mode, CPU halted, or
+   * real-time mode re-basing after the host slept). Never moves it back.
+   */
+  warpTo(targetNs: number): void {
+    const now = this.nowNs();
+    if (targetNs <= now) return;
+    this.baseNs = targetNs;
+    this.instructions = 0;
+    this.hostStartNs = this.host();
+    this.lastNs = targetNs;
+  }
+
+  createTimer(name: string, callback: (nowNs: number) => void): Timer {
+    return new Timer(this, name, callback);
+  }
+
+  /** Earliest armed deadline, or Infinity. */
+  nextDeadlineNs(): number {
+    return this.queue.length > 0 ? this.queue[0]!.deadlineNs : Infinity;
+  }
+
+  /** Fires every timer whose deadline has passed, in deadline order. Returns how many fired. */
+  runDueTimers(): number {
+    let fired = 0;
+    // A callback may re-arm its own timer or others; re-read the head each time. A timer that
+    // re-arms itself in the past fires again on the next call, not in a loop here.
+    const limit = this.queue.length * 4 + 16;
+    while (this.queue.length > 0 && fired < limit) {
+      const head = this.queue[0]!;
+      const now = this.nowNs();
+      if (head.deadlineNs > now) break;
+      this.queue.shift();
+      head.deadlineNs = -1;
+      fired++;
+      head.callback(now);
+    }
+    return fired;
+  }
+
+  /** @internal used by Timer. */
+  schedule(timer: Timer, deadlineNs: number): void {
+    if (!Number.isFinite(deadlineNs)) throw new RangeError(`timer ${timer.name}: deadline ${deadlineNs} is not finite`);
+    this.unschedule(timer);
+    timer.deadlineNs = Math.max(0, deadlineNs);
+    let i = this.queue.length;
+    while (i > 0 && this.queue[i - 1]!.deadlineNs > timer.deadlineNs) i--;
+    this.queue.splice(i, 0, timer);
+  }
+
+  /** @internal used by Timer. */
+  unschedule(timer: Timer): void {
+    if (timer.deadlineNs < 0) return;
+    const i = this.queue.indexOf(timer);
+    if (i >= 0) this.queue.splice(i, 1);
+    timer.deadlineNs = -1;
+  }
+
+  saveState(): ClockState {
+    return { nowNs: this.nowNs() };
+  }
+
+  /** Restores virtual time. Devices re-arm their own timers from their own state afterwards. */
+  loadState(state: ClockState): void {
+    const wasRunning = this.running;
+    this.running = false;
+    this.baseNs = state.nowNs;
+    this.lastNs = state.nowNs;
+    this.instructions = 0;
+    if (wasRunning) this.start();
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The guest-physical address space: RAM, ROM and MMIO regions, found through a page-indexed
+ * table (4 KiB pages below 4 GiB) so that a lookup is two array reads and no search.
+ *
+ * RAM is one ArrayBuffer. Below 4 GiB it may be laid out in pieces around holes (the VGA
+ * window, the PCI hole); above 4 GiB a single contiguous piece continues it. ROM regions have
+ * their own buffers and ignore writes. MMIO regions dispatch to a handler with an offset.
+ *
+ * Not implemented: more than one MMIO region inside the same 4 KiB page (a wiring error), and
+ * memory aliasing beyond the explicit ROM alias the board asks for.
+ */
+import { WiringError } from '../errors.js';
+import type { AccessSize } from './io-bus.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+const PAGES_BELOW_4G = 1 << 20;
+const FOUR_GIB = 0x1_0000_0000;
+
+/** What occupies a page of the physical address space. */
+export const enum PageKind {
+  Unassigned = 0,
+  Ram = 1,
+  Rom = 2,
+  Mmio = 3,
+}
+
+/** A device's memory-mapped registers. Offsets are relative to the region's base. */
+export interface MmioHandler {
+  mmioRead(offset: number, size: AccessSize): number;
+  mmioWrite(offset: number, size: AccessSize, value: number): void;
+}
+
+interface MmioRegion {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+  readonly handler: MmioHandler;
+}
+
+interface RomRegion {
+  readonly name: string;
+  readonly base: number;
+  readonly data: Uint8Array;
+}
+
+/** A guest tried to DMA outside RAM. Devices turn this into a device error, never a crash. */
+export class DmaError extends Error {
+  override readonly name = 'DmaError';
+}
+
+export class PhysicalMemory {
+  /** All of guest RAM. Exposed for the CPU's fast paths and for snapshots. */
+  readonly ram: Uint8Array;
+  /** Page number (below 4 GiB) → PageKind. */
+  readonly pageKind = new Uint8Array(PAGES_BELOW_4G);
+  /**
+   * Page number → where it lives: for RAM the byte offset of the page in `ram` divided by
+   * PAGE_SIZE; for ROM and MMIO an index into `roms` / `mmios`.
+   */
+  readonly pageRef = new Uint32Array(PAGES_BELOW_4G);
+  private readonly roms: RomRegion[] = [];
+  private readonly mmios: MmioRegion[] = [];
+  /** RAM above 4 GiB: [FOUR_GIB, FOUR_GIB + highRamBytes) maps to ram[highRamOffset...]. */
+  private highRamBytes = 0;
+  private highRamOffset = 0;
+  /** Observer for accesses that hit nothing (tracing only). */
+  onUnassigned: ((addr: number, size: AccessSize, write: boolean) => void) | undefined;
+
+  constructor(readonly ramBytes: number) {
+    if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE_SIZE !== 0) {
+      throw new WiringError(`RAM size ${ramBytes} is not a positive multiple of 4 KiB`);
+    }
+    this.ram = new Uint8Array(ramBytes);
+  }
+
+  /** Maps RAM bytes `[ramOffset, ramOffset + size)` at guest-physical `base`. */
+  mapRam(base: number, size: number, ramOffset: number): void {
+    this.checkRange('RAM', base, size, true);
+    if (ramOffset < 0 || ramOffset + size > this.ramBytes || ramOffset % PAGE_SIZE !== 0) {
+      throw new WiringError(`RAM piece at 0x${base.toString(16)} lies outside the RAM buffer`);
+    }
+    if (base >= FOUR_GIB) {
+      if (base !== FOUR_GIB || this.highRamBytes !== 0) throw new WiringError('RAM above 4 GiB must be one piece at 4 GiB');
+      this.highRamBytes = size;
+      this.highRamOffset = ramOffset;
+      return;
+    }
+    const first = base >>> PAGE_SHIFT;
+    for (let i = 0; i < size / PAGE_SIZE; i++) {
+      this.claim(first + i, 'RAM');
+      this.pageKind[first + i] = PageKind.Ram;
+      this.pageRef[first + i] = ramOffset / PAGE_SIZE + i;
+    }
+  }
+
+  /** Maps a read-only image at `base` (both page aligned in size and place). */
+  mapRom(name: string, base: number, data: Uint8Array): void {
+    this.checkRange(name, base, data.length, true);
+    const index = this.roms.length;
+    this.roms.push({ name, base, data });
+    const first = base >>> PAGE_SHIFT;
+    for (let i = 0; i < data.length / PAGE_SIZE; i++) {
+      this.claim(first + i, name);
+      this.pageKind[first + i] = PageKind.Rom;
+      this.pageRef[first + i] = index;
+    }
+  }
+
+  /** Maps a device's registers at `[base, base + size)`; the region may be smaller than a page. */
+  mapMmio(name: string, base: number, size: number, handler: MmioHandler): void {
+    this.checkRange(name, base, size, false);
+    const index = this.mmios.length;
+    this.mmios.push({ name, base, size, handler });
+    const first = base >>> PAGE_SHIFT;
+    const last = (base + size - 1) >>> PAGE_SHIFT;
+    for (let p = first; p <= last; p++) {
+      this.claim(p, name);
+      this.pageKind[p] = PageKind.Mmio;
+      this.pageRef[p] = index;
+    }
+  }
+
+  /** True when `[addr, addr + len)` lies wholly in RAM (for DMA checks). */
+  isRam(addr: number, len: number): boolean {
+    return this.ramOffsetOf(addr, len) >= 0;
+  }
+
+  /**
+   * Byte offset in `ram` of the guest-physical range `[addr, addr + len)`, or -1 if any part
+   * of it is not RAM or the pieces are not contiguous in the buffer.
+   */
+  ramOffsetOf(addr: number, len: number): number {
+    if (!(addr >= 0) || !(len >= 0) || !Number.isSafeInteger(addr + len)) return -1;
+    if (addr >= FOUR_GIB) {
+      const off = addr - FOUR_GIB;
+      return off + len <= this.highRamBytes ? this.highRamOffset + off : -1;
+    }
+    if (len === 0) len = 1;
+    const first = Math.floor(addr / PAGE_SIZE);
+    const last = Math.floor((addr + len - 1) / PAGE_SIZE);
+    if (last >= PAGES_BELOW_4G) return -1;
+    if (this.pageKind[first] !== PageKind.Ram) return -1;
+    const start = this.pageRef[first]! * PAGE_SIZE + (addr % PAGE_SIZE);
+    for (let p = first + 1; p <= last; p++) {
+      if (this.pageKind[p] !== PageKind.Ram || this.pageRef[p] !== this.pageRef[first]! + (p - first)) return -1;
+    }
+    return start;
+  }
+
+  // --- CPU and device accesses -------------------------------------------------------------
+
+  read(addr: number, size: AccessSize): number {
+    if (addr < FOUR_GIB) {
+      const page = addr >>> PAGE_SHIFT;
+      const off = addr & (PAGE_SIZE - 1);
+      if (off + size <= PAGE_SIZE) {
+        switch (this.pageKind[page]) {
+          case PageKind.Ram: {
+            const i = this.pageRef[page]! * PAGE_SIZE + off;
+            const r = this.ram;
+            if (size === 1) return r[i]!;
+            if (size === 2) return r[i]! | (r[i + 1]! << 8);
+            return (r[i]! | (r[i + 1]! << 8) | (r[i + 2]! << 16) | (r[i + 3]! << 24)) >>> 0;
+          }
+          case PageKind.Rom: {
+            const rom = this.roms[this.pageRef[page]!]!;
+            const d = rom.data;
+            const i = addr - rom.base;
+            if (size === 1) return d[i]!;
+            if (size === 2) return d[i]! | (d[i + 1]! << 8);
+            return (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24)) >>> 0;
+          }
+          case PageKind.Mmio: {
+            const m = this.mmios[this.pageRef[page]!]!;
+            const o = addr - m.base;
+            if (o >= 0 && o + size <= m.size) return m.handler.mmioRead(o, size) >>> 0;
+            break;
+          }
+        }
+        if (size === 1 || this.pageKind[page] !== PageKind.Mmio) {
+          this.onUnassigned?.(addr, size, false);
+          return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
+        }
+      }
+    } else {
+      const o = this.ramOffsetOf(addr, size);
+      if (o >= 0) {
+        const r = this.ram;
+        if (size === 1) return r[o]!;
+        if (size === 2) return r[o]! | (r[o + 1]! << 8);
+        return (r[o]! | (r[o + 1]! << 8) | (r[o + 2]! << 16) | (r[o + 3]! << 24)) >>> 0;
+      }
+      if (size === 1) {
+        this.onUnassigned?.(addr, size, false);
+        return 0xff;
+      }
+    }
+    // Crosses a page or straddles a region's end: assemble from bytes.
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= this.read(addr + i, 1) << (8 * i);
+    return v >>> 0;
+  }
+
+  write(addr: number, size: AccessSize, value: number): void {
+    if (addr < FOUR_GIB) {
+      const page = addr >>> PAGE_SHIFT;
+      const off = addr & (PAGE_SIZE - 1);
+      if (off + size <= PAGE_SIZE) {
+        switch (this.pageKind[page]) {
+          case PageKind.Ram: {
+            const i = this.pageRef[page]! * PAGE_SIZE + off;
+            const r = this.ram;
+            r[i] = value;
+            if (size >= 2) r[i + 1] = value >>> 8;
+            if (size === 4) {
+              r[i + 2] = value >>> 16;
+              r[i + 3] = value >>> 24;
+            }
+            return;
+          }
+          case PageKind.Rom:
+            return; // ROM ignores writes, as the chip does
+          case PageKind.Mmio: {
+            const m = this.mmios[this.pageRef[page]!]!;
+            const o = addr - m.base;
+            if (o >= 0 && o + size <= m.size) {
+              m.handler.mmioWrite(o, size, value >>> 0);
+              return;
+            }
+            break;
+          }
+        }
+        if (size === 1 || this.pageKind[page] !== PageKind.Mmio) {
+          this.onUnassigned?.(addr, size, true);
+          return;
+        }
+      }
+    } else {
+      const o = this.ramOffsetOf(addr, size);
+      if (o >= 0) {
+        for (let i = 0; i < size; i++) this.ram[o + i] = value >>> (8 * i);
+        return;
+      }
+      if (size === 1) {
+        this.onUnassigned?.(addr, size, true);
+        return;
+      }
+    }
+    for (let i = 0; i < size; i++) this.write(addr + i, 1, (value >>> (8 * i)) & 0xff);
+  }
+
+  // --- Bounds-checked DMA for devices ------------------------------------------------------
+
+  /** Copies guest RAM `[addr, addr + len)` out. Throws DmaError if any byte is not RAM. */
+  readBytes(addr: number, len: number): Uint8Array {
+    const off = this.dmaOffset(addr, len);
+    return this.ram.slice(off, off + len);
+  }
+
+  /** Copies `data` into guest RAM at `addr`. Throws DmaError if any byte is not RAM. */
+  writeBytes(addr: number, data: Uint8Array): void {
+    const off = this.dmaOffset(addr, data.length);
+    this.ram.set(data, off);
+  }
+
+  private dmaOffset(addr: number, len: number): number {
+    const off = this.ramOffsetOf(addr, len);
+    if (off < 0) {
+      throw new DmaError(`DMA of ${len} bytes at 0x${addr.toString(16)} is outside guest RAM`);
+    }
+    return off;
+  }
+
+  private checkRange(name: string, base: number, size: number, pageAligned: boolean): void {
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || base < 0 || size <= 0) {
+      throw new WiringError(`${name}: bad region 0x${base.toString(16)}+0x${size.toString(16)}`);
+    }
+    if (pageAligned && (base % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0)) {
+      throw new WiringError(`${name}: region 0x${base.toString(16)}+0x${size.toString(16)} is not page aligned`);
+    }
+    if (base < FOUR_GIB && base + size > FOUR_GIB) {
+      throw new WiringError(`${name}: region crosses the 4 GiB boundary`);
+    }
+  }
+
+  private claim(page: number, name: string): void {
+    if (this.pageKind[page] !== PageKind.Unassigned) {
+      throw new WiringError(`${name}: page 0x${(page * PAGE_SIZE).toString(16)} is already mapped (${this.describe(page)})`);
+    }
+  }
+
+  private describe(page: number): string {
+    switch (this.pageKind[page]) {
+      case PageKind.Ram: return 'RAM';
+      case PageKind.Rom: return this.roms[this.pageRef[page]!]!.name;
+      case PageKind.Mmio: return this.mmios[this.pageRef[page]!]!.name;
+      default: return 'nothing';
+    }
+  }
+}

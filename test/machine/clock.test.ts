@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/machine/clock.js';
+
+function fakeHost() {
+  const h = { now: 1_000_000, fn: () => h.now };
+  return h;
+}
+
+describe('VirtualClock', () => {
+  it('real-time mode follows the host while running and stands still while stopped', () => {
+    const host = fakeHost();
+    const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+    expect(c.nowNs()).toBe(0);
+    c.start();
+    host.now += 5000;
+    expect(c.nowNs()).toBe(5000);
+    c.stop();
+    host.now += 1_000_000;
+    expect(c.nowNs()).toBe(5000);
+    c.start();
+    host.now += 10;
+    expect(c.nowNs()).toBe(5010);
+  });
+
+  it('never goes backwards even if the host clock does', () => {
+    const host = fakeHost();
+    const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+    c.start();
+    host.now += 100;
+    expect(c.nowNs()).toBe(100);
+    host.now -= 50;
+    expect(c.nowNs()).toBe(100);
+  });
+
+  it('icount mode derives time from retired instructions (2^shift ns each)', () => {
+    const c = new VirtualClock({ kind: 'icount', shift: 3 });
+    c.start();
+    c.retire(10);
+    expect(c.nowNs()).toBe(80);
+    expect(c.nsPerInstruction).toBe(8);
+  });
+
+  it('fires timers in deadline order, only when due', () => {
+    const host = fakeHost();
+    const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+    const fired: string[] = [];
+    const a = c.createTimer('a', () => fired.push('a'));
+    const b = c.createTimer('b', () => fired.push('b'));
+    a.modNs(300);
+    b.modNs(200);
+    c.start();
+    expect(c.nextDeadlineNs()).toBe(200);
+    host.now += 250;
+    c.runDueTimers();
+    expect(fired).toEqual(['b']);
+    host.now += 100;
+    c.runDueTimers();
+    expect(fired).toEqual(['b', 'a']);
+    expect(c.nextDeadlineNs()).toBe(Infinity);
+  });
+
+  it('re-arming moves a timer and del() disarms it', () => {
+    const c = new VirtualClock({ kind: 'icount', shift: 0 });
+    const fired: number[] = [];
+    const t = c.createTimer('t', (now) => fired.push(now));
+    t.modNs(100);
+    t.modNs(50);
+    expect(c.nextDeadlineNs()).toBe(50);
+    t.del();
+    expect(t.armed).toBe(false);
+    c.start();
+    c.retire(1000);
+    expect(c.runDueTimers()).toBe(0);
+  });
+
+  it('a periodic timer that re-arms itself in its callback fires once per call', () => {
+    const c = new VirtualClock({ kind: 'icount', shift: 0 });
+    let n = 0;
+    const t = c.createTimer('p', (now) => {
+      n++;
+      t.modNs(now + 10);
+    });
+    t.modNs(10);
+    c.start();
+    c.retire(35);
+    // Deadlines 10, 20, 30 are due at t=35; the callback re-arms relative to "now" so it
+    // fires once and the next deadline is in the future.
+    c.runDueTimers();
+    expect(n).toBe(1);
+    expect(c.nextDeadlineNs()).toBe(45);
+  });
+
+  it('warpTo jumps forward only', () => {
+    const c = new VirtualClock({ kind: 'icount', shift: 0 });
+    c.start();
+    c.warpTo(1000);
+    expect(c.nowNs()).toBe(1000);
+    c.warpTo(10);
+    expect(c.nowNs()).toBe(1000);
+    c.retire(5);
+    expect(c.nowNs()).toBe(1005);
+  });
+
+  it('save and load restore virtual time', () => {
+    const c = new VirtualClock({ kind: 'icount', shift: 0 });
+    c.start();
+    c.retire(1234);
+    const saved = c.saveState();
+    const d = new VirtualClock({ kind: 'icount', shift: 0 });
+    d.loadState(saved);
+    expect(d.nowNs()).toBe(1234);
+  });
+
+  it('rejects a non-finite deadline', () => {
+    const c = new VirtualClock();
+    const t = c.createTimer('x', () => {});
+    expect(() => t.modNs(NaN)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
+ * Vol. 3A 5.8). Real mode is direct; protected mode does the descriptor checks, returns to
+ * outer privilege levels with their stack, and IRET back to virtual-8086 mode is not
+ * implemented yet (loud #UD report), nor are call gates and task switches.
+ */
+import { Ar, Fl, Reg, SegReg } from './state.js';
+import { Vec } from './exceptions.js';
+import { invalidateOuterSegments, loadSegmentUnchecked, parseDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
+import type { X86Cpu } from './cpu.js';
+
+const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
+const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
+
+/** JMP ptr16:16/32 or JMP m16:16/32. */
+export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
+  if (cpu.protectedMode) checkFarTarget(cpu, selector);
+  cpu.farJump(selector, offset);
+  checkEipInLimit(cpu);
+}
+
+/** CALL ptr16:16/32 or CALL m16:16/32. */
+export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
+  const s = cpu.s;
+  const size = cpu.opSize;
+  if (cpu.protectedMode) checkFarTarget(cpu, selector);
+  const oldCs = s.segSel[SegReg.CS]!;
+  const oldEip = s.eip;
+  // Push first (may fault) with the old CS still in place, then switch.
+  const oldSp = s.gpr[Reg.ESP]!;
+  try {
+    cpu.push(size, oldCs);
+    cpu.push(size, oldEip);
+  } catch (e) {
+    s.gpr[Reg.ESP] = oldSp;
+    throw e;
+  }
+  cpu.farJump(selector, offset);
+  checkEipInLimit(cpu);
+}
+
+function checkFarTarget(cpu: X86Cpu, selector: number): void {
+  if ((selector & 0xfffc) === 0) cpu.gp(0);
+  const d = readDescriptor(cpu, selector);
+  if (!(d.ar & Ar.S)) {
+    const type = d.ar & 0xf;
+    if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
+    if (type === 0x5 || type === 0x1 || type === 0x9) cpu.unimplemented('far transfer to a task (task switch)');
+    cpu.gp(selector & 0xfffc);
+  }
+}
+
+function checkEipInLimit(cpu: X86Cpu): void {
+  if ((cpu.s.eip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
+}
+
+/** RETF [imm16]. */
+export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
+  const s = cpu.s;
+  const eip = cpu.peekStack(size, 0);
+  const cs = cpu.peekStack(size, size / 8) & 0xffff;
+  if (!cpu.protectedMode) {
+    cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
+    cpu.farJump(cs, eip);
+    return;
+  }
+  const rpl = cs & 3;
+  if (rpl < cpu.cpl || (cs & 0xfffc) === 0) cpu.gp(cs & 0xfffc);
+  const d = copy(readDescriptor(cpu, cs), csScratch);
+  checkReturnCs(cpu, cs, d);
+  if (rpl === cpu.cpl) {
+    cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
+    loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
+    s.eip = eip;
+    cpu.updateMode();
+    checkEipInLimit(cpu);
+    return;
+  }
+  // Return to an outer level: the caller's SS:ESP follow the immediate bytes.
+  const base = 2 * (size / 8) + popBytes;
+  const esp = cpu.peekStack(size, base);
+  const ss = cpu.peekStack(size, base + size / 8) & 0xffff;
+  const ssd = checkReturnSs(cpu, ss, rpl);
+  loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
+  s.eip = eip;
+  loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
+  cpu.updateMode();
+  cpu.setSp(esp + popBytes);
+  invalidateOuterSegments(cpu);
+  checkEipInLimit(cpu);
+}
+
+/** IRET/IRETD. */
+export function iret(cpu: X86Cpu, size: number): void {
+  const s = cpu.s;
+  const oldFlags = cpu.getEflags();
+  if (!cpu.protectedMode) {
+    if (oldFlags & Fl.VM) {
+      // Virtual-8086 mode: IOPL-sensitive.
+      if (((oldFlags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
+    }
+    const eip = cpu.pop(size);
+    const cs = cpu.pop(size) & 0xffff;
+    const flags = cpu.pop(size);
+    const keep = oldFlags & (Fl.VM | Fl.VIF | Fl.VIP | (oldFlags & Fl.VM ? Fl.IOPL : 0));
+    const writable = size === 32 ? 0x257fd5 & ~(Fl.VM | Fl.VIF | Fl.VIP) : 0xffff;
+    const nf = (flags & writable & ~(oldFlags & Fl.VM ? Fl.IOPL : 0)) | (oldFlags & ~writable) | keep;
+    cpu.farJump(cs, eip);
+    cpu.setEflags(nf);
+    return;
+  }
+  if (oldFlags & Fl.NT) cpu.unimplemented('IRET with NT=1 (task return)');
+  const eip = cpu.peekStack(size, 0);
+  const cs = cpu.peekStack(size, size / 8) & 0xffff;
+  const flags = cpu.peekStack(size, 2 * (size / 8));
+  if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) cpu.unimplemented('IRET to virtual-8086 mode');
+  const rpl = cs & 3;
+  if ((cs & 0xfffc) === 0 || rpl < cpu.cpl) cpu.gp(cs & 0xfffc);
+  const d = copy(readDescriptor(cpu, cs), csScratch);
+  checkReturnCs(cpu, cs, d);
+  const oldCpl = cpu.cpl;
+  const iopl = (oldFlags & Fl.IOPL) >> 12;
+  // Which flags the new value may change (SDM IRET: IF only if CPL <= IOPL, IOPL only at CPL 0).
+  let writable = size === 32 ? 0x257fd5 & ~(Fl.VM | Fl.VIF | Fl.VIP) : 0x7fd5;
+  if (oldCpl > iopl) writable &= ~Fl.IF;
+  if (oldCpl !== 0) writable &= ~(Fl.IOPL | Fl.VIF | Fl.VIP);
+  else if (size === 32) writable |= Fl.VIF | Fl.VIP;
+  const nf = (flags & writable) | (oldFlags & ~writable & ~Fl.VM);
+  if (rpl === oldCpl) {
+    cpu.setSp(cpu.sp + 3 * (size / 8));
+    loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
+    s.eip = eip;
+    cpu.setEflags(nf);
+    cpu.updateMode();
+    checkEipInLimit(cpu);
+    return;
+  }
+  const esp = cpu.peekStack(size, 3 * (size / 8));
+  const ss = cpu.peekStack(size, 4 * (size / 8)) & 0xffff;
+  const ssd = checkReturnSs(cpu, ss, rpl);
+  loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
+  s.eip = eip;
+  loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
+  cpu.setEflags(nf);
+  cpu.updateMode();
+  if (size === 32 || ssd.ar & Ar.DB) cpu.setSp(esp);
+  else cpu.setSp(esp & 0xffff);
+  invalidateOuterSegments(cpu);
+  checkEipInLimit(cpu);
+}
+
+function checkReturnCs(cpu: X86Cpu, cs: number, d: Descriptor): void {
+  const rpl = cs & 3;
+  const dpl = (d.ar >> Ar.DPL_SHIFT) & 3;
+  if (!(d.ar & Ar.S) || !(d.ar & 0x8)) cpu.gp(cs & 0xfffc);
+  if (d.ar & 0x4 ? dpl > rpl : dpl !== rpl) cpu.gp(cs & 0xfffc);
+  if (!(d.ar & Ar.P)) cpu.raise(Vec.NP, cs & 0xfffc);
+}
+
+function checkReturnSs(cpu: X86Cpu, ss: number, rpl: number): Descriptor {
+  if ((ss & 0xfffc) === 0) cpu.gp(0);
+  const d = copy(readDescriptor(cpu, ss), ssScratch);
+  const dpl = (d.ar >> Ar.DPL_SHIFT) & 3;
+  if ((ss & 3) !== rpl || dpl !== rpl || !(d.ar & Ar.S) || (d.ar & 0xa) !== 0x2) cpu.gp(ss & 0xfffc);
+  if (!(d.ar & Ar.P)) cpu.raise(Vec.SS, ss & 0xfffc);
+  return d;
+}
+
+function copy(d: Descriptor, out: Descriptor): Descriptor {
+  return parseDescriptor(d.lo, d.hi, out);
+}

@@ -1,0 +1,812 @@
+/**
+ * One x86 CPU: the reference interpreter's core. It owns the architectural state and the
+ * machinery every instruction uses — linear/physical memory access with segmentation,
+ * instruction fetch, ModRM/SIB decoding, exception and interrupt delivery — while the
+ * instruction semantics live in the per-group files (exec-primary.ts, exec-0f.ts, alu.ts,
+ * string-ops.ts, system.ts).
+ *
+ * The CPU never imports a device: it sees only the buses (CpuBus) the board hands it.
+ * Sensitive instructions (CPUID, HLT, I/O, RDMSR/WRMSR, MOV CR, INVLPG, RDTSC, …) pass through
+ * `intercept` so that VMX non-root operation can turn them into VM exits in one place.
+ *
+ * Intel SDM Vol. 3A chapters 3 (segmentation), 6 (interrupts and exceptions), 9 (reset).
+ * Not implemented yet (raise a loud internal error or #UD with a log line): paging, long
+ * mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ */
+import type { PhysicalMemory } from '../../memory/physical-memory.js';
+import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
+import type { InterruptSource } from '../../machine/irq.js';
+import type { Logger } from '../../machine/log.js';
+import { LazyFlags, LazyOp } from './flags.js';
+import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
+import { Vec } from './exceptions.js';
+import { execPrimary } from './exec-primary.js';
+import { deliverEvent, EventKind } from './interrupts.js';
+import { loadSegment } from './segmentation.js';
+
+/** What the board hands a CPU. */
+export interface CpuBus {
+  readonly mem: PhysicalMemory;
+  readonly io: IoPortBus;
+  readonly interrupts: InterruptSource;
+  /** Virtual time in ns, for the TSC. */
+  nowNs(): number;
+  readonly log: Logger;
+}
+
+/** Sensitive operations that pass the single intercept point (VMX plugs in here). */
+export const enum Sensitive {
+  Cpuid, Hlt, IoIn, IoOut, Rdmsr, Wrmsr, MovToCr, MovFromCr, Invlpg, Rdtsc, Rdtscp, Pause,
+  MovDr, Clts, Lmsw, Invd, Wbinvd,
+}
+
+/**
+ * Intercept hook: returns true if the operation was taken over (e.g. became a VM exit), in
+ * which case the instruction does nothing further.
+ */
+export type InterceptHook = (cpu: X86Cpu, op: Sensitive, detail: number) => boolean;
+
+/** Why `run` returned. */
+export const enum CpuExit {
+  /** The instruction budget ran out. */
+  Budget = 0,
+  /** HLT with nothing to wake it. */
+  Halted = 1,
+  /** Something asked the CPU to return early (a device request, a stop). */
+  Requested = 2,
+  /** Triple fault: the board resets the machine (or stops with -no-reboot). */
+  TripleFault = 3,
+}
+
+/** The value thrown to unwind an instruction that faulted. One instance per CPU. */
+export class CpuFault {
+  vector = 0;
+  errorCode = 0;
+  hasErrorCode = false;
+}
+
+const SEG_DEFAULT = -1;
+
+export class X86Cpu {
+  readonly s = new CpuState();
+  readonly lazy = new LazyFlags();
+  intercept: InterceptHook | undefined;
+  /** Set by anyone (a device, the run loop) to make `run` return at the next instruction boundary. */
+  exitRequested = false;
+  /** Instructions retired since power-on. */
+  retired = 0;
+  /** Set when a triple fault happened; the board reads it. */
+  tripleFault = false;
+  /** Budget consumed by the last `run` call (instructions plus delivered faults). */
+  lastRunCount = 0;
+
+  // --- Decoder state of the current instruction (reused, never allocated per instruction) ---
+  /** Operand size in bits: 16 or 32. */
+  opSize = 16;
+  /** Address size in bits: 16 or 32. */
+  adSize = 16;
+  /** Segment override prefix (SegReg) or SEG_DEFAULT. */
+  segOverride = SEG_DEFAULT;
+  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
+  repPrefix = 0;
+  lockPrefix = false;
+  /** EIP of the first byte of the current instruction (faults restart here). */
+  startEip = 0;
+  modrm = 0;
+  /** Memory operand: segment and offset (after decodeModrm with mod != 3). */
+  eaSeg = 0;
+  eaOff = 0;
+
+  // --- Cached mode bits, recomputed by updateMode() ---
+  /** CS default size is 32 bits. */
+  cs32 = false;
+  /** SS B bit: stack is 32 bits wide. */
+  ss32 = false;
+  /** CR0.PE and not VM86. */
+  protectedMode = false;
+  cpl = 0;
+  /** EIP is masked to 16 bits in 16-bit code segments. */
+  ipMask = 0xffff;
+  /** Physical address mask for the A20 gate. */
+  a20Mask = -1;
+
+  readonly fault = new CpuFault();
+  /** Depth of nested exception delivery, for #DF and triple-fault detection. */
+  private deliveringVector = -1;
+  private readonly reportedUnimplemented = new Set<string>();
+
+  constructor(readonly bus: CpuBus) {
+    this.reset();
+  }
+
+  // ============================================================================================
+  // Reset and mode
+  // ============================================================================================
+
+  /** Power-on/RESET state, SDM Vol. 3A 9.1.1 (Table 9-1). */
+  reset(): void {
+    const s = this.s;
+    s.gpr.fill(0);
+    s.gprHi.fill(0);
+    // EDX holds the processor signature (family/model/stepping) after reset.
+    s.gpr[Reg.EDX] = 0x00000663;
+    s.eip = 0xfff0;
+    s.eflags = Fl.FIXED1;
+    this.lazy.op = LazyOp.None;
+    for (let i = 0; i < 6; i++) {
+      s.segSel[i] = 0;
+      s.segBase[i] = 0;
+      s.segLimit[i] = 0xffff;
+      s.segAr[i] = Ar.P | Ar.S | 0x3; // present, read/write data, accessed
+    }
+    s.segSel[SegReg.CS] = 0xf000;
+    s.segBase[SegReg.CS] = 0xffff0000;
+    s.segAr[SegReg.CS] = Ar.P | Ar.S | 0xb; // present, execute/read code, accessed
+    s.segSel[SegReg.LDTR] = 0;
+    s.segBase[SegReg.LDTR] = 0;
+    s.segLimit[SegReg.LDTR] = 0xffff;
+    s.segAr[SegReg.LDTR] = Ar.P | 0x2;
+    s.segSel[SegReg.TR] = 0;
+    s.segBase[SegReg.TR] = 0;
+    s.segLimit[SegReg.TR] = 0xffff;
+    s.segAr[SegReg.TR] = Ar.P | 0xb;
+    s.gdtBase = 0;
+    s.gdtLimit = 0xffff;
+    s.idtBase = 0;
+    s.idtLimit = 0xffff;
+    s.cr0 = Cr0.ET | Cr0.CD | Cr0.NW;
+    s.cr2 = 0;
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.efer = 0;
+    s.dr.fill(0);
+    s.dr[6] = 0xffff0ff0;
+    s.dr[7] = 0x400;
+    s.halted = false;
+    s.tscOffset = -this.tscNow(0);
+    s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
+    s.apicBase = 0xfee00900;
+    s.interruptShadow = 0;
+    s.nmiPending = false;
+    s.nmiBlocked = false;
+    this.tripleFault = false;
+    this.deliveringVector = -1;
+    this.updateMode();
+  }
+
+  /** Recomputes cached mode bits from the state. Call after any CR0/segment/EFLAGS.VM change. */
+  updateMode(): void {
+    const s = this.s;
+    this.protectedMode = (s.cr0 & Cr0.PE) !== 0 && (s.eflags & Fl.VM) === 0;
+    this.cs32 = this.protectedMode && (s.segAr[SegReg.CS]! & Ar.DB) !== 0;
+    this.ss32 = this.protectedMode && (s.segAr[SegReg.SS]! & Ar.DB) !== 0;
+    this.ipMask = this.cs32 ? -1 : 0xffff;
+    this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
+    this.a20Mask = s.a20 ? -1 : ~0x100000;
+  }
+
+  /** The A20 gate (port 0x92, the i8042 output port). */
+  setA20(enabled: boolean): void {
+    this.s.a20 = enabled;
+    this.updateMode();
+  }
+
+  // ============================================================================================
+  // EFLAGS
+  // ============================================================================================
+
+  getEflags(): number {
+    const s = this.s;
+    if (this.lazy.op === LazyOp.None) return s.eflags >>> 0;
+    return ((s.eflags & ~Fl.ARITH) | this.lazy.compute(s.eflags)) >>> 0;
+  }
+
+  /** Writes EFLAGS (all of it; callers apply privilege masks first). */
+  setEflags(v: number): void {
+    const vmChanged = ((this.s.eflags ^ v) & Fl.VM) !== 0;
+    this.s.eflags = (v & 0x3f7fd5) | Fl.FIXED1;
+    this.lazy.op = LazyOp.None;
+    if (vmChanged) this.updateMode();
+  }
+
+  /** Makes the arithmetic flags concrete in s.eflags (before changing only some of them). */
+  materializeFlags(): void {
+    if (this.lazy.op !== LazyOp.None) {
+      this.s.eflags = (this.s.eflags & ~Fl.ARITH) | this.lazy.compute(this.s.eflags);
+      this.lazy.op = LazyOp.None;
+    }
+  }
+
+  getCF(): number {
+    return this.lazy.op === LazyOp.None ? this.s.eflags & 1 : this.lazy.carry(this.s.eflags);
+  }
+
+  getZF(): boolean {
+    const op = this.lazy.op;
+    if (op === LazyOp.None) return (this.s.eflags & Fl.ZF) !== 0;
+    return this.lazy.zero();
+  }
+
+  /** Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc). */
+  condition(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = (this.getEflags() & Fl.OF) !== 0; break; // O
+      case 1: r = this.getCF() !== 0; break; // B
+      case 2: r = this.getZF(); break; // Z
+      case 3: r = this.getCF() !== 0 || this.getZF(); break; // BE
+      case 4: r = (this.getEflags() & Fl.SF) !== 0; break; // S
+      case 5: r = (this.getEflags() & Fl.PF) !== 0; break; // P
+      case 6: { // L: SF != OF
+        const f = this.getEflags();
+        r = ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        break;
+      }
+      default: { // LE: ZF or SF != OF
+        const f = this.getEflags();
+        r = (f & Fl.ZF) !== 0 || ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        break;
+      }
+    }
+    return (cc & 1) !== 0 ? !r : r;
+  }
+
+  /** Sets the arithmetic flags lazily from an operation. */
+  setLazy(op: LazyOp, a: number, b: number, r: number, size: number): void {
+    if (op === LazyOp.Inc || op === LazyOp.Dec) {
+      // INC/DEC keep CF: freeze it before the lazy state is replaced.
+      if (this.lazy.op !== LazyOp.None) {
+        const cf = this.lazy.carry(this.s.eflags);
+        this.s.eflags = (this.s.eflags & ~Fl.CF) | cf;
+      }
+    }
+    this.lazy.set(op, a, b, r, size);
+  }
+
+  /** Sets the arithmetic flags eagerly (shifts, multiplies, BCD): `flags` holds OSZAPC bits. */
+  setArithFlags(flags: number): void {
+    this.s.eflags = (this.s.eflags & ~Fl.ARITH) | (flags & Fl.ARITH);
+    this.lazy.op = LazyOp.None;
+  }
+
+  // ============================================================================================
+  // Registers by size
+  // ============================================================================================
+
+  reg8(r: number): number {
+    return r < 4 ? this.s.gpr[r]! & 0xff : (this.s.gpr[r - 4]! >> 8) & 0xff;
+  }
+
+  setReg8(r: number, v: number): void {
+    const g = this.s.gpr;
+    if (r < 4) g[r] = (g[r]! & ~0xff) | (v & 0xff);
+    else g[r - 4] = (g[r - 4]! & ~0xff00) | ((v & 0xff) << 8);
+  }
+
+  /** Register `r` at operand size `size` (8, 16, 32), as an unsigned number. */
+  getReg(size: number, r: number): number {
+    if (size === 32) return this.s.gpr[r]! >>> 0;
+    if (size === 16) return this.s.gpr[r]! & 0xffff;
+    return this.reg8(r);
+  }
+
+  setReg(size: number, r: number, v: number): void {
+    if (size === 32) this.s.gpr[r] = v;
+    else if (size === 16) this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
+    else this.setReg8(r, v);
+  }
+
+  // ============================================================================================
+  // Exceptions
+  // ============================================================================================
+
+  /** Raises exception `vector` (with `errorCode` if given): unwinds the current instruction. */
+  raise(vector: number, errorCode?: number): never {
+    const f = this.fault;
+    f.vector = vector;
+    f.hasErrorCode = errorCode !== undefined;
+    f.errorCode = errorCode ?? 0;
+    throw f;
+  }
+
+  /** #GP(code). */
+  gp(code = 0): never {
+    return this.raise(Vec.GP, code);
+  }
+
+  /** #UD for an opcode we do not implement, logged once per opcode with `-d unimp`. */
+  unimplemented(what: string): never {
+    const log = this.bus.log;
+    if (log.enabled('unimp') && !this.reportedUnimplemented.has(what)) {
+      this.reportedUnimplemented.add(what);
+      const lin = this.s.segBase[SegReg.CS]! + this.startEip;
+      const bytes: string[] = [];
+      for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8(lin + i).toString(16).padStart(2, '0'));
+      log.log('unimp', `pcvm: unimplemented instruction ${what} at ${this.s.segSel[SegReg.CS]!.toString(16).padStart(4, '0')}:${(this.startEip >>> 0).toString(16).padStart(8, '0')} bytes ${bytes.join(' ')}`);
+    }
+    return this.raise(Vec.UD);
+  }
+
+  /** Reads a byte for diagnostics without faulting (returns 0xff where nothing is). */
+  peekLinear8(lin: number): number {
+    return this.bus.mem.read(((lin >>> 0) & this.a20Mask) >>> 0, 1);
+  }
+
+  // ============================================================================================
+  // Memory: linear and segmented access
+  // ============================================================================================
+
+  /** Linear → physical. Paging is the CPU issue's next step; until then it fails loudly. */
+  private physical(lin: number): number {
+    if (this.s.cr0 & Cr0.PG) this.pagingUnimplemented();
+    return ((lin >>> 0) & this.a20Mask) >>> 0;
+  }
+
+  private pagingUnimplemented(): never {
+    return this.unimplemented('paging (CR0.PG=1)');
+  }
+
+  readLinear(lin: number, size: AccessSize): number {
+    return this.bus.mem.read(this.physical(lin), size);
+  }
+
+  writeLinear(lin: number, size: AccessSize, v: number): void {
+    this.bus.mem.write(this.physical(lin), size, v);
+  }
+
+  /**
+   * Checks `[off, off + size)` against segment `seg`'s limit and type and returns the linear
+   * address. #GP(0), or #SS(0) for the stack segment, on a violation (SDM 5.3).
+   */
+  segAddr(seg: number, off: number, size: number, write: boolean): number {
+    const s = this.s;
+    const ar = s.segAr[seg]!;
+    const limit = s.segLimit[seg]!;
+    if (this.protectedMode) {
+      if (ar & Ar.UNUSABLE) this.segFault(seg);
+      if (write) {
+        // Writable data segment required (type bit 3 = 0 data, bit 1 = writable).
+        if ((ar & 0xa) !== 0x2) this.segFault(seg);
+      } else if ((ar & 0xa) === 0x8) {
+        // Execute-only code segment is not readable.
+        this.segFault(seg);
+      }
+      if ((ar & 0xc) === 0x4) {
+        // Expand-down data segment: valid offsets are (limit, upper].
+        const upper = ar & Ar.DB ? 0xffffffff : 0xffff;
+        if (off <= limit || off + size - 1 > upper) this.segFault(seg);
+        return (s.segBase[seg]! + off) >>> 0;
+      }
+    }
+    if (off + size - 1 > limit) this.segFault(seg);
+    return (s.segBase[seg]! + off) >>> 0;
+  }
+
+  private segFault(seg: number): never {
+    return this.raise(seg === SegReg.SS ? Vec.SS : Vec.GP, 0);
+  }
+
+  read8(seg: number, off: number): number {
+    return this.readLinear(this.segAddr(seg, off, 1, false), 1);
+  }
+  read16(seg: number, off: number): number {
+    return this.readLinear(this.segAddr(seg, off, 2, false), 2);
+  }
+  read32(seg: number, off: number): number {
+    return this.readLinear(this.segAddr(seg, off, 4, false), 4);
+  }
+  write8(seg: number, off: number, v: number): void {
+    this.writeLinear(this.segAddr(seg, off, 1, true), 1, v);
+  }
+  write16(seg: number, off: number, v: number): void {
+    this.writeLinear(this.segAddr(seg, off, 2, true), 2, v);
+  }
+  write32(seg: number, off: number, v: number): void {
+    this.writeLinear(this.segAddr(seg, off, 4, true), 4, v);
+  }
+
+  readSized(size: number, seg: number, off: number): number {
+    return size === 32 ? this.read32(seg, off) : size === 16 ? this.read16(seg, off) : this.read8(seg, off);
+  }
+
+  writeSized(size: number, seg: number, off: number, v: number): void {
+    if (size === 32) this.write32(seg, off, v);
+    else if (size === 16) this.write16(seg, off, v);
+    else this.write8(seg, off, v);
+  }
+
+  // ============================================================================================
+  // Instruction fetch
+  // ============================================================================================
+
+  fetch8(): number {
+    const s = this.s;
+    const eip = s.eip;
+    if ((eip >>> 0) > s.segLimit[SegReg.CS]!) this.gp(0);
+    const v = this.bus.mem.read(this.physical(s.segBase[SegReg.CS]! + (eip >>> 0)), 1);
+    s.eip = (eip + 1) & this.ipMask;
+    return v;
+  }
+
+  fetch16(): number {
+    const lo = this.fetch8();
+    return lo | (this.fetch8() << 8);
+  }
+
+  fetch32(): number {
+    const lo = this.fetch16();
+    return (lo | (this.fetch16() << 16)) >>> 0;
+  }
+
+  /** An immediate of operand size (16 or 32 bits; 8 for byte operations). */
+  fetchImm(size: number): number {
+    return size === 32 ? this.fetch32() : size === 16 ? this.fetch16() : this.fetch8();
+  }
+
+  // ============================================================================================
+  // ModRM / SIB decoding (SDM Vol. 2A 2.1.5)
+  // ============================================================================================
+
+  /** Reads the ModRM byte and, for a memory operand, computes eaSeg/eaOff. */
+  decodeModrm(): void {
+    const m = this.fetch8();
+    this.modrm = m;
+    if (m >= 0xc0) return;
+    if (this.adSize === 16) this.decodeEa16(m);
+    else this.decodeEa32(m);
+  }
+
+  private decodeEa16(m: number): void {
+    const g = this.s.gpr;
+    const mod = m >> 6;
+    const rm = m & 7;
+    let off: number;
+    let seg: number = SegReg.DS;
+    switch (rm) {
+      case 0: off = g[Reg.EBX]! + g[Reg.ESI]!; break;
+      case 1: off = g[Reg.EBX]! + g[Reg.EDI]!; break;
+      case 2: off = g[Reg.EBP]! + g[Reg.ESI]!; seg = SegReg.SS; break;
+      case 3: off = g[Reg.EBP]! + g[Reg.EDI]!; seg = SegReg.SS; break;
+      case 4: off = g[Reg.ESI]!; break;
+      case 5: off = g[Reg.EDI]!; break;
+      case 6:
+        if (mod === 0) {
+          off = this.fetch16();
+        } else {
+          off = g[Reg.EBP]!;
+          seg = SegReg.SS;
+        }
+        break;
+      default: off = g[Reg.EBX]!; break;
+    }
+    if (mod === 1) off += (this.fetch8() << 24) >> 24;
+    else if (mod === 2) off += this.fetch16();
+    this.eaOff = off & 0xffff;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  private decodeEa32(m: number): void {
+    const g = this.s.gpr;
+    const mod = m >> 6;
+    let rm = m & 7;
+    let off = 0;
+    let seg: number = SegReg.DS;
+    if (rm === 4) {
+      const sib = this.fetch8();
+      const base = sib & 7;
+      const index = (sib >> 3) & 7;
+      if (index !== 4) off = g[index]! << (sib >> 6);
+      if (base === 5 && mod === 0) {
+        off += this.fetch32();
+      } else {
+        off += g[base]!;
+        if (base === Reg.ESP || base === Reg.EBP) seg = SegReg.SS;
+      }
+      rm = -1;
+    } else if (rm === 5 && mod === 0) {
+      off = this.fetch32();
+    } else {
+      off = g[rm]!;
+      if (rm === Reg.EBP) seg = SegReg.SS;
+    }
+    if (mod === 1) off += (this.fetch8() << 24) >> 24;
+    else if (mod === 2) off += this.fetch32();
+    this.eaOff = off >>> 0;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  /** The reg field of the current ModRM byte. */
+  get modReg(): number {
+    return (this.modrm >> 3) & 7;
+  }
+
+  /** Reads the r/m operand of the current instruction at `size` bits. */
+  readRm(size: number): number {
+    if (this.modrm >= 0xc0) return this.getReg(size, this.modrm & 7);
+    return this.readSized(size, this.eaSeg, this.eaOff);
+  }
+
+  writeRm(size: number, v: number): void {
+    if (this.modrm >= 0xc0) this.setReg(size, this.modrm & 7, v);
+    else this.writeSized(size, this.eaSeg, this.eaOff, v);
+  }
+
+  /** Segment for a string source or moffs operand (DS unless overridden). */
+  get dataSeg(): number {
+    return this.segOverride >= 0 ? this.segOverride : SegReg.DS;
+  }
+
+  // ============================================================================================
+  // Stack
+  // ============================================================================================
+
+  get sp(): number {
+    return this.ss32 ? this.s.gpr[Reg.ESP]! >>> 0 : this.s.gpr[Reg.ESP]! & 0xffff;
+  }
+
+  setSp(v: number): void {
+    if (this.ss32) this.s.gpr[Reg.ESP] = v;
+    else this.s.gpr[Reg.ESP] = (this.s.gpr[Reg.ESP]! & ~0xffff) | (v & 0xffff);
+  }
+
+  /** Pushes `v` at `size` bits (16 or 32). Memory is written before ESP changes (restartable). */
+  push(size: number, v: number): void {
+    const mask = this.ss32 ? 0xffffffff : 0xffff;
+    const nsp = ((this.sp - size / 8) & mask) >>> 0;
+    if (size === 32) this.write32(SegReg.SS, nsp, v);
+    else this.write16(SegReg.SS, nsp, v);
+    this.setSp(nsp);
+  }
+
+  pop(size: number): number {
+    const sp = this.sp;
+    const v = size === 32 ? this.read32(SegReg.SS, sp) : this.read16(SegReg.SS, sp);
+    this.setSp(sp + size / 8);
+    return v;
+  }
+
+  /** Reads the stack `depth` bytes above SP without popping. */
+  peekStack(size: number, depth: number): number {
+    const mask = this.ss32 ? 0xffffffff : 0xffff;
+    const off = ((this.sp + depth) & mask) >>> 0;
+    return size === 32 ? this.read32(SegReg.SS, off) : this.read16(SegReg.SS, off);
+  }
+
+  // ============================================================================================
+  // Segment registers
+  // ============================================================================================
+
+  /** MOV/POP/LxS to a segment register, with protected-mode checks. */
+  loadSeg(seg: number, selector: number): void {
+    loadSegment(this, seg, selector);
+  }
+
+  /** Far control transfer target: loads CS and EIP (real mode or same-privilege protected mode). */
+  farJump(selector: number, eip: number): void {
+    loadSegment(this, SegReg.CS, selector);
+    this.s.eip = eip;
+    this.updateMode();
+  }
+
+  // ============================================================================================
+  // Port I/O (sensitive: goes through the intercept point and IOPL checks)
+  // ============================================================================================
+
+  /** IOPL/TSS-bitmap permission check for `size` bytes at `port` (SDM 18.2). */
+  checkIo(port: number, size: number): void {
+    if (!this.protectedMode) return;
+    const iopl = (this.s.eflags & Fl.IOPL) >> 12;
+    if (this.cpl <= iopl) return;
+    // Consult the TSS I/O permission bitmap (32-bit TSS only).
+    const s = this.s;
+    const trType = s.segAr[SegReg.TR]! & 0xf;
+    if (trType !== 0x9 && trType !== 0xb) this.gp(0);
+    const limit = s.segLimit[SegReg.TR]!;
+    if (limit < 0x67) this.gp(0);
+    const mapBase = this.readLinear(s.segBase[SegReg.TR]! + 0x66, 2);
+    const byteOff = mapBase + (port >> 3);
+    if (byteOff + 1 > limit) this.gp(0);
+    const bits = this.readLinear(s.segBase[SegReg.TR]! + byteOff, 2);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) this.gp(0);
+  }
+
+  portIn(port: number, size: AccessSize): number {
+    this.checkIo(port, size);
+    if (this.intercept?.(this, Sensitive.IoIn, port | (size << 16))) return 0;
+    return this.bus.io.read(port, size);
+  }
+
+  portOut(port: number, size: AccessSize, v: number): void {
+    this.checkIo(port, size);
+    if (this.intercept?.(this, Sensitive.IoOut, port | (size << 16))) return;
+    this.bus.io.write(port, size, v);
+  }
+
+  // ============================================================================================
+  // Time
+  // ============================================================================================
+
+  /** TSC frequency: the model's nominal 1 GHz keeps ns and cycles equal, as simple as exact. */
+  static readonly TSC_HZ = 1_000_000_000;
+
+  tscNow(offset = this.s.tscOffset): number {
+    return Math.floor(this.bus.nowNs() * (X86Cpu.TSC_HZ / 1e9)) + offset;
+  }
+
+  // ============================================================================================
+  // Execution
+  // ============================================================================================
+
+  /**
+   * Executes up to `budget` instructions. Returns why it stopped. Guest faults never escape:
+   * they are delivered to the guest here.
+   */
+  run(budget: number): CpuExit {
+    const exit = this.runInner(budget);
+    this.lastRunCount = this.consumed;
+    return exit;
+  }
+
+  /** Budget runInner used up, reported by run() as lastRunCount. */
+  private consumed = 0;
+
+  private runInner(budget: number): CpuExit {
+    const s = this.s;
+    let left = budget;
+    this.consumed = 0;
+    while (left > 0) {
+      this.consumed = budget - left;
+      if (this.exitRequested) {
+        this.exitRequested = false;
+        this.consumed = budget - left;
+        return CpuExit.Requested;
+      }
+      if (this.tripleFault) return CpuExit.TripleFault;
+      // Interrupts are taken at instruction boundaries, after the STI/MOV SS shadow.
+      if (s.interruptShadow) {
+        s.interruptShadow = 0;
+      } else if (s.nmiPending && !s.nmiBlocked) {
+        s.nmiPending = false;
+        s.nmiBlocked = true;
+        s.halted = false;
+        this.deliverExternal(Vec.NMI, EventKind.Nmi);
+        continue;
+      } else if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) {
+        s.halted = false;
+        const vector = this.bus.interrupts.acknowledge();
+        this.deliverExternal(vector, EventKind.External);
+        continue;
+      }
+      if (s.halted) {
+        this.consumed = budget - left;
+        return CpuExit.Halted;
+      }
+      try {
+        for (; left > 0; left--) {
+          this.step();
+          if (s.halted || this.exitRequested || s.interruptShadow) {
+            left--;
+            break;
+          }
+          // Check for interrupts every instruction when IF is set; cheap: one call.
+          if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) {
+            left--;
+            break;
+          }
+        }
+      } catch (e) {
+        if (e !== this.fault) throw e;
+        left--;
+        this.deliverFault();
+      }
+    }
+    this.consumed = budget - left;
+    return CpuExit.Budget;
+  }
+
+  /** Decodes and executes one instruction. */
+  step(): void {
+    const s = this.s;
+    this.startEip = s.eip;
+    this.segOverride = SEG_DEFAULT;
+    this.repPrefix = 0;
+    this.lockPrefix = false;
+    let opSize32 = this.cs32;
+    let adSize32 = this.cs32;
+    let op = this.fetch8();
+    // Legacy prefixes, any order; at most 15 bytes per instruction (SDM 2.3.11).
+    for (let n = 0; ; n++) {
+      if (n >= 14) this.gp(0);
+      switch (op) {
+        case 0x66: opSize32 = !this.cs32; break;
+        case 0x67: adSize32 = !this.cs32; break;
+        case 0x26: this.segOverride = SegReg.ES; break;
+        case 0x2e: this.segOverride = SegReg.CS; break;
+        case 0x36: this.segOverride = SegReg.SS; break;
+        case 0x3e: this.segOverride = SegReg.DS; break;
+        case 0x64: this.segOverride = SegReg.FS; break;
+        case 0x65: this.segOverride = SegReg.GS; break;
+        case 0xf0: this.lockPrefix = true; break;
+        case 0xf2: case 0xf3: this.repPrefix = op; break;
+        default:
+          this.opSize = opSize32 ? 32 : 16;
+          this.adSize = adSize32 ? 32 : 16;
+          execPrimary(this, op);
+          this.retired++;
+          return;
+      }
+      op = this.fetch8();
+    }
+  }
+
+  // ============================================================================================
+  // Event delivery
+  // ============================================================================================
+
+  /** Delivers the fault recorded in `this.fault` (the instruction restarts at startEip). */
+  private deliverFault(): void {
+    const f = this.fault;
+    const vector = f.vector;
+    const hasCode = f.hasErrorCode;
+    const code = f.errorCode;
+    // Faults restart the instruction; traps raised from INT n etc. set EIP themselves.
+    this.s.eip = this.startEip;
+    this.s.halted = false;
+    if (this.bus.log.enabled('int')) {
+      this.bus.log.log('int', `pcvm: exception ${vector} error=${code.toString(16)} at ${this.s.segSel[SegReg.CS]!.toString(16)}:${(this.startEip >>> 0).toString(16)}`);
+    }
+    this.deliverException(vector, hasCode, code);
+  }
+
+  /**
+   * Delivers an exception, escalating to #DF and then to a triple fault as SDM Table 6-5
+   * says: contributory after contributory (or #PF after #PF/contributory) is a double fault.
+   */
+  deliverException(vector: number, hasCode: boolean, code: number): void {
+    const prev = this.deliveringVector;
+    if (prev >= 0) {
+      if (prev === Vec.DF) {
+        this.tripleFault = true;
+        return;
+      }
+      const contributory = (v: number) => v === Vec.DE || (v >= Vec.TS && v <= Vec.GP);
+      if ((contributory(prev) && contributory(vector)) || (prev === Vec.PF && (contributory(vector) || vector === Vec.PF))) {
+        vector = Vec.DF;
+        hasCode = true;
+        code = 0;
+      }
+    }
+    this.deliveringVector = vector;
+    try {
+      deliverEvent(this, vector, EventKind.Exception, hasCode, code);
+      this.deliveringVector = -1;
+    } catch (e) {
+      if (e !== this.fault) {
+        this.deliveringVector = -1;
+        throw e;
+      }
+      // A fault while delivering: escalate.
+      const f = this.fault;
+      this.deliverException(f.vector, f.hasErrorCode, f.errorCode);
+      this.deliveringVector = -1;
+    }
+  }
+
+  /** Delivers an external interrupt or NMI at an instruction boundary. */
+  private deliverExternal(vector: number, kind: EventKind): void {
+    this.startEip = this.s.eip;
+    try {
+      deliverEvent(this, vector, kind, false, 0);
+    } catch (e) {
+      if (e !== this.fault) throw e;
+      const f = this.fault;
+      this.deliverException(f.vector, f.hasErrorCode, f.errorCode);
+    }
+  }
+
+  /** Raises NMI (the LINT1 / monitor `nmi` path). */
+  injectNmi(): void {
+    this.s.nmiPending = true;
+  }
+}

@@ -1,0 +1,563 @@
+/**
+ * The one-byte opcode map (SDM Vol. 2D Appendix A, Table A-2): integer instructions of the
+ * 8086 through Pentium, dispatched by a switch the engine compiles into a jump table.
+ * Two-byte (0F xx) opcodes continue in exec-0f.ts.
+ */
+import {
+  aaa, aad, aam, alu, AluOp, daa, das, dec, divAcc, idivAcc, imulAcc, imulTrunc, inc, maskOf, mulAcc, neg,
+  shift, signExtend,
+} from './alu.js';
+import { LazyOp } from './flags.js';
+import { Fl, Reg, SegReg } from './state.js';
+import { Vec } from './exceptions.js';
+import { deliverEvent, EventKind } from './interrupts.js';
+import { callFar, iret, jmpFar, retFar } from './control.js';
+import { stringOp, StrOp } from './string-ops.js';
+import { exec0f } from './exec-0f.js';
+import { Sensitive, type X86Cpu } from './cpu.js';
+import type { AccessSize } from '../../memory/io-bus.js';
+
+export function execPrimary(cpu: X86Cpu, op: number): void {
+  const s = cpu.s;
+  const g = s.gpr;
+  const os = cpu.opSize;
+  switch (op) {
+    // ---- ALU ops: 00-3F in the pattern op Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / eAX,Iv ----
+    case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
+    case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39: {
+      const size = op & 1 ? os : 8;
+      const aop = op >> 3;
+      cpu.decodeModrm();
+      const r = alu(cpu, aop, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
+      if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
+      return;
+    }
+    case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
+    case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b: {
+      const size = op & 1 ? os : 8;
+      const aop = op >> 3;
+      cpu.decodeModrm();
+      const reg = cpu.modReg;
+      const r = alu(cpu, aop, size, cpu.getReg(size, reg), cpu.readRm(size));
+      if (aop !== AluOp.Cmp) cpu.setReg(size, reg, r);
+      return;
+    }
+    case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
+    case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d: {
+      const size = op & 1 ? os : 8;
+      const aop = op >> 3;
+      const imm = cpu.fetchImm(size);
+      const r = alu(cpu, aop, size, cpu.getReg(size, Reg.EAX), imm);
+      if (aop !== AluOp.Cmp) cpu.setReg(size, Reg.EAX, r);
+      return;
+    }
+
+    // ---- Segment register push/pop ----
+    case 0x06: cpu.push(os, s.segSel[SegReg.ES]!); return;
+    case 0x07: popSeg(cpu, SegReg.ES); return;
+    case 0x0e: cpu.push(os, s.segSel[SegReg.CS]!); return;
+    case 0x16: cpu.push(os, s.segSel[SegReg.SS]!); return;
+    case 0x17: popSeg(cpu, SegReg.SS); s.interruptShadow = 1; return;
+    case 0x1e: cpu.push(os, s.segSel[SegReg.DS]!); return;
+    case 0x1f: popSeg(cpu, SegReg.DS); return;
+    case 0x0f: exec0f(cpu, cpu.fetch8()); return;
+
+    // ---- BCD ----
+    case 0x27: daa(cpu); return;
+    case 0x2f: das(cpu); return;
+    case 0x37: aaa(cpu, false); return;
+    case 0x3f: aaa(cpu, true); return;
+
+    // ---- INC/DEC/PUSH/POP r ----
+    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+      cpu.setReg(os, op & 7, inc(cpu, os, cpu.getReg(os, op & 7)));
+      return;
+    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+      cpu.setReg(os, op & 7, dec(cpu, os, cpu.getReg(os, op & 7)));
+      return;
+    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+      cpu.push(os, cpu.getReg(os, op & 7));
+      return;
+    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
+      const v = cpu.pop(os);
+      cpu.setReg(os, op & 7, v);
+      return;
+    }
+
+    case 0x60: { // PUSHA/PUSHAD
+      const sp = cpu.getReg(os, Reg.ESP);
+      const saved = g[Reg.ESP]!;
+      try {
+        for (let r = 0; r < 8; r++) cpu.push(os, r === Reg.ESP ? sp : cpu.getReg(os, r));
+      } catch (e) {
+        g[Reg.ESP] = saved;
+        throw e;
+      }
+      return;
+    }
+    case 0x61: { // POPA/POPAD (the saved SP is skipped)
+      const vals = [0, 0, 0, 0, 0, 0, 0, 0];
+      for (let i = 0; i < 8; i++) vals[7 - i] = cpu.peekStack(os, i * (os / 8));
+      for (let r = 0; r < 8; r++) if (r !== Reg.ESP) cpu.setReg(os, r, vals[r]!);
+      cpu.setSp(cpu.sp + 8 * (os / 8));
+      return;
+    }
+    case 0x62: { // BOUND Gv, Ma
+      cpu.decodeModrm();
+      if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      const idx = signExtend(cpu.getReg(os, cpu.modReg), os);
+      const lo = signExtend(cpu.readSized(os, cpu.eaSeg, cpu.eaOff), os);
+      const hi = signExtend(cpu.readSized(os, cpu.eaSeg, (cpu.eaOff + os / 8) >>> 0), os);
+      if (idx < lo || idx > hi) cpu.raise(Vec.BR);
+      return;
+    }
+    case 0x63: { // ARPL Ew, Gw (protected mode only)
+      if (!cpu.protectedMode) cpu.raise(Vec.UD);
+      cpu.decodeModrm();
+      const dst = cpu.readRm(16);
+      const src = cpu.getReg(16, cpu.modReg);
+      cpu.materializeFlags();
+      if ((dst & 3) < (src & 3)) {
+        cpu.writeRm(16, (dst & ~3) | (src & 3));
+        s.eflags |= Fl.ZF;
+      } else {
+        s.eflags &= ~Fl.ZF;
+      }
+      return;
+    }
+    case 0x68: cpu.push(os, cpu.fetchImm(os)); return;
+    case 0x6a: cpu.push(os, signExtend(cpu.fetch8(), 8) & maskOf(os)); return;
+    case 0x69: case 0x6b: { // IMUL Gv, Ev, Iv/Ib
+      cpu.decodeModrm();
+      const a = cpu.readRm(os);
+      const b = op === 0x69 ? cpu.fetchImm(os) : signExtend(cpu.fetch8(), 8) & maskOf(os);
+      cpu.setReg(os, cpu.modReg, imulTrunc(cpu, os, a, b));
+      return;
+    }
+    case 0x6c: stringOp(cpu, StrOp.Ins, 8); return;
+    case 0x6d: stringOp(cpu, StrOp.Ins, os); return;
+    case 0x6e: stringOp(cpu, StrOp.Outs, 8); return;
+    case 0x6f: stringOp(cpu, StrOp.Outs, os); return;
+
+    // ---- Jcc rel8 ----
+    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+      const rel = (cpu.fetch8() << 24) >> 24;
+      if (cpu.condition(op & 0xf)) jumpRel(cpu, rel);
+      return;
+    }
+
+    // ---- Group 1: ALU Eb/Ev with immediate ----
+    case 0x80: case 0x81: case 0x82: case 0x83: {
+      const size = op & 1 ? os : 8;
+      cpu.decodeModrm();
+      const aop = cpu.modReg;
+      const a = cpu.readRm(size);
+      const imm = op === 0x81 ? cpu.fetchImm(size) : op === 0x83 ? signExtend(cpu.fetch8(), 8) & maskOf(size) : cpu.fetch8();
+      const r = alu(cpu, aop, size, a, imm);
+      if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
+      return;
+    }
+    case 0x84: case 0x85: { // TEST
+      const size = op & 1 ? os : 8;
+      cpu.decodeModrm();
+      alu(cpu, AluOp.And, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
+      return;
+    }
+    case 0x86: case 0x87: { // XCHG (implicitly locked)
+      const size = op & 1 ? os : 8;
+      cpu.decodeModrm();
+      const reg = cpu.modReg;
+      const a = cpu.readRm(size);
+      cpu.writeRm(size, cpu.getReg(size, reg));
+      cpu.setReg(size, reg, a);
+      return;
+    }
+    case 0x88: cpu.decodeModrm(); cpu.writeRm(8, cpu.reg8(cpu.modReg)); return;
+    case 0x89: cpu.decodeModrm(); cpu.writeRm(os, cpu.getReg(os, cpu.modReg)); return;
+    case 0x8a: cpu.decodeModrm(); cpu.setReg8(cpu.modReg, cpu.readRm(8)); return;
+    case 0x8b: cpu.decodeModrm(); cpu.setReg(os, cpu.modReg, cpu.readRm(os)); return;
+    case 0x8c: { // MOV Ev, Sreg (register destinations get the zero-extended selector at 32 bits)
+      cpu.decodeModrm();
+      const sr = cpu.modReg;
+      if (sr > 5) cpu.raise(Vec.UD);
+      if (cpu.modrm >= 0xc0) cpu.setReg(os, cpu.modrm & 7, s.segSel[sr]!);
+      else cpu.writeRm(16, s.segSel[sr]!);
+      return;
+    }
+    case 0x8d: { // LEA
+      cpu.decodeModrm();
+      if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      cpu.setReg(os, cpu.modReg, cpu.eaOff);
+      return;
+    }
+    case 0x8e: { // MOV Sreg, Ew
+      cpu.decodeModrm();
+      const sr = cpu.modReg;
+      if (sr === SegReg.CS || sr > 5) cpu.raise(Vec.UD);
+      cpu.loadSeg(sr, cpu.readRm(16));
+      if (sr === SegReg.SS) s.interruptShadow = 1;
+      return;
+    }
+    case 0x8f: { // POP Ev (ESP is incremented before the address is computed)
+      const v = cpu.peekStack(os, 0);
+      const oldSp = g[Reg.ESP]!;
+      cpu.setSp(cpu.sp + os / 8);
+      try {
+        cpu.decodeModrm();
+        if (cpu.modReg !== 0) cpu.raise(Vec.UD);
+        cpu.writeRm(os, v);
+      } catch (e) {
+        g[Reg.ESP] = oldSp;
+        throw e;
+      }
+      return;
+    }
+
+    case 0x90: // NOP; F3 90 is PAUSE
+      if (cpu.repPrefix === 0xf3) cpu.intercept?.(cpu, Sensitive.Pause, 0);
+      return;
+    case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: {
+      const r = op & 7;
+      const t = cpu.getReg(os, r);
+      cpu.setReg(os, r, cpu.getReg(os, Reg.EAX));
+      cpu.setReg(os, Reg.EAX, t);
+      return;
+    }
+    case 0x98: // CBW / CWDE
+      if (os === 16) cpu.setReg(16, Reg.EAX, signExtend(g[Reg.EAX]! & 0xff, 8));
+      else g[Reg.EAX] = signExtend(g[Reg.EAX]! & 0xffff, 16);
+      return;
+    case 0x99: // CWD / CDQ
+      if (os === 16) cpu.setReg(16, Reg.EDX, g[Reg.EAX]! & 0x8000 ? 0xffff : 0);
+      else g[Reg.EDX] = g[Reg.EAX]! >> 31;
+      return;
+    case 0x9a: { // CALL ptr16:16/32
+      const off = cpu.fetchImm(os);
+      const sel = cpu.fetch16();
+      callFar(cpu, sel, off);
+      return;
+    }
+    case 0x9b: // WAIT/FWAIT: no x87 yet, so there is never an unmasked exception pending
+      if ((s.cr0 & 0xa) === 0xa) cpu.raise(Vec.NM); // CR0.MP and CR0.TS
+      return;
+    case 0x9c: { // PUSHF
+      if ((s.eflags & Fl.VM) && ((s.eflags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
+      cpu.push(os, cpu.getEflags() & (os === 32 ? 0x00fcffff : 0xffff));
+      return;
+    }
+    case 0x9d: popf(cpu); return;
+    case 0x9e: { // SAHF
+      cpu.materializeFlags();
+      s.eflags = (s.eflags & ~0xd5) | (cpu.reg8(4) & 0xd5);
+      return;
+    }
+    case 0x9f: cpu.setReg8(4, (cpu.getEflags() & 0xd7) | 0x02); return; // LAHF
+
+    // ---- MOV moffs ----
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+      const off = cpu.adSize === 32 ? cpu.fetch32() : cpu.fetch16();
+      const size = op & 1 ? os : 8;
+      if (op < 0xa2) cpu.setReg(size, Reg.EAX, cpu.readSized(size, cpu.dataSeg, off));
+      else cpu.writeSized(size, cpu.dataSeg, off, cpu.getReg(size, Reg.EAX));
+      return;
+    }
+    case 0xa4: stringOp(cpu, StrOp.Movs, 8); return;
+    case 0xa5: stringOp(cpu, StrOp.Movs, os); return;
+    case 0xa6: stringOp(cpu, StrOp.Cmps, 8); return;
+    case 0xa7: stringOp(cpu, StrOp.Cmps, os); return;
+    case 0xa8: alu(cpu, AluOp.And, 8, cpu.reg8(0), cpu.fetch8()); return;
+    case 0xa9: alu(cpu, AluOp.And, os, cpu.getReg(os, Reg.EAX), cpu.fetchImm(os)); return;
+    case 0xaa: stringOp(cpu, StrOp.Stos, 8); return;
+    case 0xab: stringOp(cpu, StrOp.Stos, os); return;
+    case 0xac: stringOp(cpu, StrOp.Lods, 8); return;
+    case 0xad: stringOp(cpu, StrOp.Lods, os); return;
+    case 0xae: stringOp(cpu, StrOp.Scas, 8); return;
+    case 0xaf: stringOp(cpu, StrOp.Scas, os); return;
+
+    case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+      cpu.setReg8(op & 7, cpu.fetch8());
+      return;
+    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+      cpu.setReg(os, op & 7, cpu.fetchImm(os));
+      return;
+
+    // ---- Group 2 shifts ----
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+      const size = op & 1 ? os : 8;
+      cpu.decodeModrm();
+      const a = cpu.readRm(size);
+      const count = (op <= 0xc1 ? cpu.fetch8() : op <= 0xd1 ? 1 : g[Reg.ECX]!) & 0x1f;
+      cpu.writeRm(size, shift(cpu, cpu.modReg, size, a, count));
+      return;
+    }
+    case 0xc2: { // RET imm16
+      const n = cpu.fetch16();
+      const ip = cpu.pop(os);
+      cpu.setSp(cpu.sp + n);
+      setIp(cpu, ip);
+      return;
+    }
+    case 0xc3: setIp(cpu, cpu.pop(os)); return;
+    case 0xc4: case 0xc5: { // LES / LDS
+      cpu.decodeModrm();
+      if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      loadFarPointer(cpu, op === 0xc4 ? SegReg.ES : SegReg.DS);
+      return;
+    }
+    case 0xc6: case 0xc7: { // MOV Eb/Ev, Ib/Iv
+      const size = op & 1 ? os : 8;
+      cpu.decodeModrm();
+      if (cpu.modReg !== 0) cpu.raise(Vec.UD);
+      cpu.writeRm(size, cpu.fetchImm(size));
+      return;
+    }
+    case 0xc8: enter(cpu); return;
+    case 0xc9: { // LEAVE
+      const bp = cpu.ss32 ? g[Reg.EBP]! >>> 0 : g[Reg.EBP]! & 0xffff;
+      const v = os === 32 ? cpu.read32(SegReg.SS, bp) : cpu.read16(SegReg.SS, bp);
+      cpu.setSp(bp + os / 8);
+      cpu.setReg(os, Reg.EBP, v);
+      return;
+    }
+    case 0xca: retFar(cpu, os, cpu.fetch16()); return;
+    case 0xcb: retFar(cpu, os, 0); return;
+    case 0xcc: softwareInterrupt(cpu, Vec.BP, EventKind.SoftwareException); return;
+    case 0xcd: {
+      const n = cpu.fetch8();
+      if ((s.eflags & Fl.VM) && ((s.eflags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
+      softwareInterrupt(cpu, n, EventKind.SoftwareInt);
+      return;
+    }
+    case 0xce: if (cpu.getEflags() & Fl.OF) softwareInterrupt(cpu, Vec.OF, EventKind.SoftwareException); return;
+    case 0xcf: iret(cpu, os); return;
+
+    case 0xd4: aam(cpu, cpu.fetch8()); return;
+    case 0xd5: aad(cpu, cpu.fetch8()); return;
+    case 0xd6: cpu.setReg8(0, cpu.getCF() ? 0xff : 0); return; // SALC (undocumented, present on Intel)
+    case 0xd7: { // XLAT
+      const bx = cpu.adSize === 32 ? g[Reg.EBX]! >>> 0 : g[Reg.EBX]! & 0xffff;
+      const off = (bx + cpu.reg8(0)) & (cpu.adSize === 32 ? 0xffffffff : 0xffff);
+      cpu.setReg8(0, cpu.read8(cpu.dataSeg, off >>> 0));
+      return;
+    }
+    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+      // x87: CR0.EM or CR0.TS give #NM as on hardware; otherwise there is no FPU yet.
+      if (s.cr0 & 0xc) cpu.raise(Vec.NM);
+      cpu.unimplemented(`x87 escape ${op.toString(16)}`);
+      return;
+
+    // ---- LOOP / JCXZ ----
+    case 0xe0: case 0xe1: case 0xe2: case 0xe3: {
+      const rel = (cpu.fetch8() << 24) >> 24;
+      const a32 = cpu.adSize === 32;
+      let cx = a32 ? g[Reg.ECX]! >>> 0 : g[Reg.ECX]! & 0xffff;
+      let take: boolean;
+      if (op === 0xe3) {
+        take = cx === 0;
+      } else {
+        cx = a32 ? (cx - 1) >>> 0 : (cx - 1) & 0xffff;
+        if (a32) g[Reg.ECX] = cx;
+        else g[Reg.ECX] = (g[Reg.ECX]! & ~0xffff) | cx;
+        take = cx !== 0 && (op === 0xe2 || (op === 0xe1 ? cpu.getZF() : !cpu.getZF()));
+      }
+      if (take) jumpRel(cpu, rel);
+      return;
+    }
+    case 0xe4: cpu.setReg8(0, cpu.portIn(cpu.fetch8(), 1)); return;
+    case 0xe5: cpu.setReg(os, Reg.EAX, cpu.portIn(cpu.fetch8(), (os / 8) as AccessSize)); return;
+    case 0xe6: cpu.portOut(cpu.fetch8(), 1, cpu.reg8(0)); return;
+    case 0xe7: cpu.portOut(cpu.fetch8(), (os / 8) as AccessSize, cpu.getReg(os, Reg.EAX)); return;
+    case 0xe8: { // CALL rel16/32
+      const rel = cpu.fetchImm(os);
+      cpu.push(os, s.eip);
+      jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
+      return;
+    }
+    case 0xe9: {
+      const rel = cpu.fetchImm(os);
+      jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
+      return;
+    }
+    case 0xea: { // JMP ptr16:16/32
+      const off = cpu.fetchImm(os);
+      const sel = cpu.fetch16();
+      jmpFar(cpu, sel, off);
+      return;
+    }
+    case 0xeb: jumpRel(cpu, (cpu.fetch8() << 24) >> 24); return;
+    case 0xec: cpu.setReg8(0, cpu.portIn(g[Reg.EDX]! & 0xffff, 1)); return;
+    case 0xed: cpu.setReg(os, Reg.EAX, cpu.portIn(g[Reg.EDX]! & 0xffff, (os / 8) as AccessSize)); return;
+    case 0xee: cpu.portOut(g[Reg.EDX]! & 0xffff, 1, cpu.reg8(0)); return;
+    case 0xef: cpu.portOut(g[Reg.EDX]! & 0xffff, (os / 8) as AccessSize, cpu.getReg(os, Reg.EAX)); return;
+
+    case 0xf1: softwareInterrupt(cpu, Vec.DB, EventKind.SoftwareException); return; // INT1 (ICEBP)
+    case 0xf4: // HLT
+      if (cpu.cpl !== 0) cpu.gp(0);
+      if (cpu.intercept?.(cpu, Sensitive.Hlt, 0)) return;
+      s.halted = true;
+      return;
+    case 0xf5: cpu.materializeFlags(); s.eflags ^= Fl.CF; return; // CMC
+    case 0xf6: case 0xf7: group3(cpu, op & 1 ? os : 8); return;
+    case 0xf8: cpu.materializeFlags(); s.eflags &= ~Fl.CF; return;
+    case 0xf9: cpu.materializeFlags(); s.eflags |= Fl.CF; return;
+    case 0xfa: // CLI
+      checkIopl(cpu);
+      s.eflags &= ~Fl.IF;
+      return;
+    case 0xfb: // STI: interrupts stay blocked for one more instruction
+      checkIopl(cpu);
+      if (!(s.eflags & Fl.IF)) s.interruptShadow = 1;
+      s.eflags |= Fl.IF;
+      return;
+    case 0xfc: s.eflags &= ~Fl.DF; return;
+    case 0xfd: s.eflags |= Fl.DF; return;
+    case 0xfe: { // Group 4: INC/DEC Eb
+      cpu.decodeModrm();
+      const r = cpu.modReg;
+      if (r > 1) cpu.raise(Vec.UD);
+      const a = cpu.readRm(8);
+      cpu.writeRm(8, r === 0 ? inc(cpu, 8, a) : dec(cpu, 8, a));
+      return;
+    }
+    case 0xff: group5(cpu, os); return;
+    default:
+      // 0x26/0x2e/0x36/0x3e/0x64-0x67/0xf0/0xf2/0xf3 are prefixes handled by step(); what
+      // remains here is an opcode the CPU does not implement.
+      cpu.unimplemented(`opcode ${op.toString(16).padStart(2, '0')}`);
+  }
+}
+
+function checkIopl(cpu: X86Cpu): void {
+  // XXX: CR4.VME/PVI virtual interrupt flags are not implemented (not advertised).
+  const iopl = (cpu.s.eflags & Fl.IOPL) >> 12;
+  if ((cpu.protectedMode && cpu.cpl > iopl) || ((cpu.s.eflags & Fl.VM) && iopl < 3)) cpu.gp(0);
+}
+
+/** Near jump by `rel` from the end of the instruction, with the CS limit check. */
+export function jumpRel(cpu: X86Cpu, rel: number): void {
+  const s = cpu.s;
+  const target = cpu.opSize === 16 ? (s.eip + rel) & 0xffff : (s.eip + rel) | 0;
+  setIp(cpu, target >>> 0);
+}
+
+/** Sets EIP for a near transfer, checking it against the CS limit (#GP(0), SDM JMP). */
+export function setIp(cpu: X86Cpu, ip: number): void {
+  if ((ip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
+  cpu.s.eip = ip;
+}
+
+function popSeg(cpu: X86Cpu, seg: number): void {
+  const v = cpu.peekStack(cpu.opSize, 0) & 0xffff;
+  cpu.loadSeg(seg, v);
+  cpu.setSp(cpu.sp + cpu.opSize / 8);
+}
+
+function popf(cpu: X86Cpu): void {
+  const s = cpu.s;
+  const os = cpu.opSize;
+  const old = cpu.getEflags();
+  const iopl = (old & Fl.IOPL) >> 12;
+  if ((old & Fl.VM) && iopl < 3) cpu.gp(0);
+  const v = cpu.pop(os);
+  // Bits POPF may change: never VM, VIP, VIF, RF; IOPL only at CPL 0; IF only if CPL <= IOPL.
+  let writable = Fl.ARITH | Fl.TF | Fl.DF | Fl.NT | Fl.AC | Fl.ID | Fl.IF | Fl.IOPL;
+  if (os === 16) writable &= 0xffff;
+  if (cpu.protectedMode) {
+    if (cpu.cpl > 0) writable &= ~Fl.IOPL;
+    if (cpu.cpl > iopl) writable &= ~Fl.IF;
+  } else if (old & Fl.VM) {
+    writable &= ~Fl.IOPL;
+  }
+  cpu.setEflags((v & writable) | (old & ~writable));
+  void s;
+}
+
+function loadFarPointer(cpu: X86Cpu, seg: number): void {
+  const os = cpu.opSize;
+  const off = cpu.readSized(os, cpu.eaSeg, cpu.eaOff);
+  const sel = cpu.read16(cpu.eaSeg, (cpu.eaOff + os / 8) >>> 0);
+  cpu.loadSeg(seg, sel);
+  if (seg === SegReg.SS) cpu.s.interruptShadow = 1;
+  cpu.setReg(os, cpu.modReg, off);
+}
+
+/** Used by LSS/LFS/LGS in exec-0f.ts. */
+export { loadFarPointer };
+
+function enter(cpu: X86Cpu): void {
+  const s = cpu.s;
+  const os = cpu.opSize;
+  const size = cpu.fetch16();
+  const level = cpu.fetch8() & 31;
+  const saved = s.gpr[Reg.ESP]!;
+  try {
+    cpu.push(os, cpu.getReg(os, Reg.EBP));
+    const frame = cpu.sp;
+    let bp = cpu.ss32 ? s.gpr[Reg.EBP]! >>> 0 : s.gpr[Reg.EBP]! & 0xffff;
+    const mask = cpu.ss32 ? 0xffffffff : 0xffff;
+    for (let i = 1; i < level; i++) {
+      bp = ((bp - os / 8) & mask) >>> 0;
+      cpu.push(os, cpu.readSized(os, SegReg.SS, bp));
+    }
+    if (level > 0) cpu.push(os, frame);
+    // The final stack space must be writable (SDM ENTER checks it).
+    const nsp = ((cpu.sp - size) & mask) >>> 0;
+    if (size > 0) cpu.segAddr(SegReg.SS, nsp, 1, true);
+    cpu.setReg(os, Reg.EBP, frame);
+    cpu.setSp(nsp);
+  } catch (e) {
+    s.gpr[Reg.ESP] = saved;
+    throw e;
+  }
+}
+
+function softwareInterrupt(cpu: X86Cpu, vector: number, kind: EventKind): void {
+  deliverEvent(cpu, vector, kind, false, 0);
+}
+
+function group3(cpu: X86Cpu, size: number): void {
+  cpu.decodeModrm();
+  const r = cpu.modReg;
+  switch (r) {
+    case 0: case 1: // TEST Eb/Ev, imm
+      alu(cpu, AluOp.And, size, cpu.readRm(size), cpu.fetchImm(size));
+      return;
+    case 2: cpu.writeRm(size, ~cpu.readRm(size) & maskOf(size)); return; // NOT: no flags
+    case 3: cpu.writeRm(size, neg(cpu, size, cpu.readRm(size))); return;
+    case 4: mulAcc(cpu, size, cpu.readRm(size)); return;
+    case 5: imulAcc(cpu, size, cpu.readRm(size)); return;
+    case 6: divAcc(cpu, size, cpu.readRm(size)); return;
+    default: idivAcc(cpu, size, cpu.readRm(size)); return;
+  }
+}
+
+function group5(cpu: X86Cpu, os: number): void {
+  const s = cpu.s;
+  cpu.decodeModrm();
+  const r = cpu.modReg;
+  switch (r) {
+    case 0: cpu.writeRm(os, inc(cpu, os, cpu.readRm(os))); return;
+    case 1: cpu.writeRm(os, dec(cpu, os, cpu.readRm(os))); return;
+    case 2: { // CALL Ev
+      const target = cpu.readRm(os);
+      cpu.push(os, s.eip);
+      setIp(cpu, target);
+      return;
+    }
+    case 3: case 5: { // CALL/JMP Mp (far, indirect)
+      if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      const off = cpu.readSized(os, cpu.eaSeg, cpu.eaOff);
+      const sel = cpu.read16(cpu.eaSeg, (cpu.eaOff + os / 8) >>> 0);
+      if (r === 3) callFar(cpu, sel, off);
+      else jmpFar(cpu, sel, off);
+      return;
+    }
+    case 4: setIp(cpu, cpu.readRm(os)); return; // JMP Ev
+    case 6: cpu.push(os, cpu.readRm(os)); return; // PUSH Ev
+    default: cpu.raise(Vec.UD);
+  }
+}
+
+/** Used by exec-0f.ts for flag-only updates. */
+export { LazyOp };

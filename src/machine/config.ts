@@ -1,0 +1,66 @@
+/**
+ * MachineConfig: everything that decides what machine gets built, as plain data. The CLI
+ * and the library both produce one; the Machine builds itself from it. Host-side
+ * collaborators (where serial output goes, the logger) are passed separately as
+ * MachineBackends, because they are not part of the machine and never saved.
+ */
+import type { CharBackend } from '../chardev/chardev.js';
+import type { ClockMode } from './clock.js';
+import type { Logger } from './log.js';
+
+export interface DebugExitConfig {
+  iobase: number;
+  iosize: number;
+}
+
+export interface FwCfgFileConfig {
+  name: string;
+  data: Uint8Array;
+}
+
+export interface MachineConfig {
+  /** Guest RAM in bytes (multiple of 4 KiB). */
+  memoryBytes: number;
+  /** BIOS image (mapped below 4 GiB, last 128 KiB aliased below 1 MiB); default: the demo firmware. */
+  bios?: Uint8Array;
+  /** Execution engine. */
+  accel: 'interp';
+  clock: ClockMode;
+  /** `-no-reboot`: a reset request (or triple fault) ends the VM instead. */
+  noReboot: boolean;
+  /** `-no-shutdown`: a guest power-off stops the VM instead of ending it. */
+  noShutdown: boolean;
+  /** `-S`: start with the CPU stopped. */
+  startStopped: boolean;
+  /** isa-debug-exit devices (`-device isa-debug-exit,iobase=…,iosize=…`). */
+  debugExits: DebugExitConfig[];
+  /** Number of COM ports present (their back ends come in MachineBackends). */
+  serialPorts: number;
+  /** Extra fw_cfg files (`-fw_cfg name=…,string=…`). */
+  fwCfgFiles: FwCfgFileConfig[];
+  /** `-name`. */
+  name?: string;
+}
+
+export const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
+
+export function defaultMachineConfig(overrides: Partial<MachineConfig> = {}): MachineConfig {
+  return {
+    memoryBytes: DEFAULT_MEMORY_BYTES,
+    accel: 'interp',
+    clock: { kind: 'realtime' },
+    noReboot: false,
+    noShutdown: false,
+    startStopped: false,
+    debugExits: [],
+    serialPorts: 1,
+    fwCfgFiles: [],
+    ...overrides,
+  };
+}
+
+export interface MachineBackends {
+  /** Back end of COM1..COM4 (index 0 = COM1). A missing entry discards output. */
+  serial: (CharBackend | undefined)[];
+  log: Logger;
+}

@@ -1,0 +1,39 @@
+/**
+ * MachineControl: the one API through which monitors, UIs, the library and tests drive a
+ * machine. Nothing outside src/machine pokes device internals; it comes through here.
+ */
+
+/** QEMU's run states, as `info status` and `query-status` name them. */
+export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'internal-error';
+
+/** Why the VM ended (QMP SHUTDOWN reasons). */
+export type ShutdownReason = 'guest-shutdown' | 'guest-reset' | 'host-qmp-quit' | 'host-ui' | 'guest-panic' | 'debug-exit';
+
+export interface MachineEvents {
+  stop: () => void;
+  resume: () => void;
+  reset: (guest: boolean) => void;
+  shutdown: (guest: boolean, reason: ShutdownReason) => void;
+  powerdown: () => void;
+  /** The VM is over: pcvm should exit with this status. */
+  exit: (status: number, reason: string) => void;
+}
+
+export interface MachineStatus {
+  running: boolean;
+  state: RunState;
+}
+
+export interface MachineControl {
+  status(): MachineStatus;
+  /** Pauses the VM (virtual time stands still). */
+  stop(): void;
+  /** Resumes a paused VM. */
+  cont(): void;
+  /** Resets the machine as the reset button does. */
+  reset(): void;
+  /** Presses the ACPI power button (the guest decides what to do). */
+  powerdown(): void;
+  /** Ends the VM: pcvm exits with status 0. */
+  quit(): void;
+}

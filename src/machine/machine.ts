@@ -1,0 +1,353 @@
+/**
+ * Machine: the PC board. Builds itself from a MachineConfig — memory map, I/O bus, clock,
+ * devices, CPU, accelerator — and runs the guest on Node's event loop in slices, so that
+ * host I/O (stdin, sockets, the monitor) is served between them.
+ *
+ * Run loop: fire due timers, run the vCPU until the next timer deadline (or the end of the
+ * slice), repeat; yield to the event loop after each slice of about 10 ms. When the vCPU
+ * halts with nothing pending, sleep until the next deadline or until a device raises an
+ * interrupt (`kick`). In -icount mode a halted vCPU instead warps virtual time to the next
+ * deadline, so a run is the same every time.
+ *
+ * Two Machines in one process are independent: nothing here is global.
+ */
+import { EventEmitter } from 'node:events';
+import { IoPortBus } from '../memory/io-bus.js';
+import type { PhysicalMemory } from '../memory/physical-memory.js';
+import { VirtualClock } from './clock.js';
+import { WiredIrqLine, type IrqLine } from './irq.js';
+import type { Device } from './device.js';
+import type { MachineBackends, MachineConfig } from './config.js';
+import type { MachineControl, MachineEvents, MachineStatus, RunState, ShutdownReason } from './control.js';
+import { layoutMemory } from './memory-layout.js';
+import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
+import { X86Cpu } from '../cpu/x86/cpu.js';
+import { InterpreterAccel } from '../accel/interp/interpreter.js';
+import { RunExit, type Accelerator } from '../accel/accelerator.js';
+import { NullCharBackend } from '../chardev/chardev.js';
+import { Pic8259Pair } from '../../devices/pic/pic8259.js';
+import { Uart16550 } from '../../devices/serial/uart16550.js';
+import { FwCfg } from '../../devices/fwcfg/fw-cfg.js';
+import { AcpiPm } from '../../devices/acpi/acpi-pm.js';
+import { IsaDebugExit } from '../../devices/misc/isa-debug-exit.js';
+import { ResetControl } from '../../devices/misc/reset-control.js';
+import { Port92 } from '../../devices/misc/port92.js';
+import { PostPort } from '../../devices/misc/post-port.js';
+
+/** Host time given to the guest before yielding to the event loop. */
+const SLICE_NS = 10_000_000;
+
+/** I/O bases of COM1..COM4 and their ISA IRQs. */
+const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 4], [0x2e8, 3]];
+
+/** Where the PIIX4 PM I/O block sits until the PCI function can relocate it (QEMU/SeaBIOS use 0x600). */
+const PM_IO_BASE = 0x600;
+/** ACPI SCI on a PC: ISA IRQ 9. */
+const SCI_IRQ = 9;
+
+type PendingRequest = 'none' | 'reset' | 'shutdown';
+
+export class Machine extends EventEmitter implements MachineControl {
+  readonly memory: PhysicalMemory;
+  readonly io = new IoPortBus();
+  readonly clock: VirtualClock;
+  readonly cpu: X86Cpu;
+  readonly accel: Accelerator;
+  readonly pic: Pic8259Pair;
+  readonly serial: Uart16550[] = [];
+  readonly fwCfg: FwCfg;
+  readonly acpi: AcpiPm;
+  /** Every device, in reset order. */
+  readonly devices: Device[] = [];
+
+  private state: RunState;
+  private pending: PendingRequest = 'none';
+  private exitStatus: number | undefined;
+  private loopScheduled = false;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly isaIrqs: IrqLine[] = [];
+
+  constructor(readonly config: MachineConfig, private readonly backends: MachineBackends) {
+    super();
+    this.clock = new VirtualClock(config.clock);
+    this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware());
+    this.pic = new Pic8259Pair({ id: 'pic', log: backends.log });
+    this.pic.onInterruptChange = () => this.kick();
+    for (let i = 0; i < 16; i++) this.isaIrqs.push(new WiredIrqLine([this.pic], i));
+
+    this.cpu = new X86Cpu({
+      mem: this.memory,
+      io: this.io,
+      interrupts: this.pic,
+      nowNs: () => this.clock.nowNs(),
+      log: backends.log,
+    });
+    this.accel = new InterpreterAccel(this.cpu, this.clock);
+
+    // --- devices on the ISA bus ---
+    this.io.map('pic-master', 0x20, 2, this.pic.master);
+    this.io.map('pic-slave', 0xa0, 2, this.pic.slave);
+    this.io.map('elcr', 0x4d0, 2, this.pic.elcrPorts);
+    this.devices.push(this.pic);
+
+    for (let i = 0; i < config.serialPorts; i++) {
+      const [base, irq] = COM_PORTS[i]!;
+      const uart = new Uart16550({
+        id: `serial${i}`,
+        irq: this.isaIrqs[irq]!,
+        clock: this.clock,
+        backend: backends.serial[i] ?? new NullCharBackend(),
+      });
+      this.io.map(`serial${i}`, base, 8, uart);
+      this.serial.push(uart);
+      this.devices.push(uart);
+    }
+
+    this.fwCfg = new FwCfg({ ramBytes: config.memoryBytes, cpuCount: 1, memory: this.memory, logger: backends.log });
+    this.fwCfg.addFile('opt/pcvm/version', new TextEncoder().encode(pcvmVersion()));
+    for (const f of config.fwCfgFiles) this.fwCfg.addFile(f.name, f.data);
+    this.io.map('fw_cfg', 0x510, 2, this.fwCfg.selectorPort, { widths: [1, 2] });
+    if (this.fwCfg.dmaPort) this.io.map('fw_cfg-dma', 0x514, 8, this.fwCfg.dmaPort, { widths: [1, 2, 4] });
+    this.devices.push(this.fwCfg);
+
+    this.acpi = new AcpiPm({
+      clock: this.clock,
+      sci: this.isaIrqs[SCI_IRQ]!,
+      onPowerOff: () => this.requestShutdown(),
+    });
+    this.io.map('piix4_pm', PM_IO_BASE, 64, this.acpi.ports, { widths: [1, 2, 4] });
+    this.devices.push(this.acpi);
+
+    const rcr = new ResetControl('reset-control', () => this.requestReset());
+    this.io.map('reset-control', 0xcf9, 1, rcr);
+    this.devices.push(rcr);
+    const port92 = new Port92('port92', { setA20: (on) => this.cpu.setA20(on), onReset: () => this.requestReset() });
+    this.io.map('port92', 0x92, 1, port92);
+    this.devices.push(port92);
+    const post = new PostPort('ioport80');
+    this.io.map('ioport80', 0x80, 1, post);
+    this.devices.push(post);
+
+    config.debugExits.forEach((d, i) => {
+      const dev = new IsaDebugExit(`isa-debug-exit${i}`, (status) => this.finish(status, 'isa-debug-exit'));
+      this.io.map(dev.id, d.iobase, d.iosize, dev, { widths: [1, 2, 4] });
+      this.devices.push(dev);
+    });
+
+    this.state = config.startStopped ? 'prelaunch' : 'paused';
+  }
+
+  // ============================================================================================
+  // MachineControl
+  // ============================================================================================
+
+  /** Starts execution (unless -S asked to wait for `cont`). */
+  start(): void {
+    if (this.state === 'prelaunch') return;
+    this.cont();
+  }
+
+  status(): MachineStatus {
+    return { running: this.state === 'running', state: this.state };
+  }
+
+  /** `info version`. */
+  get version(): string {
+    return pcvmVersion();
+  }
+
+  get runState(): RunState {
+    return this.state;
+  }
+
+  stop(): void {
+    if (this.state !== 'running') return;
+    this.state = 'paused';
+    this.clock.stop();
+    this.accel.requestExit();
+    this.cancelLoop();
+    this.emit('stop');
+  }
+
+  cont(): void {
+    if (this.state === 'running' || this.exitStatus !== undefined) return;
+    this.state = 'running';
+    this.clock.start();
+    this.emit('resume');
+    this.scheduleLoop();
+  }
+
+  reset(): void {
+    this.doReset(false);
+  }
+
+  powerdown(): void {
+    this.acpi.powerButton();
+    this.emit('powerdown');
+  }
+
+  quit(): void {
+    this.emit('shutdown', false, 'host-qmp-quit' satisfies ShutdownReason);
+    this.finish(0, 'quit');
+  }
+
+  /** Resolves with the exit status when the VM is over. */
+  waitForExit(): Promise<number> {
+    if (this.exitStatus !== undefined) return Promise.resolve(this.exitStatus);
+    return new Promise((resolve) => this.once('exit', (status: number) => resolve(status)));
+  }
+
+  get exited(): boolean {
+    return this.exitStatus !== undefined;
+  }
+
+  /** Stops everything and releases timers; the Machine cannot run again. */
+  close(): void {
+    if (this.exitStatus === undefined) this.exitStatus = 0;
+    this.state = 'shutdown';
+    this.clock.stop();
+    this.cancelLoop();
+  }
+
+  // ============================================================================================
+  // Requests from devices (run on the next instruction boundary)
+  // ============================================================================================
+
+  requestReset(): void {
+    this.pending = 'reset';
+    this.accel.requestExit();
+    this.kick();
+  }
+
+  requestShutdown(): void {
+    this.pending = 'shutdown';
+    this.accel.requestExit();
+    this.kick();
+  }
+
+  /** A device raised an interrupt or something else may wake a halted vCPU. */
+  kick(): void {
+    if (this.state !== 'running') return;
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer);
+      this.sleepTimer = undefined;
+      this.loopScheduled = false;
+    }
+    this.scheduleLoop();
+  }
+
+  private handlePending(): boolean {
+    const req = this.pending;
+    if (req === 'none') return false;
+    this.pending = 'none';
+    if (req === 'reset') {
+      this.doReset(true);
+    } else {
+      this.emit('shutdown', true, 'guest-shutdown' satisfies ShutdownReason);
+      if (this.config.noShutdown) {
+        this.stop();
+        this.state = 'shutdown';
+      } else {
+        this.finish(0, 'guest power-off');
+      }
+    }
+    return true;
+  }
+
+  private doReset(guest: boolean): void {
+    if (guest && this.config.noReboot) {
+      this.emit('shutdown', true, 'guest-reset' satisfies ShutdownReason);
+      this.finish(0, 'guest reset with -no-reboot');
+      return;
+    }
+    for (const d of this.devices) d.reset();
+    this.cpu.reset();
+    this.emit('reset', guest);
+  }
+
+  private finish(status: number, reason: string): void {
+    if (this.exitStatus !== undefined) return;
+    this.exitStatus = status;
+    this.state = 'shutdown';
+    this.clock.stop();
+    this.accel.requestExit();
+    this.cancelLoop();
+    this.emit('exit', status, reason);
+  }
+
+  // ============================================================================================
+  // Run loop
+  // ============================================================================================
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled || this.state !== 'running') return;
+    this.loopScheduled = true;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      this.loopScheduled = false;
+      this.runSlice();
+    });
+  }
+
+  private cancelLoop(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.immediate = undefined;
+    this.sleepTimer = undefined;
+    this.loopScheduled = false;
+  }
+
+  /** Runs the guest for up to one slice. Public for tests that drive the loop by hand. */
+  runSlice(): void {
+    const clock = this.clock;
+    const sliceEnd = clock.nowNs() + SLICE_NS;
+    const hostStart = performance.now();
+    while (this.state === 'running') {
+      clock.runDueTimers();
+      if (this.handlePending()) continue;
+      const until = Math.min(clock.nextDeadlineNs(), sliceEnd);
+      const exit = this.accel.run(until);
+      if (exit === RunExit.TripleFault) {
+        this.backends.log.log('cpu_reset', 'pcvm: triple fault: resetting');
+        this.doReset(true);
+        continue;
+      }
+      if (exit === RunExit.Requested) continue;
+      if (exit === RunExit.Halted) {
+        if (this.pending !== 'none') continue;
+        const next = clock.nextDeadlineNs();
+        if (clock.deterministic) {
+          if (next === Infinity) return; // idle until an external event kicks us
+          clock.warpTo(next);
+          if (performance.now() - hostStart > SLICE_NS / 1e6) break;
+          continue;
+        }
+        this.sleepUntil(next);
+        return;
+      }
+      if (clock.nowNs() >= sliceEnd || performance.now() - hostStart > SLICE_NS / 1e6) break;
+    }
+    this.scheduleLoop();
+  }
+
+  /** Real-time mode, halted vCPU: wake at virtual time `deadlineNs` or on a kick. */
+  private sleepUntil(deadlineNs: number): void {
+    if (deadlineNs === Infinity) return; // a kick will wake us
+    const ms = Math.max(0, (deadlineNs - this.clock.nowNs()) / 1e6);
+    this.loopScheduled = true;
+    this.sleepTimer = setTimeout(() => {
+      this.sleepTimer = undefined;
+      this.loopScheduled = false;
+      this.runSlice();
+    }, Math.min(ms, 1000));
+  }
+
+  // Typed event helpers
+  override on<E extends keyof MachineEvents>(event: E, listener: MachineEvents[E]): this {
+    return super.on(event, listener);
+  }
+  override once<E extends keyof MachineEvents>(event: E, listener: MachineEvents[E]): this {
+    return super.once(event, listener);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The PC's physical memory map (as QEMU's i440FX `pc` machine lays it out):
+ *
+ *   0x00000000-0x0009FFFF  conventional RAM (640 KiB)
+ *   0x000A0000-0x000BFFFF  VGA window (unassigned until a VGA device exists)
+ *   0x000C0000-0x000DFFFF  option ROM area: RAM here (QEMU maps RAM under PAM control)
+ *   0x000E0000-0x000FFFFF  BIOS: the last 128 KiB (or less) of the BIOS image, read-only
+ *   0x00100000-…           RAM up to min(size, 3.5 GiB)  (QEMU's below_4g_mem_size for pc)
+ *   …-0xFFFFFFFF           PCI hole: MMIO (LAPIC 0xFEE00000, IOAPIC 0xFEC00000), BIOS at the top
+ *   0x100000000-…          the rest of RAM
+ *
+ * XXX: the E0000-FFFFF alias is read-only ROM; SeaBIOS-style shadowing through the PAM
+ * registers comes with the PCI host bridge.
+ */
+import { PAGE_SIZE, PhysicalMemory } from '../memory/physical-memory.js';
+import { ConfigError } from '../errors.js';
+
+/** RAM above this goes above 4 GiB (QEMU pc: 3.5 GiB when RAM exceeds it… simplified to a fixed split). */
+export const BELOW_4G_RAM_MAX = 0xe0000000;
+const FOUR_GIB = 0x1_0000_0000;
+const BIOS_LOW_WINDOW = 0x20000; // 128 KiB at 0xE0000
+
+export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMemory {
+  if (bios.length === 0 || bios.length % PAGE_SIZE !== 0 || bios.length > 16 * 1024 * 1024) {
+    throw new ConfigError(`BIOS image size ${bios.length} is not a multiple of 4 KiB up to 16 MiB`);
+  }
+  if (memoryBytes < 1024 * 1024) throw new ConfigError('at least 1 MiB of RAM is needed');
+  const mem = new PhysicalMemory(memoryBytes);
+  const below = Math.min(memoryBytes, BELOW_4G_RAM_MAX);
+  // Conventional memory, then everything from 0xC0000 except the BIOS window.
+  mem.mapRam(0, 0xa0000, 0);
+  mem.mapRam(0xc0000, 0x20000, 0xc0000);
+  if (below > 0x100000) mem.mapRam(0x100000, below - 0x100000, 0x100000);
+  if (memoryBytes > below) mem.mapRam(FOUR_GIB, memoryBytes - below, below);
+  // The BIOS at the top of 4 GiB, and its last 128 KiB (or all of it) below 1 MiB.
+  mem.mapRom('pc.bios', FOUR_GIB - bios.length, bios);
+  const low = Math.min(bios.length, BIOS_LOW_WINDOW);
+  mem.mapRom('isa-bios', 0x100000 - low, bios.subarray(bios.length - low));
+  if (low < BIOS_LOW_WINDOW) mem.mapRam(0xe0000, BIOS_LOW_WINDOW - low, 0xe0000);
+  return mem;
+}

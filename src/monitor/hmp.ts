@@ -1,0 +1,82 @@
+/**
+ * The human monitor (HMP): QEMU's command names and output formats, over MachineControl.
+ * This is the core set every front end needs; the monitor issue grows it (x/xp, info mtree,
+ * savevm…). Unknown commands answer as QEMU does: `unknown command: 'foo'`.
+ */
+import type { Machine } from '../machine/machine.js';
+import { formatRegisters } from './info-registers.js';
+
+export const HMP_PROMPT = '(qemu) ';
+
+interface Command {
+  name: string;
+  aliases?: string[];
+  args: string;
+  help: string;
+  run(m: Machine, args: string[]): string;
+}
+
+const INFO: Record<string, { help: string; run(m: Machine): string }> = {
+  status: {
+    help: 'show the current VM status (running|paused)',
+    run(m) {
+      const st = m.status();
+      if (st.state === 'running') return 'VM status: running';
+      if (st.state === 'paused') return 'VM status: paused';
+      return `VM status: paused (${st.state})`;
+    },
+  },
+  registers: { help: 'show the cpu registers', run: (m) => formatRegisters(m.cpu) },
+  cpus: { help: 'show infos for each CPU', run: () => `* CPU #0: thread_id=${process.pid}` },
+  pic: { help: 'show PIC state', run: (m) => m.pic.infoPic() },
+  irq: {
+    help: 'show the interrupts statistics (if available)',
+    run(m) {
+      const lines = ['IRQ statistics for isa-i8259:'];
+      m.pic.irqCounts().forEach((n, i) => {
+        if (n > 0) lines.push(`${String(i).padStart(2)}: ${n}`);
+      });
+      return lines.join('\n');
+    },
+  },
+  version: { help: 'show the version of QEMU', run: (m) => m.version },
+  name: { help: 'show the current VM name', run: (m) => (m.config.name ? m.config.name : '') },
+  accel: { help: 'show accelerator info', run: (m) => `accelerator: ${m.accel.name}` },
+};
+
+const COMMANDS: Command[] = [
+  {
+    name: 'help', aliases: ['?'], args: '[cmd]', help: 'show the help',
+    run: () => COMMANDS.map((c) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`).join('\n'),
+  },
+  {
+    name: 'info', args: '[subcommand]', help: 'show various information about the system state',
+    run(m, args) {
+      const sub = args[0];
+      if (!sub) return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+      const entry = INFO[sub];
+      if (!entry) return `Error: unknown info subcommand '${sub}'`;
+      return entry.run(m);
+    },
+  },
+  { name: 'stop', args: '', help: 'stop emulation', run: (m) => (m.stop(), '') },
+  { name: 'cont', aliases: ['c'], args: '', help: 'resume emulation', run: (m) => (m.cont(), '') },
+  { name: 'system_reset', args: '', help: 'reset the system', run: (m) => (m.reset(), '') },
+  { name: 'system_powerdown', args: '', help: 'send system power down event', run: (m) => (m.powerdown(), '') },
+  { name: 'nmi', args: '', help: 'inject an NMI', run: (m) => (m.cpu.injectNmi(), m.kick(), '') },
+  { name: 'quit', aliases: ['q'], args: '', help: 'quit the emulator', run: (m) => (m.quit(), '') },
+];
+
+/** Runs one HMP command line; returns its output (without the trailing prompt). */
+export function runHmpCommand(m: Machine, line: string): string {
+  const words = line.trim().split(/\s+/).filter((w) => w.length > 0);
+  if (words.length === 0) return '';
+  const [name, ...args] = words as [string, ...string[]];
+  const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+  if (!cmd) return `unknown command: '${name}'`;
+  return cmd.run(m, args);
+}
+
+export function hmpBanner(version: string): string {
+  return `pcvm ${version} monitor - type 'help' for more information`;
+}

@@ -286,7 +286,7 @@ export class Machine extends EventEmitter implements MachineControl {
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
       this.loopScheduled = false;
-      this.runSlice();
+      this.guardedSlice();
     });
   }
 
@@ -339,8 +339,24 @@ export class Machine extends EventEmitter implements MachineControl {
     this.sleepTimer = setTimeout(() => {
       this.sleepTimer = undefined;
       this.loopScheduled = false;
-      this.runSlice();
+      this.guardedSlice();
     }, Math.min(ms, 1000));
+  }
+
+  /**
+   * A host exception escaping the guest's slice is a bug in pcvm, never the guest's doing:
+   * the VM ends with status 1 and a one-line reason instead of a stack trace on the console.
+   */
+  private guardedSlice(): void {
+    try {
+      this.runSlice();
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.state = 'internal-error';
+      this.backends.log.log('guest_errors', `pcvm: internal error: ${err.stack ?? err.message}`);
+      this.exitStatus = undefined;
+      this.finish(1, `internal error: ${err.message}`);
+    }
   }
 
   // Typed event helpers

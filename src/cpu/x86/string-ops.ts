@@ -78,8 +78,8 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
         break;
       }
     }
+    count--;
     if (rep) {
-      count--;
       if (a32) g[Reg.ECX] = count;
       else g[Reg.ECX] = (g[Reg.ECX]! & ~0xffff) | count;
       if (stop) return;

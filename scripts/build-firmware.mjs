@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Builds the pcvm demo firmware (firmware/demo/pcvm-demo.bin) with nasm.
+//
+//   node scripts/build-firmware.mjs           assemble and write the image
+//   node scripts/build-firmware.mjs --check   assemble into a temporary file and
+//                                             compare with the committed image
+//
+// The image is committed beside its source, so installing pcvm never needs
+// nasm.  --check exits 1 when the committed image differs from what the source
+// assembles to, and exits 0 with "firmware check skipped: nasm not found" when
+// nasm is not installed.  Set NASM to use another nasm binary.  The output is
+// reproducible: a flat binary carries no timestamps or paths.
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'firmware', 'demo', 'pcvm-demo.asm');
+const image = join(root, 'firmware', 'demo', 'pcvm-demo.bin');
+const IMAGE_SIZE = 64 * 1024;
+const nasm = process.env.NASM || 'nasm';
+const rel = (p) => relative(process.cwd(), p) || p;
+
+function fail(message) {
+  console.error(message);
+  process.exit(1);
+}
+
+function nasmAvailable() {
+  const r = spawnSync(nasm, ['-v'], { encoding: 'utf8' });
+  return !r.error && r.status === 0;
+}
+
+// Assemble the source into `out`; return the bytes.
+function assemble(out) {
+  const r = spawnSync(nasm, ['-f', 'bin', '-w+all', '-o', out, source], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (r.error) fail(`cannot run ${nasm}: ${r.error.message}`);
+  if (r.stdout) process.stdout.write(r.stdout);
+  if (r.stderr) process.stderr.write(r.stderr);
+  if (r.status !== 0) fail(`nasm failed on ${rel(source)} (exit status ${r.status})`);
+  const bytes = readFileSync(out);
+  if (bytes.length !== IMAGE_SIZE) {
+    fail(`${rel(source)} assembled to ${bytes.length} bytes; the image must be exactly ${IMAGE_SIZE}`);
+  }
+  return bytes;
+}
+
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const unknown = args.filter((a) => a !== '--check');
+if (unknown.length) fail(`usage: node scripts/build-firmware.mjs [--check] (unknown: ${unknown.join(' ')})`);
+
+if (!nasmAvailable()) {
+  if (check) {
+    console.log('firmware check skipped: nasm not found');
+    process.exit(0);
+  }
+  fail('nasm not found: install it (e.g. `apt-get install nasm`) or set NASM to its path');
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pcvm-firmware-'));
+try {
+  const out = join(dir, 'pcvm-demo.bin');
+  const built = assemble(out);
+  if (check) {
+    let committed;
+    try {
+      committed = readFileSync(image);
+    } catch (e) {
+      fail(`firmware check failed: cannot read ${rel(image)}: ${e.message}`);
+    }
+    if (!committed.equals(built)) {
+      let at = 0;
+      while (at < Math.min(committed.length, built.length) && committed[at] === built[at]) at++;
+      fail(`firmware check failed: ${rel(image)} (${committed.length} bytes) differs from what `
+        + `${rel(source)} assembles to (${built.length} bytes), first at offset 0x${at.toString(16)}; `
+        + 'run `npm run firmware` and commit the image');
+    }
+    console.log(`firmware check passed: ${rel(image)} matches ${rel(source)}`);
+  } else {
+    copyFileSync(out, image);
+    console.log(`wrote ${rel(image)} (${built.length} bytes)`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,5 +1,5 @@
 /**
- * `info registers` in QEMU's x86 layout (target/i386/cpu-dump.c, 32-bit form), so that
+ * `info registers` in QEMU's x86 layout (EFL flags in QEMU's order: D O S Z A P C) (target/i386/cpu-dump.c, 32-bit form), so that
  * scripts that parse QEMU's output parse ours.
  */
 import type { X86Cpu } from '../cpu/x86/cpu.js';
@@ -15,7 +15,7 @@ export function formatRegisters(cpu: X86Cpu): string {
   const lines = [
     `EAX=${hex(g[0]!, 8)} EBX=${hex(g[3]!, 8)} ECX=${hex(g[1]!, 8)} EDX=${hex(g[2]!, 8)}`,
     `ESI=${hex(g[6]!, 8)} EDI=${hex(g[7]!, 8)} EBP=${hex(g[5]!, 8)} ESP=${hex(g[4]!, 8)}`,
-    `EIP=${hex(s.eip, 8)} EFL=${hex(f, 8)} [${flag(Fl.OF, 'O')}${flag(Fl.DF, 'D')}${flag(Fl.IF, 'I')}${flag(Fl.TF, 'T')}${flag(Fl.SF, 'S')}${flag(Fl.ZF, 'Z')}${flag(Fl.AF, 'A')}${flag(Fl.PF, 'P')}${flag(Fl.CF, 'C')}] CPL=${cpu.cpl} II=${s.interruptShadow ? 1 : 0} A20=${s.a20 ? 1 : 0} SMM=0 HLT=${s.halted ? 1 : 0}`,
+    `EIP=${hex(s.eip, 8)} EFL=${hex(f, 8)} [${flag(Fl.DF, 'D')}${flag(Fl.OF, 'O')}${flag(Fl.SF, 'S')}${flag(Fl.ZF, 'Z')}${flag(Fl.AF, 'A')}${flag(Fl.PF, 'P')}${flag(Fl.CF, 'C')}] CPL=${cpu.cpl} II=${s.interruptShadow ? 1 : 0} A20=${s.a20 ? 1 : 0} SMM=0 HLT=${s.halted ? 1 : 0}`,
   ];
   for (let i = 0; i < 8; i++) {
     const name = SEG_NAMES[i]!;

@@ -32,6 +32,8 @@ export interface StdioMuxOptions {
   stdout: Writable;
   /** Whether the monitor is on this mux (`-nographic` / `-serial mon:stdio`). */
   withMonitor: boolean;
+  /** Only the monitor is here (`-monitor stdio` with the console elsewhere). */
+  monitorOnly?: boolean;
 }
 
 export class StdioMux {
@@ -46,6 +48,10 @@ export class StdioMux {
 
   start(): void {
     const { stdin } = this.opts;
+    if (this.opts.monitorOnly) {
+      this.monitorFocused = true;
+      this.write(`${hmpBanner(this.machine.version)}\r\n${HMP_PROMPT}`);
+    }
     if (stdin.isTTY && stdin.setRawMode) {
       stdin.setRawMode(true);
       this.rawMode = true;
@@ -105,7 +111,7 @@ export class StdioMux {
         this.machine.quit();
         return;
       case 'c':
-        if (!this.opts.withMonitor) return;
+        if (!this.opts.withMonitor || this.opts.monitorOnly) return;
         this.monitorFocused = !this.monitorFocused;
         if (this.monitorFocused) this.write(`\r\n${hmpBanner(this.machine.version)}\r\n${HMP_PROMPT}`);
         else this.write('\r\n');

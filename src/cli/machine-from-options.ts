@@ -1,0 +1,155 @@
+/**
+ * Turns parsed command-line options into a MachineConfig and the host-side back ends, and
+ * rejects (with QEMU-style one-line errors) what the machine does not implement yet.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { defaultMachineConfig, type MachineConfig } from '../machine/config.js';
+import { LineLogger, type Logger } from '../machine/log.js';
+import type { BufferedCharBackend, CharBackend } from '../chardev/chardev.js';
+import { NullCharBackend } from '../chardev/chardev.js';
+import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
+import type { ChardevSpec, CliOptions } from './options.js';
+
+/** A serial port routed to this process's stdio (the mux serves it). */
+export interface StdioRoute {
+  backend: BufferedCharBackend;
+  /** The monitor shares stdio (`-nographic`, `mon:stdio`). */
+  withMonitor: boolean;
+}
+
+export interface HostSetup {
+  config: MachineConfig;
+  serial: (CharBackend | undefined)[];
+  log: Logger;
+  stdio: StdioRoute | undefined;
+  /** Releases files opened for the back ends. */
+  close(): void;
+}
+
+export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStream): HostSetup {
+  const fds: number[] = [];
+  const open = (path: string, flags: string, what: string) => {
+    try {
+      const fd = openSync(path, flags);
+      fds.push(fd);
+      return fd;
+    } catch (e) {
+      throw new ConfigError(`${what}: could not open '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+
+  const accel = opts.accel[0];
+  if (accel && accel.name !== 'tcg') {
+    throw new ConfigError(`-accel ${accel.given}: not supported yet (the interpreter, -accel tcg, is available)`);
+  }
+
+  let bios: Uint8Array | undefined;
+  if (opts.bios !== undefined) {
+    try {
+      bios = new Uint8Array(readFileSync(opts.bios));
+    } catch {
+      throw new ConfigError(`could not load PC BIOS '${opts.bios}'`);
+    }
+    if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 16 * 1024 * 1024) {
+      throw new ConfigError(`-bios ${opts.bios}: size ${bios.length} is not a multiple of 4 KiB up to 16 MiB`);
+    }
+  }
+
+  const debugExits = opts.devices.map((d) => {
+    if (d.driver !== 'isa-debug-exit') throw new ConfigError(`-device ${d.driver}: not supported yet`);
+    const iobase = typeof d.props['iobase'] === 'number' ? d.props['iobase'] : 0x501;
+    const iosize = typeof d.props['iosize'] === 'number' ? d.props['iosize'] : 2;
+    if (iobase < 0 || iosize < 1 || iobase + iosize > 0x10000) {
+      throw new ConfigError(`-device isa-debug-exit: iobase=0x${iobase.toString(16)},iosize=${iosize} is outside the I/O space`);
+    }
+    return { iobase, iosize };
+  });
+
+  if (opts.machine.type !== 'pc' && !opts.machine.type.startsWith('pc-i440fx')) {
+    throw new ConfigError(`-machine ${opts.machine.type}: not supported yet`);
+  }
+  if (opts.cpu !== undefined) throw new ConfigError(`-cpu ${opts.cpu}: not supported yet`);
+
+  const fwCfgFiles = opts.fwCfg.map((f) => ({
+    name: f.name,
+    data: 'string' in f ? new TextEncoder().encode(f.string) : readFwCfgFile(f.file),
+  }));
+
+  // Serial back ends, COM1..COM4.
+  let stdio: StdioRoute | undefined;
+  const serial: (CharBackend | undefined)[] = [];
+  opts.serial.forEach((spec, i) => {
+    serial.push(serialBackend(spec, i));
+  });
+  function serialBackend(spec: ChardevSpec, index: number): CharBackend | undefined {
+    const what = `-serial (COM${index + 1})`;
+    switch (spec.backend) {
+      case 'none':
+        return undefined;
+      case 'null':
+        return new NullCharBackend();
+      case 'vc':
+        // XXX: the TUI's virtual console is not implemented yet; like -display none, output
+        // goes nowhere.
+        return new NullCharBackend();
+      case 'stdio': {
+        if (stdio) throw new ConfigError('cannot use stdio by multiple character devices');
+        const backend = new StreamCharBackend(stdout as unknown as import('node:stream').Writable);
+        stdio = { backend, withMonitor: spec.mux };
+        return backend;
+      }
+      case 'file': {
+        const fd = open(spec.path, spec.append ? 'a' : 'w', what);
+        return new FileCharBackend(fd, (f, data) => writeSync(f, data));
+      }
+      default:
+        throw new ConfigError(`${what}: character device '${spec.backend}' is not supported yet`);
+    }
+  }
+  const serialPorts = Math.max(1, serial.length);
+
+  // -d / -D
+  let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+  if (opts.logFile !== undefined) {
+    const fd = open(opts.logFile, 'a', '-D');
+    sink = (line) => writeSync(fd, line + '\n');
+  }
+  const log = new LineLogger(opts.debugItems, sink);
+
+  const config: MachineConfig = defaultMachineConfig({
+    memoryBytes: opts.memoryBytes,
+    bios,
+    clock: opts.icount ? { kind: 'icount', shift: opts.icount.shift } : { kind: 'realtime' },
+    noReboot: opts.noReboot,
+    noShutdown: opts.noShutdown,
+    startStopped: opts.startStopped,
+    debugExits,
+    serialPorts,
+    fwCfgFiles,
+    name: opts.name,
+  });
+  return {
+    config,
+    serial,
+    log,
+    stdio,
+    close() {
+      for (const fd of fds.splice(0)) {
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed
+        }
+      }
+    },
+  };
+}
+
+function readFwCfgFile(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch {
+    throw new ConfigError(`-fw_cfg: cannot read file '${path}'`);
+  }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * The `pcvm` command: QEMU's options in, QEMU's exit statuses out.
+ *   0                after a guest power-off, `quit`, or `C-a x`
+ *   (v << 1) | 1     when the guest writes v to isa-debug-exit
+ *   1                on a fatal error, with one line `pcvm: <reason>` on stderr
+ */
+import { ConfigError, WiringError } from '../errors.js';
+import { Machine } from '../machine/machine.js';
+import { pcvmVersion } from '../machine/default-firmware.js';
+import { StdioMux } from '../ui/stdio-mux.js';
+import { StreamCharBackend } from '../chardev/stream.js';
+import { helpText, topicHelpText, versionText } from './help.js';
+import { parseCommandLine } from './options.js';
+import { machineFromOptions } from './machine-from-options.js';
+
+function fail(message: string): never {
+  process.stderr.write(`pcvm: ${message}\n`);
+  process.exit(1);
+}
+
+function main(argv: string[]): void {
+  let opts;
+  try {
+    opts = parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  if (opts.showHelp) {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (opts.showVersion) {
+    process.stdout.write(versionText(pcvmVersion()));
+    return;
+  }
+  if (opts.helpRequest) {
+    process.stdout.write(topicHelpText(opts.helpRequest));
+    return;
+  }
+  for (const w of opts.warnings) process.stderr.write(`pcvm: warning: ${w}\n`);
+
+  // XXX: the blessed TUI (the default display on a terminal) arrives with the monitor work;
+  // until then the default display serves COM1 and the monitor on stdio like -nographic.
+  if (!opts.nographic && opts.display.type === 'tui' && opts.serial[0]?.backend === 'vc') {
+    opts.serial[0] = { mux: true, backend: 'stdio', signal: false };
+  }
+
+  let setup;
+  let machine: Machine;
+  try {
+    setup = machineFromOptions(opts, process.stdout);
+    machine = new Machine(setup.config, { serial: setup.serial, log: setup.log });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof WiringError) fail(e.message);
+    throw e;
+  }
+
+  // The monitor on stdio without a serial port there (-nographic -serial file:x, -monitor stdio).
+  let stdio = setup.stdio;
+  let monitorOnly = false;
+  if (!stdio && opts.monitor.some((m) => m.backend === 'stdio')) {
+    stdio = { backend: new StreamCharBackend(process.stdout), withMonitor: true };
+    monitorOnly = true;
+  }
+  const mux = stdio
+    ? new StdioMux(machine, stdio.backend, { stdin: process.stdin, stdout: process.stdout, withMonitor: stdio.withMonitor, monitorOnly })
+    : undefined;
+
+  // A halted guest with no timer armed leaves Node's event loop empty; the VM is alive all
+  // the same until it powers off or is told to quit.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  machine.on('exit', (status, reason) => {
+    clearInterval(keepAlive);
+    mux?.close();
+    setup.close();
+    if (status === 1 && reason !== 'isa-debug-exit') process.stderr.write(`pcvm: ${reason}\n`);
+    // Let stdout drain before leaving (the guest's last words matter to scripts).
+    process.stdout.write('', () => process.exit(status));
+  });
+  for (const [sig, num] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    process.on(sig, () => {
+      // QEMU: "terminating on signal N"; the exit status is 0 as for quit.
+      process.stderr.write(`pcvm: terminating on signal ${num}\n`);
+      machine.quit();
+    });
+  }
+  mux?.start();
+  machine.start();
+}
+
+main(process.argv.slice(2));

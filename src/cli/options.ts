@@ -1,0 +1,1736 @@
+/**
+ * The command line, in qemu-system-x86_64's syntax, parsed into typed options.
+ *
+ * Models QEMU's `qemu-options.hx` and the option loop of `softmmu/vl.c`: every option starts
+ * with `-` or `--`, takes zero or one argument (always the next argv element, even if it
+ * starts with `-`), and a bare argument is a disk image (`-hda FILE`). Sub-option lists follow
+ * QemuOpts (`util/qemu-option.c`): `key=value,...`, `,,` is a literal comma, an option may name
+ * its first key implicitly, a bare `key` means `key=on` and `nokey` means `key=off`.
+ * Error messages are QEMU's, one line each, prefixed with the option as the user typed it
+ * (`-m abc: Parameter 'size' expects ...`); the caller prints `pcvm: <message>`.
+ *
+ * Options that later work implements are parsed fully but rejected with
+ * `-kernel: not supported yet` unless the caller's `supported` set names them.
+ *
+ * Not implemented: QEMU's `-readconfig`, `-blockdev`, `-numa`, `-audiodev` and other options
+ * that pcvm has no use for (they are `invalid option`); keyval's dotted nesting (`a.b=c`) is
+ * kept as a flat key. Divergences from QEMU are marked `// XXX:`.
+ */
+
+import { ConfigError } from '../errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// key=value lists (QemuOpts)
+
+/** One `key=value` element of a sub-option list, in command-line order. */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** A parsed `key=value,...` list. Repeated keys are kept (`hostfwd=` may appear many times). */
+export class KeyValueList {
+  constructor(
+    /** Every element in order, with short-form booleans already expanded. */
+    readonly entries: readonly KeyValue[],
+    /** The list asked for help (`help` or `?` as a flag or as the implied first value). */
+    readonly helpRequested: boolean,
+  ) {}
+
+  /** The last value given for `key` (QemuOpts: a later value overrides an earlier one). */
+  get(key: string): string | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i]!;
+      if (e.key === key) return e.value;
+    }
+    return undefined;
+  }
+
+  /** Every value given for `key`, in order. */
+  getAll(key: string): string[] {
+    return this.entries.filter((e) => e.key === key).map((e) => e.value);
+  }
+
+  has(key: string): boolean {
+    return this.entries.some((e) => e.key === key);
+  }
+
+  /** The distinct keys, in order of first appearance. */
+  keys(): string[] {
+    return [...new Set(this.entries.map((e) => e.key))];
+  }
+}
+
+/** QEMU's `is_help_option`. */
+function isHelpOption(s: string): boolean {
+  return s === 'help' || s === '?';
+}
+
+/** Reads a value up to the next lone `,`; `,,` is a literal comma. Returns [value, end index]. */
+function readValue(text: string, start: number): [string, number] {
+  let value = '';
+  let p = start;
+  while (p < text.length) {
+    const c = text[p]!;
+    if (c === ',') {
+      if (text[p + 1] !== ',') break;
+      p++; // ",," is one literal comma
+    }
+    value += c;
+    p++;
+  }
+  return [value, p];
+}
+
+/**
+ * Parses a QemuOpts sub-option list (`util/qemu-option.c`, `get_opt_name_value`).
+ *
+ * - Elements are separated by `,`; inside a value `,,` stands for one literal comma.
+ * - With `impliedKey`, a first element without `=` is that key's value
+ *   (`isa-debug-exit,iobase=0xf4` → driver=isa-debug-exit).
+ * - Elsewhere an element without `=` is a short-form boolean: `server` → server=on and
+ *   `nowait` → wait=off (QEMU deprecates but accepts these; old scripts use them).
+ * - A flag `help` or `?` sets `helpRequested` instead of adding an entry.
+ *
+ * Never throws; unknown or empty keys are left for the option's own validation.
+ */
+export function parseKeyValueList(text: string, impliedKey?: string): KeyValueList {
+  const entries: KeyValue[] = [];
+  let help = false;
+  let p = 0;
+  let first = true;
+  while (p < text.length) {
+    let end = p;
+    while (end < text.length && text[end] !== '=' && text[end] !== ',') end++;
+    if (text[end] !== '=') {
+      if (first && impliedKey !== undefined) {
+        const [value, next] = readValue(text, p);
+        entries.push({ key: impliedKey, value });
+        if (isHelpOption(value)) help = true;
+        p = next;
+      } else {
+        const name = text.slice(p, end);
+        if (isHelpOption(name)) help = true;
+        else if (name.startsWith('no')) entries.push({ key: name.slice(2), value: 'off' });
+        else entries.push({ key: name, value: 'on' });
+        p = end;
+      }
+    } else {
+      const [value, next] = readValue(text, end + 1);
+      entries.push({ key: text.slice(p, end), value });
+      p = next;
+    }
+    if (text[p] === ',') p++;
+    first = false;
+  }
+  return new KeyValueList(entries, help);
+}
+
+/** `-device {"driver":...}`: QEMU's JSON form of a sub-option list, flattened to strings. */
+function keyValueListFromJson(text: string): KeyValueList {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`JSON parse error, ${(e as Error).message}`);
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new ConfigError('JSON parse error, expected an object');
+  }
+  const entries: KeyValue[] = [];
+  for (const [key, v] of Object.entries(obj)) {
+    if (typeof v === 'string') entries.push({ key, value: v });
+    else if (typeof v === 'number') entries.push({ key, value: String(v) });
+    else if (typeof v === 'boolean') entries.push({ key, value: v ? 'on' : 'off' });
+    else throw new ConfigError(`Parameter '${key}' expects a scalar value`);
+  }
+  return new KeyValueList(entries, false);
+}
+
+/**
+ * QEMU's boolean syntax (`qapi_bool_parse`): on/yes/true/y and off/no/false/n.
+ * Throws ConfigError `Parameter 'KEY' expects 'on' or 'off'` (no location prefix).
+ */
+export function parseBool(key: string, value: string): boolean {
+  if (value === 'on' || value === 'yes' || value === 'true' || value === 'y') return true;
+  if (value === 'off' || value === 'no' || value === 'false' || value === 'n') return false;
+  throw new ConfigError(`Parameter '${key}' expects 'on' or 'off'`);
+}
+
+/** strtoull(…, 0) syntax: decimal, 0x hex or leading-0 octal, optional leading blanks. */
+function parseCInteger(value: string): bigint | undefined {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(value);
+  if (!m) return undefined;
+  const digits = m[2]!;
+  let n: bigint;
+  if (/^0[xX]/.test(digits)) n = BigInt(digits);
+  else if (digits.length > 1 && digits[0] === '0') n = BigInt('0o' + digits.slice(1));
+  else n = BigInt(digits);
+  return m[1] === '-' ? -n : n;
+}
+
+/**
+ * A QemuOpts number (`parse_option_number`): unsigned, decimal, `0x` hex or — as C's strtoull
+ * with base 0 — leading-zero octal (`010` is 8). Throws ConfigError in QEMU's wording.
+ */
+export function parseNumber(key: string, value: string): number {
+  const n = parseCInteger(value);
+  if (n === undefined || n < 0n) throw new ConfigError(`Parameter '${key}' expects a number`);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ConfigError(`Value '${value}' is too large for parameter '${key}'`);
+  }
+  return Number(n);
+}
+
+/**
+ * A QOM integer property (`-device`, `-accel`): like `parseNumber` but range-checked against
+ * the property's C type, with QOM's wording (`Parameter 'iobase' expects uint32_t`).
+ */
+function parsePropertyInt(key: string, value: string, type: 'uint8' | 'uint16' | 'uint32' | 'uint64'): number {
+  const n = parseCInteger(value);
+  if (n === undefined) throw new ConfigError(`Parameter '${key}' expects integer`);
+  const bits = { uint8: 8n, uint16: 16n, uint32: 32n, uint64: 64n }[type];
+  if (n < 0n || n >= 1n << bits) throw new ConfigError(`Parameter '${key}' expects ${type === 'uint64' ? 'uint64' : type + '_t'}`);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(`Value '${value}' is too large for parameter '${key}'`);
+  return Number(n);
+}
+
+const SIZE_SUFFIXES: Readonly<Record<string, bigint>> = {
+  b: 1n, k: 1n << 10n, m: 1n << 20n, g: 1n << 30n, t: 1n << 40n, p: 1n << 50n, e: 1n << 60n,
+};
+
+function sizeError(key: string): ConfigError {
+  // XXX: QEMU adds a second line ("Optional suffix k, M, G, T, P or E means ..."); folded into
+  // the parenthesis so the message stays one line.
+  return new ConfigError(`Parameter '${key}' expects a non-negative number below 2^64 (optional suffix k, M, G, T, P or E)`);
+}
+
+/**
+ * A size in QEMU's syntax (`qemu_strtosz`): decimal or `0x` hex, an optional fraction, and an
+ * optional case-insensitive suffix b/k/M/G/T/P/E (powers of 1024; no suffix = bytes). A
+ * fraction needs a suffix other than b (`1.5` is an error, `1.5k` is 1536). `1GB` is an error,
+ * as in QEMU.
+ *
+ * XXX: QEMU truncates a fraction that is not a whole number of bytes (`1.0001k` → 1024); pcvm
+ * rejects it. Returns a bigint because QEMU's sizes go up to 2^64.
+ */
+export function parseSizeBig(key: string, text: string): bigint {
+  const s = text.replace(/^\s+/, '');
+  const hex = /^0[xX]([0-9a-fA-F]+)([kKmMgGtTpP]?)$/.exec(s);
+  let bytes: bigint;
+  if (hex) {
+    bytes = BigInt('0x' + hex[1]!) * (hex[2] ? SIZE_SUFFIXES[hex[2].toLowerCase()]! : 1n);
+  } else {
+    const m = /^([0-9]+)(?:\.([0-9]+))?([bBkKmMgGtTpPeE]?)$/.exec(s);
+    if (!m) throw sizeError(key);
+    const mul = m[3] ? SIZE_SUFFIXES[m[3].toLowerCase()]! : 1n;
+    bytes = BigInt(m[1]!) * mul;
+    if (m[2] !== undefined) {
+      if (mul === 1n) throw sizeError(key); // a fraction requires a scale
+      const scaled = BigInt(m[2]) * mul;
+      const denom = 10n ** BigInt(m[2].length);
+      if (scaled % denom !== 0n) throw new ConfigError(`Parameter '${key}' expects a whole number of bytes`);
+      bytes += scaled / denom;
+    }
+  }
+  if (bytes >= 1n << 64n) throw sizeError(key);
+  return bytes;
+}
+
+/** `parseSizeBig` for sizes that must fit a JavaScript number. */
+export function parseSize(key: string, text: string): number {
+  const n = parseSizeBig(key, text);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(`Value '${text}' is too large for parameter '${key}'`);
+  return Number(n);
+}
+
+/** QemuOpts' error for a key the option does not know. */
+const invalidParameter = (key: string): string => `Invalid parameter '${key}'`;
+
+/** Rejects keys outside `allowed` with the option's own wording. */
+function checkKeys(kv: KeyValueList, allowed: readonly string[], message: (key: string) => string = invalidParameter): void {
+  for (const { key } of kv.entries) {
+    if (!allowed.includes(key)) throw new ConfigError(message(key));
+  }
+}
+
+function optBool(kv: KeyValueList, key: string, dflt: boolean, shownKey = key): boolean {
+  const v = kv.get(key);
+  return v === undefined ? dflt : parseBool(shownKey, v);
+}
+
+function optNumber(kv: KeyValueList, key: string): number | undefined {
+  const v = kv.get(key);
+  return v === undefined ? undefined : parseNumber(key, v);
+}
+
+function optEnum<T extends string>(kv: KeyValueList, key: string, allowed: readonly T[], message: (v: string) => string): T | undefined {
+  const v = kv.get(key);
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(message(v));
+  return v as T;
+}
+
+/** `host:port`, `:port` or `[v6addr]:port`; the port must be 0..65535. */
+function parseHostPort(text: string, what: string): { host: string; port: number } {
+  const m = /^(\[[^\]]*\]|[^:]*):([0-9]+)$/.exec(text);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`error parsing ${what} '${text}'`);
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return { host, port: Number(m[2]) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Character devices (-serial, -monitor, -qmp, -gdb, -parallel, -chardev)
+
+/** Where a socket chardev listens or connects. */
+export type SocketAddress =
+  | { readonly type: 'inet'; readonly host: string; readonly port: number; readonly to?: number; readonly ipv4?: boolean; readonly ipv6?: boolean }
+  | { readonly type: 'unix'; readonly path: string; readonly abstract: boolean }
+  | { readonly type: 'fd'; readonly fd: string };
+
+/** What every chardev spec carries. */
+export interface ChardevCommon {
+  /** `mon:` prefix / `mux=on`: the monitor shares the device (C-a c switches). */
+  readonly mux: boolean;
+  /** `logfile=`: a copy of everything the guest writes. */
+  readonly logfile?: string;
+  readonly logappend?: boolean;
+}
+
+/**
+ * A character back end, as QEMU's `qemu_chr_parse_compat` (the `-serial` string syntax) or
+ * `-chardev BACKEND,...` describes it. `none` means "no device here" (it still takes its
+ * `-serial` slot: `-serial none -serial stdio` puts stdio on COM2, as QEMU 7.2 does).
+ */
+export type ChardevSpec = ChardevCommon &
+  (
+    | { readonly backend: 'none' }
+    | { readonly backend: 'null' }
+    /** `signal`: Ctrl-C reaches the host (off for `mon:stdio`, so the guest gets it). */
+    | { readonly backend: 'stdio'; readonly signal: boolean }
+    /** A virtual console of the UI (QEMU's default `vc:80Cx24C`). */
+    | { readonly backend: 'vc'; readonly cols?: number; readonly rows?: number; readonly width?: number; readonly height?: number }
+    | { readonly backend: 'pty' }
+    | { readonly backend: 'file'; readonly path: string; readonly append: boolean }
+    | { readonly backend: 'pipe'; readonly path: string }
+    | {
+        readonly backend: 'socket';
+        readonly address: SocketAddress;
+        /** Listen (true) or connect (false). */
+        readonly server: boolean;
+        /** A server waits for the first client before the guest starts. */
+        readonly wait: boolean;
+        readonly nodelay: boolean;
+        readonly telnet: boolean;
+        readonly websocket: boolean;
+        /** Client reconnect interval, 0 = never. */
+        readonly reconnectSec: number;
+      }
+    | { readonly backend: 'udp'; readonly host: string; readonly port: number; readonly localAddr: string; readonly localPort: number }
+    /** A host tty or parallel port (`/dev/ttyS0`, `/dev/parport0`). */
+    | { readonly backend: 'serial' | 'parallel'; readonly path: string }
+    | { readonly backend: 'ringbuf'; readonly sizeBytes: number }
+    | { readonly backend: 'msmouse' | 'wctablet' | 'braille' | 'testdev' | 'console' }
+    /** `chardev:ID`: the device made by `-chardev ...,id=ID`. */
+    | { readonly backend: 'chardev'; readonly id: string }
+  );
+
+/** `-chardev BACKEND,id=ID,...`. */
+export type NamedChardevSpec = ChardevSpec & { readonly id: string };
+
+const CHARDEV_BACKENDS = [
+  'null', 'socket', 'udp', 'msmouse', 'wctablet', 'vc', 'ringbuf', 'memory', 'file', 'pipe', 'pty',
+  'stdio', 'braille', 'serial', 'tty', 'parallel', 'parport', 'testdev', 'console', 'spicevmc',
+  'spiceport', 'qemu-vdagent', 'dbus',
+] as const;
+
+/** QEMU's `qemu_chardev_opts`: one key list shared by every back end. */
+const CHARDEV_KEYS = [
+  'backend', 'id', 'path', 'host', 'port', 'fd', 'localaddr', 'localport', 'to', 'ipv4', 'ipv6',
+  'wait', 'server', 'delay', 'nodelay', 'reconnect', 'telnet', 'tn3270', 'tls-creds', 'tls-authz',
+  'websocket', 'width', 'height', 'cols', 'rows', 'mux', 'signal', 'name', 'debug', 'size',
+  'chardev', 'append', 'logfile', 'logappend', 'abstract', 'tight',
+] as const;
+
+/** Builds a spec from QemuOpts-style chardev options (`backend` already resolved). */
+function chardevFromOptions(backend: string, kv: KeyValueList): ChardevSpec {
+  checkKeys(kv, CHARDEV_KEYS);
+  const common = {
+    mux: optBool(kv, 'mux', false),
+    ...(kv.get('logfile') !== undefined ? { logfile: kv.get('logfile')! } : {}),
+    ...(kv.has('logappend') ? { logappend: optBool(kv, 'logappend', false) } : {}),
+  };
+  const path = (): string => {
+    const p = kv.get('path');
+    if (p === undefined) throw new ConfigError(`chardev: ${backend}: no filename given`);
+    return p;
+  };
+  switch (backend) {
+    case 'null': case 'pty': case 'msmouse': case 'wctablet': case 'braille': case 'testdev': case 'console':
+      return { ...common, backend };
+    case 'stdio':
+      return { ...common, backend, signal: optBool(kv, 'signal', true) };
+    case 'vc': {
+      const dims: { cols?: number; rows?: number; width?: number; height?: number } = {};
+      for (const k of ['cols', 'rows', 'width', 'height'] as const) {
+        const n = optNumber(kv, k);
+        if (n !== undefined) dims[k] = n;
+      }
+      return { ...common, backend, ...dims };
+    }
+    case 'file':
+      return { ...common, backend, path: path(), append: optBool(kv, 'append', false) };
+    case 'pipe':
+      return { ...common, backend, path: path() };
+    case 'serial': case 'tty':
+      return { ...common, backend: 'serial', path: path() };
+    case 'parallel': case 'parport':
+      return { ...common, backend: 'parallel', path: path() };
+    case 'ringbuf': case 'memory': {
+      const size = kv.get('size');
+      const sizeBytes = size === undefined ? 65536 : parseSize('size', size);
+      // QEMU: the ring buffer size must be a power of two.
+      if (sizeBytes === 0 || (sizeBytes & (sizeBytes - 1)) !== 0) throw new ConfigError('size of ringbuf chardev must be power of two');
+      return { ...common, backend: 'ringbuf', sizeBytes };
+    }
+    case 'udp': {
+      const port = kv.get('port');
+      if (port === undefined) throw new ConfigError('chardev: udp: remote port not specified');
+      return {
+        ...common, backend, host: kv.get('host') ?? 'localhost', port: parseNumber('port', port),
+        localAddr: kv.get('localaddr') ?? '', localPort: optNumber(kv, 'localport') ?? 0,
+      };
+    }
+    case 'socket': {
+      let address: SocketAddress;
+      const p = kv.get('path');
+      const fd = kv.get('fd');
+      if (p !== undefined) {
+        address = { type: 'unix', path: p, abstract: optBool(kv, 'abstract', false) };
+      } else if (fd !== undefined) {
+        address = { type: 'fd', fd };
+      } else {
+        const host = kv.get('host');
+        const port = kv.get('port');
+        if (host === undefined) throw new ConfigError('chardev: socket: no host given');
+        if (port === undefined) throw new ConfigError('chardev: socket: no port given');
+        const portNum = parseNumber('port', port);
+        if (portNum > 65535) throw new ConfigError(`Parameter 'port' expects a port number`);
+        const to = optNumber(kv, 'to');
+        address = {
+          type: 'inet', host, port: portNum,
+          ...(to !== undefined ? { to } : {}),
+          ...(kv.has('ipv4') ? { ipv4: optBool(kv, 'ipv4', false) } : {}),
+          ...(kv.has('ipv6') ? { ipv6: optBool(kv, 'ipv6', false) } : {}),
+        };
+      }
+      const server = optBool(kv, 'server', false);
+      if (!server && kv.has('wait')) throw new ConfigError("'wait' option is incompatible with socket in client connect mode");
+      // QEMU has both `nodelay=on` and the old short form `nodelay` (which QemuOpts reads as delay=off).
+      const nodelay = optBool(kv, 'nodelay', false) || !optBool(kv, 'delay', true);
+      return {
+        ...common, backend, address, server, wait: optBool(kv, 'wait', true), nodelay,
+        telnet: optBool(kv, 'telnet', false), websocket: optBool(kv, 'websocket', false),
+        reconnectSec: optNumber(kv, 'reconnect') ?? 0,
+      };
+    }
+    default:
+      // spicevmc, spiceport, qemu-vdagent, dbus: real QEMU back ends pcvm has no counterpart for.
+      throw new ConfigError(`chardev backend '${backend}' is not supported yet`);
+  }
+}
+
+/**
+ * Parses the `-serial`/`-monitor`/`-qmp`/`-gdb` device string (QEMU's
+ * `qemu_chr_parse_compat`): `stdio`, `null`, `none`, `vc[:WxH|:COLSCxROWSC]`, `pty`,
+ * `file:PATH`, `pipe:PATH`, `tcp:[HOST]:PORT[,server=on,wait=off,nodelay=on,...]`,
+ * `telnet:...`, `websocket:...`, `unix:PATH[,server=on,...]`, `udp:[HOST]:PORT[@[SRC]:SPORT]`,
+ * `/dev/...`, `COMn`, `chardev:ID`, and the `mon:` prefix that muxes the monitor onto it.
+ *
+ * `what` names the consumer for the error QEMU prints when the string is malformed
+ * (`could not connect serial device to character backend 'tcp:'`).
+ */
+export function parseChardevCompat(text: string, what = 'serial device'): ChardevSpec {
+  let rest = text;
+  let mux = false;
+  let signal = true;
+  if (rest.startsWith('mon:')) {
+    rest = rest.slice(4);
+    mux = true;
+    // QEMU: a monitor muxed onto stdio passes Ctrl-C to the guest instead of exiting.
+    if (rest === 'stdio') signal = false;
+  }
+  const malformed = (): ConfigError => new ConfigError(`could not connect ${what} to character backend '${text}'`);
+  if (rest === 'none' && !mux) return { mux: false, backend: 'none' };
+  if (rest === 'stdio') return { mux, backend: 'stdio', signal };
+  if (['null', 'pty', 'msmouse', 'wctablet', 'braille', 'testdev'].includes(rest)) {
+    return chardevWithMux(chardevFromOptions(rest, new KeyValueList([], false)), mux);
+  }
+  if (rest.startsWith('vc')) {
+    const tail = rest.slice(2);
+    // QEMU's strstart(filename, "vc"): anything not starting with ':' after "vc" is plain vc.
+    if (!tail.startsWith(':')) return { mux, backend: 'vc' };
+    const chars = /^:([0-9]{1,7})Cx([0-9]{1,7})C/.exec(tail);
+    if (chars) return { mux, backend: 'vc', cols: Number(chars[1]), rows: Number(chars[2]) };
+    const pixels = /^:([0-9]{1,7})x([0-9]{1,7})/.exec(tail);
+    if (pixels) return { mux, backend: 'vc', width: Number(pixels[1]), height: Number(pixels[2]) };
+    throw malformed();
+  }
+  if (rest === 'con:') return { mux, backend: 'console' };
+  if (rest.startsWith('COM') || (rest.startsWith('/dev/') && !/^\/dev\/(parport|ppi)/.test(rest))) {
+    return { mux, backend: 'serial', path: rest };
+  }
+  if (/^\/dev\/(parport|ppi)/.test(rest)) return { mux, backend: 'parallel', path: rest };
+  if (rest.startsWith('file:')) return { mux, backend: 'file', path: rest.slice(5), append: false };
+  if (rest.startsWith('pipe:')) return { mux, backend: 'pipe', path: rest.slice(5) };
+  if (rest.startsWith('chardev:')) return { mux, backend: 'chardev', id: rest.slice(8) };
+  const inet = /^(tcp|telnet|websocket):/.exec(rest);
+  if (inet) {
+    const body = rest.slice(inet[0].length);
+    const comma = body.indexOf(',');
+    const addr = comma < 0 ? body : body.slice(0, comma);
+    const m = /^(\[[^\]]*\]|[^:]*):([^,]+)$/.exec(addr);
+    if (!m) throw malformed();
+    const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+    const entries: KeyValue[] = [{ key: 'host', value: host }, { key: 'port', value: m[2]! }];
+    if (comma >= 0) entries.push(...parseKeyValueList(body.slice(comma + 1)).entries);
+    if (inet[1] === 'telnet') entries.push({ key: 'telnet', value: 'on' });
+    if (inet[1] === 'websocket') entries.push({ key: 'websocket', value: 'on' });
+    return chardevWithMux(chardevFromOptions('socket', new KeyValueList(entries, false)), mux);
+  }
+  if (rest.startsWith('unix:')) {
+    const kv = parseKeyValueList(rest.slice(5), 'path');
+    if (kv.has('host') || kv.has('port')) throw new ConfigError(invalidParameter(kv.has('host') ? 'host' : 'port'));
+    return chardevWithMux(chardevFromOptions('socket', kv), mux);
+  }
+  if (rest.startsWith('udp:')) {
+    const m = /^udp:(\[[^\]]*\]|[^:@]*):([0-9]+)(?:@(\[[^\]]*\]|[^:]*):([0-9]+))?$/.exec(rest);
+    if (!m) throw malformed();
+    const unbracket = (s: string): string => (s.startsWith('[') ? s.slice(1, -1) : s);
+    return {
+      mux, backend: 'udp', host: unbracket(m[1]!) || 'localhost', port: Number(m[2]),
+      localAddr: unbracket(m[3] ?? ''), localPort: Number(m[4] ?? 0),
+    };
+  }
+  throw new ConfigError(`'${rest}' is not a valid char driver`);
+}
+
+function chardevWithMux(spec: ChardevSpec, mux: boolean): ChardevSpec {
+  return mux ? { ...spec, mux } : spec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables of names QEMU accepts
+
+/** `-d` log items of qemu-system-x86_64 7.2 (`-d help`), with QEMU's descriptions. */
+export const LOG_ITEMS: readonly (readonly [name: string, description: string])[] = [
+  ['out_asm', 'show generated host assembly code for each compiled TB'],
+  ['in_asm', 'show target assembly code for each compiled TB'],
+  ['op', 'show micro ops for each compiled TB'],
+  ['op_opt', 'show micro ops after optimization'],
+  ['op_ind', 'show micro ops before indirect lowering'],
+  ['int', 'show interrupts/exceptions in short format'],
+  ['exec', 'show trace before each executed TB (lots of logs)'],
+  ['cpu', 'show CPU registers before entering a TB (lots of logs)'],
+  ['fpu', "include FPU registers in the 'cpu' logging"],
+  ['mmu', 'log MMU-related activities'],
+  ['pcall', 'x86 only: show protected mode far calls/returns/exceptions'],
+  ['cpu_reset', 'show CPU state before CPU resets'],
+  ['unimp', 'log unimplemented functionality'],
+  ['guest_errors', 'log when the guest OS does something invalid (eg accessing a non-existent register)'],
+  ['page', 'dump pages at beginning of user mode emulation'],
+  ['nochain', 'do not chain compiled TBs so that "exec" and "cpu" show complete traces'],
+  ['plugin', 'output from TCG plugins'],
+  ['strace', 'log every user-mode syscall, its input, and its result'],
+  ['tid', "open a separate log file per thread; filename must contain '%d'"],
+];
+
+/** Machine types: `pc` and every `pc-i440fx-X.Y` version QEMU has had. */
+const MACHINE_PC_VERSIONED = /^pc-i440fx-[0-9]+\.[0-9]+$/;
+/** QEMU x86 machine types pcvm does not model (yet). */
+const MACHINES_NOT_YET = ['q35', 'isapc', 'microvm', 'none', 'x-remote'];
+const MACHINE_PROPS = [
+  'type', 'accel', 'usb', 'graphics', 'dump-guest-core', 'mem-merge', 'vmport', 'smm', 'hpet',
+  'pit', 'pic', 'acpi', 'smbus', 'sata', 'i8042', 'max-ram-below-4g', 'kernel-irqchip',
+  'suppress-vmdesc', 'memory-backend', 'default-bus-bypass-iommu', 'pflash0', 'pflash1',
+  'nvdimm', 'hmat', 'memory-encryption', 'firmware', 'kernel', 'initrd', 'append', 'dtb',
+];
+
+/** Accelerators: QEMU's name, or pcvm's own engine names. */
+export type AccelName = 'tcg' | 'jit' | 'kvm';
+/** QEMU accelerators that pcvm cannot offer. */
+const ACCELS_NOT_YET = ['xen', 'hax', 'hvf', 'nvmm', 'whpx', 'qtest'];
+
+/** A `-device` property's C type in QEMU, which decides parsing and range. */
+export type DevicePropType = 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool' | 'string';
+
+/** What `-device DRIVER` accepts: QEMU's property names and types for that model. */
+export interface DeviceModel {
+  readonly description: string;
+  readonly props: Readonly<Record<string, { readonly type: DevicePropType; readonly dflt: string }>>;
+}
+
+/** Device models pcvm implements, with QEMU's property names and defaults. */
+export const DEVICE_MODELS: Readonly<Record<string, DeviceModel>> = {
+  'isa-debug-exit': {
+    description: 'ISA debug exit: a write of V to iobase exits with status (V << 1) | 1',
+    props: { iobase: { type: 'uint32', dflt: '0x501' }, iosize: { type: 'uint32', dflt: '2' } },
+  },
+};
+/** Real QEMU device models pcvm may implement later: `not supported yet` instead of invalid. */
+const DEVICE_MODELS_NOT_YET = [
+  'isa-serial', 'isa-parallel', 'isa-debugcon', 'isa-ide', 'ide-hd', 'ide-cd', 'ne2k_isa',
+  'ne2k_pci', 'e1000', 'rtl8139', 'pcnet', 'virtio-net-pci', 'virtio-blk-pci', 'virtio-serial-pci',
+  'virtconsole', 'virtio-rng-pci', 'VGA', 'cirrus-vga', 'isa-vga', 'bochs-display', 'sb16',
+  'adlib', 'pcspk', 'i6300esb', 'ib700', 'usb-tablet', 'usb-kbd', 'usb-mouse', 'piix3-usb-uhci',
+];
+
+/** `-display` types QEMU has; pcvm offers `none` and `curses` (its terminal UI, alias `tui`). */
+const DISPLAY_TYPES_NOT_YET = ['gtk', 'sdl', 'egl-headless', 'spice-app', 'dbus', 'cocoa', 'vnc'];
+/** QAPI `DisplayOptions` base members, valid with every type. */
+const DISPLAY_COMMON_KEYS = ['type', 'full-screen', 'window-close', 'show-cursor', 'gl'];
+
+/** `-vga` types of qemu-system-x86_64. */
+export type VgaType = 'std' | 'cirrus' | 'vmware' | 'qxl' | 'xenfb' | 'tcx' | 'cg3' | 'virtio' | 'none';
+const VGA_TYPES: readonly VgaType[] = ['std', 'cirrus', 'vmware', 'qxl', 'xenfb', 'tcx', 'cg3', 'virtio', 'none'];
+
+const NETDEV_TYPES = [
+  'user', 'socket', 'tap', 'bridge', 'l2tpv3', 'vde', 'hubport', 'vhost-user', 'vhost-vdpa',
+  'stream', 'dgram', 'netmap', 'vmnet-host', 'vmnet-shared', 'vmnet-bridged', 'af-xdp',
+];
+const NETDEV_USER_KEYS = [
+  'type', 'id', 'ipv4', 'ipv6', 'net', 'host', 'ipv6-net', 'ipv6-prefix', 'ipv6-prefixlen',
+  'ipv6-host', 'restrict', 'hostname', 'dhcpstart', 'dns', 'ipv6-dns', 'dnssearch', 'domainname',
+  'tftp', 'tftp-server-name', 'bootfile', 'smb', 'smbserver', 'hostfwd', 'guestfwd',
+];
+
+/** Common `-object` types (QEMU checks `qom-type` before anything else). */
+const OBJECT_TYPES = [
+  'memory-backend-ram', 'memory-backend-file', 'memory-backend-memfd', 'rng-random', 'rng-builtin',
+  'rng-egd', 'secret', 'secret_keyring', 'tls-creds-anon', 'tls-creds-psk', 'tls-creds-x509',
+  'tls-cipher-suites', 'throttle-group', 'iothread', 'main-loop', 'thread-context', 'filter-buffer',
+  'filter-dump', 'filter-mirror', 'filter-redirector', 'filter-rewriter', 'colo-compare',
+  'input-linux', 'input-barrier', 'authz-simple', 'authz-list', 'authz-listfile', 'authz-pam',
+  'cryptodev-backend-builtin', 'cryptodev-vhost-user', 'can-bus', 'can-host-socketcan',
+  'dbus-vmstate', 'pr-manager-helper', 'sev-guest', 'memory-backend-epc', 'x-remote-object',
+];
+
+// ---------------------------------------------------------------------------------------------
+// The result
+
+/** `-display`: pcvm's `tui` is QEMU's `curses` (a text console in the terminal). */
+export interface DisplaySpec {
+  readonly type: 'none' | 'tui';
+  /** `-display curses,charset=CP850`: the guest's code page for the text screen. */
+  readonly charset?: string;
+}
+
+/** One `-accel` (or `-machine accel=`, `-enable-kvm`); several are tried in order. */
+export interface AccelSpec {
+  /** `tcg` (QEMU's name, alias `interp`: the software interpreter), `jit`, or `kvm`. */
+  readonly name: AccelName;
+  /** The name as typed (`interp` stays visible to the caller). */
+  readonly given: string;
+  /** Validated accelerator properties (`thread=single`, `tb-size=…`). */
+  readonly props: Readonly<Record<string, string>>;
+}
+
+/** `-device DRIVER,prop=value,...`: props are parsed per the model's QEMU types. */
+export interface DeviceSpec {
+  readonly driver: string;
+  readonly id?: string;
+  readonly bus?: string;
+  /** Only the properties given; the machine applies the model's defaults. */
+  readonly props: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** `-icount shift=N[,sleep=on|off][,align=on|off]`: one instruction = 2^shift ns. */
+export interface IcountSpec {
+  readonly shift: number;
+  readonly sleep: boolean;
+  readonly align: boolean;
+}
+
+/** `-machine [type=]NAME[,prop=value,...]`. */
+export interface MachineSpec {
+  /** `pc` or a `pc-i440fx-X.Y` version (pcvm treats all as its one PC). */
+  readonly type: string;
+  readonly props: Readonly<Record<string, string>>;
+}
+
+/** `-rtc base=utc|localtime|DATE,clock=host|rt|vm,driftfix=none|slew`. */
+export interface RtcSpec {
+  readonly base: 'utc' | 'localtime' | 'date';
+  /** With base=date: `2006-06-17T16:01:21` or `2006-06-17`, in UTC. */
+  readonly date?: string;
+  readonly clock: 'host' | 'rt' | 'vm';
+  readonly driftfix: 'none' | 'slew';
+}
+
+/** `-boot [order=]drives[,once=drives][,menu=on|off][,...]`; drive letters a..p. */
+export interface BootSpec {
+  readonly order: string;
+  readonly once?: string;
+  readonly menu?: boolean;
+  readonly splash?: string;
+  readonly splashTimeMs?: number;
+  readonly rebootTimeoutMs?: number;
+  readonly strict?: boolean;
+}
+
+/** `-fw_cfg [name=]NAME,string=STR` or `...,file=PATH` (gen_id= is not supported). */
+export type FwCfgSpec = { readonly name: string } & ({ readonly string: string } | { readonly file: string });
+
+/** `-drive ...`, `-hda`..`-hdd`, `-cdrom`, or a bare disk-image argument. */
+export interface DriveSpec {
+  readonly file?: string;
+  /** `if=`: the bus; `ide` for pc when not given (QEMU's IF_DEFAULT). */
+  readonly interface: 'ide' | 'scsi' | 'floppy' | 'pflash' | 'mtd' | 'sd' | 'virtio' | 'none' | 'xen';
+  /** Resolved as QEMU does: bus = index / units-per-bus, unit = index % units-per-bus. */
+  readonly bus: number;
+  readonly unit: number;
+  readonly index: number;
+  readonly media: 'disk' | 'cdrom';
+  readonly format?: string;
+  readonly readOnly: boolean;
+  readonly snapshot: boolean;
+  readonly cache: 'writeback' | 'writethrough' | 'none' | 'directsync' | 'unsafe';
+  readonly id?: string;
+  readonly aio?: 'threads' | 'native' | 'io_uring';
+  /** Keys pcvm does not interpret but QEMU accepts (serial=, werror=, discard=, ...). */
+  readonly extra: Readonly<Record<string, string>>;
+}
+
+/** `hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`; '' addresses = default. */
+export interface HostForward {
+  readonly protocol: 'tcp' | 'udp';
+  readonly hostAddr: string;
+  readonly hostPort: number;
+  readonly guestAddr: string;
+  readonly guestPort: number;
+}
+
+/** `-netdev user,...` or `-netdev socket,...` (other types are not supported yet). */
+export type NetdevSpec =
+  | {
+      readonly type: 'user';
+      readonly id: string;
+      readonly hostfwd: readonly HostForward[];
+      readonly guestfwd: readonly string[];
+      /** The other slirp options as given (net=, host=, dns=, restrict=, ...). */
+      readonly props: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly type: 'socket';
+      readonly id: string;
+      readonly mode: 'listen' | 'connect' | 'mcast' | 'udp';
+      readonly host: string;
+      readonly port: number;
+      readonly localAddr?: string;
+    };
+
+/** `-nic TYPE[,model=...,mac=...,netdev options]` and `-net TYPE,...`: kept generic. */
+export interface NicSpec {
+  readonly type: string;
+  readonly options: KeyValueList;
+}
+
+/** `-mon [chardev=]ID[,mode=readline|control][,pretty=on|off]`. */
+export interface MonSpec {
+  readonly chardev: string;
+  readonly mode: 'readline' | 'control';
+  readonly pretty: boolean;
+}
+
+/** `-incoming URI` (QEMU's migration URIs). */
+export type IncomingSpec =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'exec'; readonly command: string }
+  | { readonly kind: 'fd'; readonly fd: string }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'defer' };
+
+/** `-websocket [HOST:]PORT[,token=SECRET]` (pcvm's own: the browser console). */
+export interface WebsocketSpec {
+  /** Absent: the caller's default (loopback). */
+  readonly host?: string;
+  readonly port: number;
+  readonly token?: string;
+}
+
+/** `-object TYPE,id=ID,...`. */
+export interface ObjectSpec {
+  readonly qomType: string;
+  readonly id: string;
+  readonly props: Readonly<Record<string, string>>;
+}
+
+/** `-global DRIVER.PROP=VALUE` or `-global driver=D,property=P,value=V`. */
+export interface GlobalSpec {
+  readonly driver: string;
+  readonly property: string;
+  readonly value: string;
+}
+
+/** `-trace [[enable=]PATTERN][,events=FILE][,file=FILE]`. */
+export interface TraceSpec {
+  readonly enable?: string;
+  readonly events?: string;
+  readonly file?: string;
+}
+
+/** `-vnc DISPLAY[,options]`. */
+export interface VncSpec {
+  readonly display: string;
+  readonly options: KeyValueList;
+}
+
+/** A `help` argument (`-d help`, `-machine help`, `-device isa-debug-exit,help`): print a list. */
+export interface HelpRequest {
+  readonly topic: 'd' | 'machine' | 'cpu' | 'accel' | 'display' | 'device' | 'netdev' | 'chardev' | 'vga';
+  /** `-device DRIVER,help`: the model whose properties to list. */
+  readonly driver?: string;
+}
+
+/**
+ * Everything the command line asks for. Defaults are QEMU's: 128 MiB, one CPU, machine `pc`,
+ * accelerator `tcg`, and QEMU's default serial/monitor wiring (`-nographic` puts COM1 and the
+ * monitor on stdio, muxed; otherwise both go to a virtual console of the display).
+ */
+export interface CliOptions {
+  /** Guest RAM (`-m`), rounded up to 8 KiB as QEMU does. */
+  memoryBytes: number;
+  /** `-nographic`: no display; serial and monitor on stdio. */
+  nographic: boolean;
+  /** The display, after `-nographic` (none) or the default (`tui`, pcvm's window). */
+  display: DisplaySpec;
+  /** COM1..COM4 in order (`none` keeps a slot empty); defaults resolved. */
+  serial: ChardevSpec[];
+  /** LPT1..LPT3 (`-parallel`); defaults resolved like QEMU's. */
+  parallel: ChardevSpec[];
+  /** Accelerators to try in order; `[tcg]` by default. */
+  accel: AccelSpec[];
+  /** `-no-reboot`: a guest reset exits instead. */
+  noReboot: boolean;
+  /** `-no-shutdown`: a guest power-off stops the VM instead of exiting. */
+  noShutdown: boolean;
+  /** `-S`: do not start the CPU (wait for the monitor's `cont`). */
+  startStopped: boolean;
+  /** `-bios FILE`. */
+  bios?: string;
+  /** `-L DIR` (accepted; pcvm finds its firmware itself). */
+  firmwareDirs: string[];
+  devices: DeviceSpec[];
+  /** `-d` items in order (QEMU names, `trace:PATTERN` kept as is). */
+  debugItems: string[];
+  /** `-D FILE`: where `-d` output goes (default stderr). */
+  logFile?: string;
+  /** `-h`/`-help`: print `helpText()` and exit 0. Parsing stops there, as in QEMU. */
+  showHelp: boolean;
+  /** `-version`: print `versionText()` and exit 0. */
+  showVersion: boolean;
+  /** A `help` argument: print `topicHelpText(helpRequest)` and exit 0. */
+  helpRequest?: HelpRequest;
+  /** `-name [guest=]NAME`. */
+  name?: string;
+  /** `-name ...,process=NAME`. */
+  processName?: string;
+  /** `-icount`: absent = real time (QEMU: no shift given = icount off). */
+  icount?: IcountSpec;
+  /** CPUs (`-smp`); only 1 is supported. */
+  smp: number;
+  machine: MachineSpec;
+  /** `-cpu MODEL[,features]` as given. */
+  cpu?: string;
+  rtc: RtcSpec;
+  boot: BootSpec;
+  fwCfg: FwCfgSpec[];
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** All drives (`-drive`, `-hdX`, `-cdrom`, bare image) with bus/unit resolved. */
+  drives: DriveSpec[];
+  netdevs: NetdevSpec[];
+  nics: NicSpec[];
+  /** Legacy `-net` options. */
+  net: NicSpec[];
+  /** Human monitors (`-monitor DEV`, QEMU's default included); `none` removes them. */
+  monitor: ChardevSpec[];
+  /** QMP monitors (`-qmp DEV`). */
+  qmp: ChardevSpec[];
+  mon: MonSpec[];
+  /** `-chardev` definitions, referred to by id. */
+  chardevs: NamedChardevSpec[];
+  loadvm?: string;
+  /** `-snapshot`: writes go to a temporary overlay. */
+  snapshot: boolean;
+  incoming?: IncomingSpec;
+  /** `-gdb DEV` / `-s`; `tcp:` forces server=on, wait=off, nodelay=on as QEMU does. */
+  gdb?: ChardevSpec;
+  websocket?: WebsocketSpec;
+  vnc?: VncSpec;
+  usb: boolean;
+  vga?: VgaType;
+  /** `-k LANG`. */
+  keyboardLayout?: string;
+  objects: ObjectSpec[];
+  globals: GlobalSpec[];
+  trace: TraceSpec[];
+  pidfile?: string;
+  daemonize: boolean;
+  /** `-watchdog MODEL` (removed from QEMU 7.2; kept for old scripts). */
+  watchdog?: string;
+  /** `-nodefaults`: no default serial, parallel, monitor, VGA. */
+  noDefaults: boolean;
+  /** Warnings QEMU would print (`pcvm: warning: ...`); parsing went on. */
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The option table
+
+interface OptionDef {
+  /** Takes the next argv element as its argument. */
+  readonly arg: boolean;
+  /** The name looked up in `supported` (aliases share one); undefined = always available. */
+  readonly gate?: string;
+}
+
+const OPTION_TABLE: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
+  // Always available.
+  ['h', { arg: false }], ['help', { arg: false }], ['version', { arg: false }],
+  // Supported now.
+  ['m', { arg: true, gate: 'm' }], ['nographic', { arg: false, gate: 'nographic' }],
+  ['display', { arg: true, gate: 'display' }], ['serial', { arg: true, gate: 'serial' }],
+  ['accel', { arg: true, gate: 'accel' }], ['no-reboot', { arg: false, gate: 'no-reboot' }],
+  ['no-shutdown', { arg: false, gate: 'no-shutdown' }], ['S', { arg: false, gate: 'S' }],
+  ['bios', { arg: true, gate: 'bios' }], ['device', { arg: true, gate: 'device' }],
+  ['d', { arg: true, gate: 'd' }], ['D', { arg: true, gate: 'D' }], ['name', { arg: true, gate: 'name' }],
+  ['icount', { arg: true, gate: 'icount' }], ['smp', { arg: true, gate: 'smp' }],
+  ['machine', { arg: true, gate: 'machine' }], ['M', { arg: true, gate: 'machine' }],
+  ['cpu', { arg: true, gate: 'cpu' }], ['rtc', { arg: true, gate: 'rtc' }], ['boot', { arg: true, gate: 'boot' }],
+  ['fw_cfg', { arg: true, gate: 'fw_cfg' }], ['L', { arg: true, gate: 'L' }],
+  ['enable-kvm', { arg: false, gate: 'enable-kvm' }],
+  // Later work.
+  ['kernel', { arg: true, gate: 'kernel' }], ['initrd', { arg: true, gate: 'initrd' }],
+  ['append', { arg: true, gate: 'append' }], ['drive', { arg: true, gate: 'drive' }],
+  ['hda', { arg: true, gate: 'hda' }], ['hdb', { arg: true, gate: 'hdb' }], ['hdc', { arg: true, gate: 'hdc' }],
+  ['hdd', { arg: true, gate: 'hdd' }], ['cdrom', { arg: true, gate: 'cdrom' }],
+  ['netdev', { arg: true, gate: 'netdev' }], ['nic', { arg: true, gate: 'nic' }], ['net', { arg: true, gate: 'net' }],
+  ['monitor', { arg: true, gate: 'monitor' }], ['qmp', { arg: true, gate: 'qmp' }], ['mon', { arg: true, gate: 'mon' }],
+  ['chardev', { arg: true, gate: 'chardev' }], ['parallel', { arg: true, gate: 'parallel' }],
+  ['loadvm', { arg: true, gate: 'loadvm' }], ['snapshot', { arg: false, gate: 'snapshot' }],
+  ['incoming', { arg: true, gate: 'incoming' }], ['gdb', { arg: true, gate: 'gdb' }], ['s', { arg: false, gate: 'gdb' }],
+  ['websocket', { arg: true, gate: 'websocket' }], ['vnc', { arg: true, gate: 'vnc' }],
+  ['usb', { arg: false, gate: 'usb' }], ['vga', { arg: true, gate: 'vga' }], ['k', { arg: true, gate: 'k' }],
+  ['object', { arg: true, gate: 'object' }], ['global', { arg: true, gate: 'global' }],
+  ['trace', { arg: true, gate: 'trace' }], ['pidfile', { arg: true, gate: 'pidfile' }],
+  ['daemonize', { arg: false, gate: 'daemonize' }], ['watchdog', { arg: true, gate: 'watchdog' }],
+  ['nodefaults', { arg: false, gate: 'nodefaults' }],
+]);
+
+/** Option names (without dash) that pcvm implements now: the default `supported` set. */
+export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
+  'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
+  'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
+  'enable-kvm',
+]);
+
+/** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */
+export const LATER_OPTIONS: ReadonlySet<string> = new Set(
+  [...OPTION_TABLE.values()].map((d) => d.gate).filter((g): g is string => g !== undefined && !SUPPORTED_NOW_OPTIONS.has(g)),
+);
+
+// ---------------------------------------------------------------------------------------------
+// The parser
+
+const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
+/** QEMU rounds RAM up to this (`QEMU_ALIGN_UP(sz, 8192)` in `machine_set_mem`). */
+const RAM_ALIGN_BYTES = 8192n;
+const MAX_SERIAL_PORTS = 4;
+const MAX_PARALLEL_PORTS = 3;
+
+/** Order in which QEMU creates chardev users (`qemu_create_early_backends` and later). */
+const STAGE_CHARDEV = 0;
+const STAGE_MONITOR = 1;
+const STAGE_SERIAL = 2;
+const STAGE_PARALLEL = 3;
+const STAGE_GDB = 4;
+
+interface PendingDrive {
+  readonly where: string;
+  readonly kv: KeyValueList;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** State while walking argv; `finish()` resolves defaults and cross-option rules. */
+class CommandLineParser {
+  readonly o: Mutable<CliOptions> = {
+    memoryBytes: DEFAULT_MEMORY_BYTES, nographic: false, display: { type: 'tui' }, serial: [],
+    parallel: [], accel: [], noReboot: false, noShutdown: false, startStopped: false,
+    firmwareDirs: [], devices: [], debugItems: [], showHelp: false, showVersion: false, smp: 1,
+    machine: { type: 'pc', props: {} }, rtc: { base: 'utc', clock: 'host', driftfix: 'none' },
+    boot: { order: 'cad' }, fwCfg: [], drives: [], netdevs: [], nics: [], net: [], monitor: [],
+    qmp: [], mon: [], chardevs: [], snapshot: false, usb: false, objects: [], globals: [],
+    trace: [], daemonize: false, noDefaults: false, warnings: [],
+  };
+  private displayGiven: DisplaySpec | undefined;
+  private machineAccel: AccelSpec[] | undefined;
+  private machineProps: Record<string, string> = {};
+  private readonly pendingDrives: PendingDrive[] = [];
+  private gdbWhere = '';
+  private serialGiven = false;
+  /** Where each chardev consumer came from, for the one-stdio rule (QEMU creation order). */
+  private readonly stdioUsers: { readonly stage: number; readonly where: string; readonly spec: ChardevSpec }[] = [];
+  private parallelGiven = false;
+  private monitorGiven = false;
+  /** A help/version request ends parsing, as QEMU exits on the spot. */
+  done = false;
+
+  constructor(private readonly supported: ReadonlySet<string>) {}
+
+  /** Handles one option; throws ConfigError without the location prefix. */
+  handle(name: string, arg: string, where: string): void {
+    const o = this.o;
+    switch (name) {
+      case 'h': case 'help': o.showHelp = true; this.done = true; return;
+      case 'version': o.showVersion = true; this.done = true; return;
+      case 'm': o.memoryBytes = parseMemory(arg); return;
+      case 'nographic': o.nographic = true; this.displayGiven = { type: 'none' }; return;
+      case 'display': return this.display(arg);
+      case 'serial': return this.serial(arg, where);
+      case 'parallel': return this.parallel(arg, where);
+      case 'accel': return this.accel(arg);
+      // QEMU 7.2 implements -enable-kvm as "-machine accel=kvm".
+      case 'enable-kvm': this.machineAccel = [{ name: 'kvm', given: 'kvm', props: {} }]; return;
+      case 'no-reboot': o.noReboot = true; return;
+      case 'no-shutdown': o.noShutdown = true; return;
+      case 'S': o.startStopped = true; return;
+      case 'bios': o.bios = arg; return;
+      case 'L': o.firmwareDirs.push(arg); return;
+      case 'device': return this.device(arg);
+      case 'd': return this.debugItems(arg);
+      case 'D': o.logFile = arg; return;
+      case 'name': return this.name(arg);
+      case 'icount': return this.icount(arg);
+      case 'smp': return this.smp(arg);
+      case 'machine': case 'M': return this.machine(arg);
+      case 'cpu':
+        if (isHelpOption(arg)) return this.help({ topic: 'cpu' });
+        if (arg === '') throw new ConfigError('-cpu option cannot be empty');
+        o.cpu = arg;
+        return;
+      case 'rtc': return this.rtc(arg);
+      case 'boot': return this.boot(arg);
+      case 'fw_cfg': return this.fwCfg(arg);
+      case 'kernel': o.kernel = arg; return;
+      case 'initrd': o.initrd = arg; return;
+      case 'append': o.append = arg; return;
+      case 'drive': this.pendingDrives.push({ where, kv: parseKeyValueList(arg) }); return;
+      case 'hda': case 'hdb': case 'hdc': case 'hdd':
+        return this.legacyDrive(where, arg, name.charCodeAt(2) - 0x61, 'disk');
+      case 'cdrom': return this.legacyDrive(where, arg, 2, 'cdrom');
+      case 'netdev': return this.netdev(arg);
+      case 'nic': case 'net': return this.nic(name, arg);
+      case 'monitor': case 'qmp': {
+        this.monitorGiven = true;
+        const spec = parseChardevCompat(arg, 'monitor');
+        if (spec.backend === 'none') return;
+        (name === 'monitor' ? o.monitor : o.qmp).push(spec);
+        this.stdioUsers.push({ stage: STAGE_MONITOR, where, spec });
+        return;
+      }
+      case 'mon': return this.mon(arg);
+      case 'chardev': return this.chardev(arg, where);
+      case 'loadvm': o.loadvm = arg; return;
+      case 'snapshot': o.snapshot = true; return;
+      case 'incoming': o.incoming = parseIncoming(arg); return;
+      case 'gdb': return this.gdb(arg, where);
+      case 's': return this.gdb('tcp::1234', where);
+      case 'websocket': o.websocket = parseWebsocket(arg); return;
+      case 'vnc': {
+        const kv = parseKeyValueList(arg, 'display');
+        const display = kv.get('display') ?? '';
+        if (display !== 'none' && !display.includes(':')) throw new ConfigError('no vnc port specified');
+        o.vnc = { display, options: kv };
+        return;
+      }
+      case 'usb': o.usb = true; return;
+      case 'vga':
+        if (isHelpOption(arg)) return this.help({ topic: 'vga' });
+        if (!(VGA_TYPES as readonly string[]).includes(arg)) throw new ConfigError(`unknown vga type: ${arg}`);
+        o.vga = arg as VgaType;
+        return;
+      case 'k': o.keyboardLayout = arg; return;
+      case 'object': return this.object(arg);
+      case 'global': return this.global(arg);
+      case 'trace': {
+        const kv = parseKeyValueList(arg, 'enable');
+        checkKeys(kv, ['enable', 'events', 'file']);
+        const t: Mutable<TraceSpec> = {};
+        for (const k of ['enable', 'events', 'file'] as const) {
+          const v = kv.get(k);
+          if (v !== undefined) t[k] = v;
+        }
+        o.trace.push(t);
+        return;
+      }
+      case 'pidfile': o.pidfile = arg; return;
+      case 'daemonize': o.daemonize = true; return;
+      case 'watchdog': o.watchdog = arg; return;
+      case 'nodefaults': o.noDefaults = true; return;
+      default:
+        throw new Error(`option table and handler disagree on -${name}`);
+    }
+  }
+
+  /** A bare argument: QEMU's `drive_add(IF_DEFAULT, 0, FILE, "media=disk")`, i.e. `-hda`. */
+  positional(arg: string): void {
+    if (!this.supported.has('hda')) throw new ConfigError('disk images (-hda) are not supported yet');
+    this.legacyDrive(arg, arg, 0, 'disk');
+  }
+
+  isSupported(gate: string): boolean {
+    return this.supported.has(gate);
+  }
+
+  private help(req: HelpRequest): void {
+    this.o.helpRequest = req;
+    this.done = true;
+  }
+
+  private display(arg: string): void {
+    if (isHelpOption(arg)) return this.help({ topic: 'display' });
+    // QEMU's legacy `-display vnc=:0`.
+    const kv = arg.startsWith('vnc=') ? parseKeyValueList(`vnc,${arg.slice(4)}`, 'type') : parseKeyValueList(arg, 'type');
+    const type = kv.get('type') ?? '';
+    const unexpected = (k: string): string => `Parameter '${k}' is unexpected`;
+    if (type === 'none') {
+      checkKeys(kv, DISPLAY_COMMON_KEYS, unexpected);
+      this.displayGiven = { type: 'none' };
+    } else if (type === 'curses' || type === 'tui') {
+      checkKeys(kv, [...DISPLAY_COMMON_KEYS, 'charset'], unexpected);
+      const charset = kv.get('charset');
+      this.displayGiven = { type: 'tui', ...(charset !== undefined ? { charset } : {}) };
+    } else if (DISPLAY_TYPES_NOT_YET.includes(type)) {
+      throw new ConfigError(`display '${type}' is not supported yet (use none or curses)`);
+    } else {
+      throw new ConfigError(`Parameter 'type' does not accept value '${type}'`);
+    }
+    for (const k of ['full-screen', 'window-close', 'show-cursor'] as const) optBool(kv, k, false);
+  }
+
+  private serial(arg: string, where: string): void {
+    this.serialGiven = true;
+    if (this.o.serial.length >= MAX_SERIAL_PORTS) {
+      // XXX: QEMU 7.2 accepts a fifth -serial and leaves it unconnected; older QEMU and pcvm refuse.
+      throw new ConfigError('too many serial ports');
+    }
+    const spec = parseChardevCompat(arg, 'serial device');
+    this.o.serial.push(spec);
+    this.stdioUsers.push({ stage: STAGE_SERIAL, where, spec });
+  }
+
+  private parallel(arg: string, where: string): void {
+    this.parallelGiven = true;
+    if (this.o.parallel.length >= MAX_PARALLEL_PORTS) throw new ConfigError('too many parallel ports');
+    const spec = parseChardevCompat(arg, 'parallel device');
+    this.o.parallel.push(spec);
+    this.stdioUsers.push({ stage: STAGE_PARALLEL, where, spec });
+  }
+
+  private accel(arg: string): void {
+    const kv = parseKeyValueList(arg, 'accel');
+    const given = kv.get('accel') ?? '';
+    if (isHelpOption(given)) return this.help({ topic: 'accel' });
+    this.o.accel.push(accelSpec(given, kv));
+  }
+
+  private device(arg: string): void {
+    const kv = arg.startsWith('{') ? keyValueListFromJson(arg) : parseKeyValueList(arg, 'driver');
+    const driver = kv.get('driver');
+    if (driver === undefined) throw new ConfigError("Parameter 'driver' is missing");
+    if (isHelpOption(driver)) return this.help({ topic: 'device' });
+    const model = DEVICE_MODELS[driver];
+    if (model === undefined) {
+      if (DEVICE_MODELS_NOT_YET.includes(driver)) throw new ConfigError(`device '${driver}' is not supported yet`);
+      throw new ConfigError(`'${driver}' is not a valid device model name`);
+    }
+    if (kv.helpRequested) return this.help({ topic: 'device', driver });
+    const props: Record<string, string | number | boolean> = {};
+    let id: string | undefined;
+    let bus: string | undefined;
+    for (const { key, value } of kv.entries) {
+      if (key === 'driver') continue;
+      if (key === 'id') { id = value; continue; }
+      if (key === 'bus') { bus = value; continue; }
+      const prop = model.props[key];
+      if (prop === undefined) throw new ConfigError(`Property '${driver}.${key}' not found`);
+      props[key] = prop.type === 'bool' ? parseBool(key, value) : prop.type === 'string' ? value : parsePropertyInt(key, value, prop.type);
+    }
+    this.o.devices.push({ driver, props, ...(id !== undefined ? { id } : {}), ...(bus !== undefined ? { bus } : {}) });
+  }
+
+  private debugItems(arg: string): void {
+    if (isHelpOption(arg)) return this.help({ topic: 'd' });
+    // QEMU keeps only the last -d (`log_mask = optarg`).
+    this.o.debugItems = [];
+    for (const item of arg.split(',')) {
+      if (item.startsWith('trace:') && item.length > 6) {
+        this.o.debugItems.push(item);
+      } else if (LOG_ITEMS.some(([n]) => n === item)) {
+        if (!this.o.debugItems.includes(item)) this.o.debugItems.push(item);
+      } else {
+        // XXX: QEMU prints the whole item list here; one line points at `-d help` instead.
+        throw new ConfigError(`unknown log item '${item}' (use -d help for a list)`);
+      }
+    }
+  }
+
+  private name(arg: string): void {
+    const kv = parseKeyValueList(arg, 'guest');
+    checkKeys(kv, ['guest', 'process', 'debug-threads']);
+    optBool(kv, 'debug-threads', false);
+    const guest = kv.get('guest');
+    const process = kv.get('process');
+    if (guest !== undefined) this.o.name = guest;
+    if (process !== undefined) this.o.processName = process;
+  }
+
+  private icount(arg: string): void {
+    const kv = parseKeyValueList(arg, 'shift');
+    checkKeys(kv, ['shift', 'align', 'sleep', 'rr', 'rrfile', 'rrsnapshot']);
+    const sleep = optBool(kv, 'sleep', true);
+    const align = optBool(kv, 'align', false);
+    const rr = kv.get('rr');
+    if (rr !== undefined && rr !== 'record' && rr !== 'replay') throw new ConfigError(`Invalid icount rr option: ${rr}`);
+    const shift = kv.get('shift');
+    if (shift === undefined) {
+      if (align) throw new ConfigError('Please specify shift option when using align');
+      // QEMU: without shift=, icount stays off.
+      this.o.icount = undefined;
+      return;
+    }
+    if (shift === 'auto') throw new ConfigError('shift=auto is not supported yet');
+    const n = parseCInteger(shift);
+    // QEMU's MAX_ICOUNT_SHIFT is 10 (one instruction per 1024 ns).
+    if (n === undefined || n < 0n || n > 10n) throw new ConfigError('icount: Invalid shift value');
+    if (align && !sleep) throw new ConfigError('align=on and sleep=off are incompatible');
+    if (rr !== undefined) throw new ConfigError(`record/replay (rr=${rr}) is not supported yet`);
+    this.o.icount = { shift: Number(n), sleep, align };
+  }
+
+  private smp(arg: string): void {
+    const kv = parseKeyValueList(arg, 'cpus');
+    const keys = ['cpus', 'maxcpus', 'sockets', 'dies', 'clusters', 'cores', 'threads', 'books', 'drawers'];
+    checkKeys(kv, keys, (k) => `Parameter 'smp.${k}' is unexpected`);
+    const n: Record<string, number> = {};
+    for (const k of keys) {
+      const v = kv.get(k);
+      if (v === undefined) continue;
+      const i = parseCInteger(v);
+      if (i === undefined || i < 0n || i > 0xffffffffn) throw new ConfigError(`Parameter 'smp.${k}' expects integer`);
+      n[k] = Number(i);
+    }
+    const topology = keys.slice(2).reduce((p, k) => p * (n[k] ?? 1), 1);
+    const cpus = n['cpus'] ?? topology;
+    const maxcpus = n['maxcpus'] ?? cpus;
+    if (cpus !== 1 || maxcpus !== 1 || topology !== 1) {
+      throw new ConfigError('only 1 CPU is supported yet');
+    }
+    this.o.smp = 1;
+  }
+
+  private machine(arg: string): void {
+    const kv = parseKeyValueList(arg, 'type');
+    const type = kv.get('type');
+    if (kv.helpRequested || (type !== undefined && isHelpOption(type))) return this.help({ topic: 'machine' });
+    if (type !== undefined) {
+      if (type !== 'pc' && !MACHINE_PC_VERSIONED.test(type)) {
+        if (MACHINES_NOT_YET.includes(type) || /^pc-q35-/.test(type)) throw new ConfigError(`machine type '${type}' is not supported yet`);
+        throw new ConfigError('unsupported machine type (use -machine help to list supported machines)');
+      }
+      this.o.machine = { ...this.o.machine, type };
+    }
+    const shownType = this.o.machine.type;
+    checkKeys(kv, MACHINE_PROPS, (k) => `Property '${shownType}-machine.${k}' not found`);
+    // -machine options merge across repeats (QemuOpts merge_lists), later values winning.
+    for (const { key, value } of kv.entries) {
+      if (key === 'type') continue;
+      if (key === 'accel') {
+        this.machineAccel = value.split(':').map((a) => accelSpec(a, new KeyValueList([], false)));
+        continue;
+      }
+      if (['usb', 'graphics', 'dump-guest-core', 'mem-merge', 'hpet', 'pit', 'pic', 'acpi', 'smbus', 'sata', 'i8042', 'suppress-vmdesc', 'nvdimm', 'hmat'].includes(key)) {
+        parseBool(key, value);
+      }
+      this.machineProps[key] = value;
+    }
+    this.o.machine = { type: shownType, props: { ...this.machineProps } };
+  }
+
+  private rtc(arg: string): void {
+    const kv = parseKeyValueList(arg);
+    checkKeys(kv, ['base', 'clock', 'driftfix']);
+    const base = kv.get('base');
+    let rtc: Mutable<RtcSpec> = { ...this.o.rtc };
+    if (base !== undefined) {
+      if (base === 'utc' || base === 'localtime') {
+        rtc = { ...rtc, base };
+        delete rtc.date;
+      } else if (/^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?$/.test(base)) {
+        rtc = { ...rtc, base: 'date', date: base };
+      } else {
+        throw new ConfigError("invalid datetime format; valid formats: '2006-06-17T16:01:21' or '2006-06-17'");
+      }
+    }
+    const bad = (v: string): string => `invalid option value '${v}'`;
+    rtc.clock = optEnum(kv, 'clock', ['host', 'rt', 'vm'] as const, bad) ?? rtc.clock;
+    rtc.driftfix = optEnum(kv, 'driftfix', ['none', 'slew'] as const, bad) ?? rtc.driftfix;
+    this.o.rtc = rtc;
+  }
+
+  private boot(arg: string): void {
+    const kv = parseKeyValueList(arg, 'order');
+    checkKeys(kv, ['order', 'once', 'menu', 'splash', 'splash-time', 'reboot-timeout', 'strict'], (k) => `Parameter 'boot.${k}' is unexpected`);
+    const boot: Mutable<BootSpec> = { ...this.o.boot };
+    for (const key of ['order', 'once'] as const) {
+      const v = kv.get(key);
+      if (v === undefined) continue;
+      const seen = new Set<string>();
+      for (const c of v) {
+        if (c < 'a' || c > 'p') throw new ConfigError(`Invalid boot device '${c}'`);
+        if (seen.has(c)) throw new ConfigError(`Boot device '${c}' was given twice`);
+        seen.add(c);
+      }
+      boot[key] = v;
+    }
+    if (kv.has('menu')) boot.menu = optBool(kv, 'menu', false, 'boot.menu');
+    if (kv.has('strict')) boot.strict = optBool(kv, 'strict', false, 'boot.strict');
+    const splash = kv.get('splash');
+    if (splash !== undefined) boot.splash = splash;
+    for (const [key, field] of [['splash-time', 'splashTimeMs'], ['reboot-timeout', 'rebootTimeoutMs']] as const) {
+      const v = kv.get(key);
+      if (v === undefined) continue;
+      const n = parseCInteger(v);
+      if (n === undefined || n < -1n || n > 0xffffn) throw new ConfigError(`Parameter 'boot.${key}' expects integer`);
+      boot[field] = Number(n);
+    }
+    this.o.boot = boot;
+  }
+
+  private fwCfg(arg: string): void {
+    const kv = parseKeyValueList(arg, 'name');
+    checkKeys(kv, ['name', 'file', 'string', 'gen_id']);
+    const name = kv.get('name');
+    const given = ['file', 'string', 'gen_id'].filter((k) => kv.has(k));
+    if (name === undefined || name === '' || given.length !== 1) {
+      throw new ConfigError('name, plus exactly one of file, string and gen_id, are needed');
+    }
+    // FW_CFG_MAX_FILE_PATH is 56 bytes including the NUL.
+    if (name.length > 55) throw new ConfigError('name too long (max. 55 char)');
+    if (kv.has('gen_id')) throw new ConfigError('gen_id is not supported yet');
+    if (!name.startsWith('opt/')) {
+      this.o.warnings.push(`-fw_cfg ${arg}: externally provided fw_cfg item names should be prefixed with "opt/"`);
+    }
+    const str = kv.get('string');
+    this.o.fwCfg.push(str !== undefined ? { name, string: str } : { name, file: kv.get('file')! });
+  }
+
+  private legacyDrive(where: string, file: string, index: number, media: 'disk' | 'cdrom'): void {
+    // QEMU's drive_add: the file name is taken literally (no comma escaping).
+    const kv = new KeyValueList(
+      [{ key: 'index', value: String(index) }, { key: 'media', value: media }, { key: 'file', value: file }],
+      false,
+    );
+    this.pendingDrives.push({ where, kv });
+  }
+
+  private netdev(arg: string): void {
+    const kv = parseKeyValueList(arg, 'type');
+    const type = kv.get('type') ?? '';
+    if (isHelpOption(type)) return this.help({ topic: 'netdev' });
+    this.o.netdevs.push(parseNetdev(type, kv));
+  }
+
+  private nic(option: 'nic' | 'net', arg: string): void {
+    const kv = parseKeyValueList(arg, 'type');
+    const type = kv.get('type') ?? '';
+    const types = option === 'nic' ? [...NETDEV_TYPES, 'none'] : [...NETDEV_TYPES, 'nic', 'none'];
+    if (!types.includes(type)) throw new ConfigError(`Parameter 'type' does not accept value '${type}'`);
+    if (type === 'user') for (const rule of kv.getAll('hostfwd')) parseHostForward(rule);
+    (option === 'nic' ? this.o.nics : this.o.net).push({ type, options: kv });
+  }
+
+  private mon(arg: string): void {
+    this.monitorGiven = true;
+    const kv = parseKeyValueList(arg, 'chardev');
+    checkKeys(kv, ['chardev', 'mode', 'pretty', 'id']);
+    const chardev = kv.get('chardev');
+    if (chardev === undefined) throw new ConfigError("Parameter 'chardev' is missing");
+    const mode = optEnum(kv, 'mode', ['readline', 'control'] as const, (v) => `Parameter 'mode' does not accept value '${v}'`) ?? 'readline';
+    this.o.mon.push({ chardev, mode, pretty: optBool(kv, 'pretty', false) });
+  }
+
+  private chardev(arg: string, where: string): void {
+    const kv = parseKeyValueList(arg, 'backend');
+    const backend = kv.get('backend') ?? '';
+    if (isHelpOption(backend)) return this.help({ topic: 'chardev' });
+    const id = kv.get('id');
+    if (id === undefined) throw new ConfigError('chardev: no id specified');
+    if (!(CHARDEV_BACKENDS as readonly string[]).includes(backend)) throw new ConfigError(`'${backend}' is not a valid char driver name`);
+    if (this.o.chardevs.some((c) => c.id === id)) throw new ConfigError(`Duplicate ID '${id}' for chardev`);
+    const spec = chardevFromOptions(backend, kv);
+    this.o.chardevs.push({ ...spec, id });
+    this.stdioUsers.push({ stage: STAGE_CHARDEV, where, spec });
+  }
+
+  private gdb(arg: string, where: string): void {
+    let spec = parseChardevCompat(arg, 'gdbstub');
+    if (spec.backend === 'none') {
+      this.o.gdb = undefined;
+      return;
+    }
+    // QEMU's gdbserver_start appends ",wait=off,nodelay=on,server=on" to a tcp: device.
+    if (spec.backend === 'socket' && arg.startsWith('tcp:')) spec = { ...spec, server: true, wait: false, nodelay: true };
+    this.o.gdb = spec;
+    this.gdbWhere = where;
+  }
+
+  private object(arg: string): void {
+    const kv = arg.startsWith('{') ? keyValueListFromJson(arg) : parseKeyValueList(arg, 'qom-type');
+    const qomType = kv.get('qom-type') ?? '';
+    if (!OBJECT_TYPES.includes(qomType)) throw new ConfigError(`Parameter 'qom-type' does not accept value '${qomType}'`);
+    const id = kv.get('id');
+    if (id === undefined) throw new ConfigError("Parameter 'id' is missing");
+    const props: Record<string, string> = {};
+    for (const { key, value } of kv.entries) if (key !== 'qom-type' && key !== 'id') props[key] = value;
+    this.o.objects.push({ qomType, id, props });
+  }
+
+  private global(arg: string): void {
+    // QEMU's qemu_global_option: DRIVER.PROP=VALUE (value taken literally), else QemuOpts.
+    const short = /^([^.=]{1,63})\.([^=]{1,63})=/.exec(arg);
+    if (short) {
+      this.o.globals.push({ driver: short[1]!, property: short[2]!, value: arg.slice(short[0].length) });
+      return;
+    }
+    const kv = parseKeyValueList(arg);
+    checkKeys(kv, ['driver', 'property', 'value']);
+    const driver = kv.get('driver');
+    const property = kv.get('property');
+    const value = kv.get('value');
+    if (driver === undefined || property === undefined || value === undefined) {
+      throw new ConfigError("options 'driver', 'property', and 'value' are required");
+    }
+    this.o.globals.push({ driver, property, value });
+  }
+
+  /** Defaults and rules that span options (QEMU's `qemu_create_default_devices` and friends). */
+  finish(): CliOptions {
+    const o = this.o;
+    if (this.displayGiven) o.display = this.displayGiven;
+    if (o.nographic && o.display.type === 'tui') {
+      throw new ConfigError('-nographic cannot be used with -display curses (both need the terminal)');
+    }
+    if (this.machineAccel) {
+      if (o.accel.length > 0) throw new ConfigError('The -accel and "-machine accel=" options are incompatible');
+      o.accel = this.machineAccel;
+    }
+    if (o.accel.length === 0) o.accel = [{ name: 'tcg', given: 'tcg', props: {} }];
+    this.resolveDefaultChardevs();
+    this.checkStdioUsers();
+    this.resolveDrives();
+    return o;
+  }
+
+  private resolveDefaultChardevs(): void {
+    const o = this.o;
+    const defaultSerial = !this.serialGiven && !o.noDefaults;
+    const defaultParallel = !this.parallelGiven && !o.noDefaults;
+    const defaultMonitor = !this.monitorGiven && !o.noDefaults && !o.serial.some((s) => s.mux);
+    const vc: ChardevSpec = { mux: false, backend: 'vc', cols: 80, rows: 24 };
+    const add = (list: ChardevSpec[], stage: number, spec: ChardevSpec): void => {
+      list.push(spec);
+      this.stdioUsers.push({ stage, where: '-nographic', spec });
+    };
+    if (o.nographic) {
+      if (defaultParallel) o.parallel.push({ mux: false, backend: 'null' });
+      if (defaultSerial && defaultMonitor) {
+        add(o.serial, STAGE_SERIAL, { mux: true, backend: 'stdio', signal: false });
+      } else {
+        if (defaultSerial) add(o.serial, STAGE_SERIAL, { mux: false, backend: 'stdio', signal: true });
+        if (defaultMonitor) add(o.monitor, STAGE_MONITOR, { mux: false, backend: 'stdio', signal: true });
+      }
+    } else {
+      if (defaultSerial) o.serial.push(vc);
+      if (defaultParallel) o.parallel.push(vc);
+      if (defaultMonitor) o.monitor.push(vc);
+    }
+  }
+
+  /** QEMU opens stdio once: a second user is an error, reported where QEMU reports it. */
+  private checkStdioUsers(): void {
+    const users = [...this.stdioUsers];
+    if (this.o.gdb) users.push({ stage: STAGE_GDB, where: this.gdbWhere, spec: this.o.gdb });
+    // Stable sort: QEMU creates chardevs and monitors, then serial, parallel, then the gdbstub.
+    users.sort((a, b) => a.stage - b.stage);
+    let seen = false;
+    for (const u of users) {
+      if (u.spec.backend !== 'stdio') continue;
+      if (seen) throw new ConfigError(`${u.where}: cannot use stdio by multiple character devices`);
+      seen = true;
+    }
+  }
+
+  /** QEMU's `drive_new`: bus/unit from index, or the first free unit; conflicts are errors. */
+  private resolveDrives(): void {
+    const taken = new Set<string>();
+    for (const { where, kv } of this.pendingDrives) {
+      try {
+        const drive = parseDrive(kv, taken);
+        taken.add(`${drive.interface}/${drive.bus}/${drive.unit}`);
+        this.o.drives.push(drive);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new ConfigError(`${where}: ${e.message}`);
+        throw e;
+      }
+    }
+  }
+}
+
+function accelSpec(given: string, kv: KeyValueList): AccelSpec {
+  const name: AccelName | undefined =
+    given === 'tcg' || given === 'interp' ? 'tcg' : given === 'jit' ? 'jit' : given === 'kvm' ? 'kvm' : undefined;
+  if (name === undefined) {
+    if (ACCELS_NOT_YET.includes(given)) throw new ConfigError(`accelerator ${given} is not supported yet`);
+    throw new ConfigError(`invalid accelerator ${given}`);
+  }
+  const keys = name === 'kvm'
+    ? ['accel', 'kernel-irqchip', 'kvm-shadow-mem', 'dirty-ring-size', 'notify-vmexit', 'notify-window']
+    : ['accel', 'thread', 'tb-size', 'split-wx', 'one-insn-per-tb'];
+  checkKeys(kv, keys, (k) => `Property '${name}-accel.${k}' not found`);
+  const props: Record<string, string> = {};
+  for (const { key, value } of kv.entries) {
+    if (key === 'accel') continue;
+    if (key === 'thread' && value !== 'single' && value !== 'multi') throw new ConfigError(`Invalid 'thread' setting ${value}`);
+    if (key === 'tb-size' || key === 'dirty-ring-size' || key === 'notify-window') {
+      // QOM's uint64 visitor words every failure the same way.
+      const n = parseCInteger(value);
+      if (n === undefined || n < 0n || n >= 1n << 64n) throw new ConfigError(`Parameter '${key}' expects uint64`);
+    }
+    if (key === 'kvm-shadow-mem') parseSize(key, value);
+    if (key === 'split-wx' || key === 'one-insn-per-tb') parseBool(key, value);
+    if (key === 'kernel-irqchip' && !['on', 'off', 'split'].includes(value)) throw new ConfigError(`Parameter 'kernel-irqchip' does not accept value '${value}'`);
+    props[key] = value;
+  }
+  return { name, given, props };
+}
+
+/** `-m [size=]N[,slots=,maxmem=]`; a bare number is MiB (QEMU's "legacy suffix-less format"). */
+function parseMemory(arg: string): number {
+  const kv = parseKeyValueList(arg, 'size');
+  checkKeys(kv, ['size', 'slots', 'maxmem']);
+  if (kv.has('slots') || kv.has('maxmem')) throw new ConfigError('memory hotplug (slots=, maxmem=) is not supported yet');
+  const text = kv.get('size');
+  if (text === undefined) return DEFAULT_MEMORY_BYTES;
+  // QEMU first parses the text as bytes (so `1.5` fails: a fraction needs a suffix), then
+  // appends "M" when it ends in a digit.
+  parseSizeBig('size', text);
+  const bytes = parseSizeBig('size', /[0-9]$/.test(text) ? `${text}M` : text);
+  // XXX: QEMU takes 0 as "the default size"; pcvm refuses it as a likely mistake.
+  if (bytes === 0n) throw new ConfigError('memory size must be greater than 0');
+  const aligned = ((bytes + RAM_ALIGN_BYTES - 1n) / RAM_ALIGN_BYTES) * RAM_ALIGN_BYTES;
+  if (aligned > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError('ram size too large');
+  return Number(aligned);
+}
+
+const DRIVE_KEYS = [
+  'file', 'if', 'bus', 'unit', 'index', 'media', 'snapshot', 'cache', 'aio', 'format', 'readonly',
+  'read-only', 'id', 'serial', 'addr', 'werror', 'rerror', 'copy-on-read', 'discard',
+  'detect-zeroes', 'cache.direct', 'cache.no-flush', 'node-name', 'driver', 'auto-read-only',
+];
+const DRIVE_FORMATS = [
+  'raw', 'qcow2', 'qcow', 'vmdk', 'vdi', 'vpc', 'vhdx', 'qed', 'dmg', 'cloop', 'bochs', 'parallels',
+  'luks', 'vvfat', 'host_device', 'host_cdrom', 'file', 'nbd', 'http', 'https', 'null-co', 'blkdebug',
+];
+type DriveInterface = DriveSpec['interface'];
+const DRIVE_INTERFACES: readonly DriveInterface[] = ['ide', 'scsi', 'floppy', 'pflash', 'mtd', 'sd', 'virtio', 'none', 'xen'];
+/** Units per bus (QEMU's `if_max_devs`): ide 2, scsi 7; 0 = one bus, any unit. */
+const UNITS_PER_BUS: Readonly<Partial<Record<DriveInterface, number>>> = { ide: 2, scsi: 7 };
+
+function parseDrive(kv: KeyValueList, taken: ReadonlySet<string>): DriveSpec {
+  const format = kv.get('format');
+  checkKeys(kv, DRIVE_KEYS, (k) => `Block format '${format ?? 'raw'}' does not support the option '${k}'`);
+  const iface = optEnum(kv, 'if', DRIVE_INTERFACES, (v) => `unsupported bus type '${v}'`) ?? 'ide';
+  const media = optEnum(kv, 'media', ['disk', 'cdrom'] as const, (v) => `'${v}' invalid media`) ?? 'disk';
+  const cache = optEnum(kv, 'cache', ['writeback', 'writethrough', 'none', 'directsync', 'unsafe'] as const, () => 'invalid cache option') ?? 'writeback';
+  const aio = optEnum(kv, 'aio', ['threads', 'native', 'io_uring'] as const, (v) => `invalid aio option '${v}'`);
+  if (format !== undefined && !DRIVE_FORMATS.includes(format)) throw new ConfigError(`Unknown driver '${format}'`);
+  const readOnly = optBool(kv, 'readonly', false, 'read-only') || optBool(kv, 'read-only', false);
+  const snapshot = optBool(kv, 'snapshot', false);
+  const index = optNumber(kv, 'index');
+  const busGiven = optNumber(kv, 'bus');
+  const unitGiven = optNumber(kv, 'unit');
+  const maxDevs = UNITS_PER_BUS[iface] ?? 0;
+  let bus = busGiven ?? 0;
+  let unit: number;
+  if (index !== undefined) {
+    if (busGiven !== undefined || unitGiven !== undefined) throw new ConfigError('index cannot be used with bus and unit');
+    bus = maxDevs ? Math.floor(index / maxDevs) : 0;
+    unit = maxDevs ? index % maxDevs : index;
+  } else if (unitGiven !== undefined) {
+    unit = unitGiven;
+  } else {
+    unit = 0;
+    while (taken.has(`${iface}/${bus}/${unit}`)) {
+      unit++;
+      if (maxDevs && unit >= maxDevs) { unit -= maxDevs; bus++; }
+    }
+  }
+  if (maxDevs && unit >= maxDevs) throw new ConfigError(`unit ${unit} too big (max is ${maxDevs - 1})`);
+  if (taken.has(`${iface}/${bus}/${unit}`)) {
+    throw new ConfigError(`drive with bus=${bus}, unit=${unit} (index=${index ?? -1}) exists`);
+  }
+  const extra: Record<string, string> = {};
+  const interpreted = ['file', 'if', 'bus', 'unit', 'index', 'media', 'snapshot', 'cache', 'aio', 'format', 'readonly', 'read-only', 'id'];
+  for (const { key, value } of kv.entries) if (!interpreted.includes(key)) extra[key] = value;
+  const file = kv.get('file');
+  const id = kv.get('id');
+  return {
+    interface: iface, bus, unit, index: maxDevs ? bus * maxDevs + unit : unit, media, readOnly: readOnly || media === 'cdrom',
+    snapshot, cache, extra,
+    ...(file !== undefined ? { file } : {}), ...(format !== undefined ? { format } : {}),
+    ...(id !== undefined ? { id } : {}), ...(aio !== undefined ? { aio } : {}),
+  };
+}
+
+/** `hostfwd=` as QEMU's `slirp_hostfwd` reads it, with its failure reasons. */
+export function parseHostForward(rule: string): HostForward {
+  const fail = (reason: string): ConfigError => new ConfigError(`Invalid host forwarding rule '${rule}' (${reason})`);
+  const c1 = rule.indexOf(':');
+  if (c1 < 0) throw fail('No : separators');
+  const proto = rule.slice(0, c1);
+  if (proto !== '' && proto !== 'tcp' && proto !== 'udp') throw fail('Bad protocol name');
+  const rest = rule.slice(c1 + 1);
+  const c2 = rest.indexOf(':');
+  if (c2 < 0) throw fail('Missing : separator');
+  const hostAddr = rest.slice(0, c2);
+  if (hostAddr !== '' && !isIpv4(hostAddr)) throw fail('Bad host address');
+  const afterHost = rest.slice(c2 + 1);
+  const dash = afterHost.indexOf('-');
+  if (dash < 0) throw fail('Missing - separator');
+  const hostPort = Number(afterHost.slice(0, dash));
+  if (!/^[0-9]+$/.test(afterHost.slice(0, dash)) || hostPort > 65535) throw fail('Bad host port');
+  const guest = afterHost.slice(dash + 1);
+  const c3 = guest.indexOf(':');
+  if (c3 < 0) throw fail('Missing guest address');
+  const guestAddr = guest.slice(0, c3);
+  if (guestAddr !== '' && !isIpv4(guestAddr)) throw fail('Bad guest address');
+  const guestPort = Number(guest.slice(c3 + 1));
+  if (!/^[0-9]+$/.test(guest.slice(c3 + 1)) || guestPort < 1 || guestPort > 65535) throw fail('Bad guest port');
+  return { protocol: proto === 'udp' ? 'udp' : 'tcp', hostAddr, hostPort, guestAddr, guestPort };
+}
+
+function isIpv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^[0-9]{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function parseNetdev(type: string, kv: KeyValueList): NetdevSpec {
+  if (!NETDEV_TYPES.includes(type)) throw new ConfigError(`Parameter 'type' does not accept value '${type}'`);
+  const id = kv.get('id');
+  if (id === undefined) throw new ConfigError("Parameter 'id' is missing");
+  if (type === 'user') {
+    checkKeys(kv, NETDEV_USER_KEYS);
+    for (const k of ['ipv4', 'ipv6', 'restrict']) optBool(kv, k, true);
+    const props: Record<string, string> = {};
+    for (const { key, value } of kv.entries) if (!['type', 'id', 'hostfwd', 'guestfwd'].includes(key)) props[key] = value;
+    return { type, id, hostfwd: kv.getAll('hostfwd').map(parseHostForward), guestfwd: kv.getAll('guestfwd'), props };
+  }
+  if (type === 'socket') {
+    checkKeys(kv, ['type', 'id', 'fd', 'listen', 'connect', 'mcast', 'udp', 'localaddr']);
+    const modes = (['listen', 'connect', 'mcast', 'udp'] as const).filter((m) => kv.has(m));
+    if (modes.length !== 1 || kv.has('fd')) throw new ConfigError('exactly one of listen=, connect=, mcast= or udp= is required');
+    const mode = modes[0]!;
+    const { host, port } = parseHostPort(kv.get(mode)!, 'address');
+    const localAddr = kv.get('localaddr');
+    return { type, id, mode, host, port, ...(localAddr !== undefined ? { localAddr } : {}) };
+  }
+  throw new ConfigError(`netdev type '${type}' is not supported yet`);
+}
+
+function parseIncoming(uri: string): IncomingSpec {
+  if (uri === 'defer') return { kind: 'defer' };
+  const colon = uri.indexOf(':');
+  const scheme = colon < 0 ? uri : uri.slice(0, colon);
+  const rest = uri.slice(colon + 1);
+  switch (scheme) {
+    case 'tcp': {
+      const { host, port } = parseHostPort(rest.split(',')[0]!, 'address');
+      return { kind: 'tcp', host, port };
+    }
+    case 'unix': return { kind: 'unix', path: rest };
+    case 'exec': return { kind: 'exec', command: rest };
+    case 'fd': return { kind: 'fd', fd: rest };
+    case 'file': return { kind: 'file', path: rest };
+    default: throw new ConfigError(`unknown migration protocol: ${uri}`);
+  }
+}
+
+function parseWebsocket(arg: string): WebsocketSpec {
+  const kv = parseKeyValueList(arg, 'addr');
+  checkKeys(kv, ['addr', 'token']);
+  const addr = kv.get('addr') ?? '';
+  const m = /^(?:(\[[^\]]*\]|[^:]*):)?([0-9]+)$/.exec(addr);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new ConfigError(`invalid address '${addr}' (expected [HOST:]PORT)`);
+  const host = m[1] === undefined ? undefined : m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  const token = kv.get('token');
+  if (token === '') throw new ConfigError("Parameter 'token' must not be empty");
+  return { port, ...(host ? { host } : {}), ...(token !== undefined ? { token } : {}) };
+}
+
+/**
+ * Parses a qemu-system-x86_64 style command line (`argv` without the program name).
+ *
+ * Throws ConfigError with a one-line message in QEMU's wording, e.g. `-foo: invalid option`,
+ * `-m: requires an argument`, `-kernel: not supported yet`. `supported` names the options
+ * (without dash) the machine implements; it defaults to `SUPPORTED_NOW_OPTIONS`.
+ */
+export function parseCommandLine(argv: readonly string[], supported: ReadonlySet<string> = SUPPORTED_NOW_OPTIONS): CliOptions {
+  const p = new CommandLineParser(supported);
+  for (let i = 0; i < argv.length && !p.done; i++) {
+    const word = argv[i]!;
+    if (!word.startsWith('-')) {
+      try {
+        p.positional(word);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new ConfigError(`${word}: ${e.message}`);
+        throw e;
+      }
+      continue;
+    }
+    // QEMU's lookup_opt: "--name" is the same as "-name"; messages show what was typed.
+    const name = word.startsWith('--') ? word.slice(2) : word.slice(1);
+    const def = OPTION_TABLE.get(name);
+    if (def === undefined) throw new ConfigError(`${word}: invalid option`);
+    let arg = '';
+    let where = word;
+    if (def.arg) {
+      if (i + 1 >= argv.length) throw new ConfigError(`${word}: requires an argument`);
+      arg = argv[++i]!;
+      where = `${word} ${arg}`;
+    }
+    if (def.gate !== undefined && !p.isSupported(def.gate)) throw new ConfigError(`${word}: not supported yet`);
+    try {
+      p.handle(name, arg, where);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`${where}: ${e.message}`);
+      throw e;
+    }
+  }
+  return p.finish();
+}

@@ -23,6 +23,8 @@ import { Vec } from './exceptions.js';
 import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
+import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
+import type { CpuStateData } from './state.js';
 
 /** What the board hands a CPU. */
 export interface CpuBus {
@@ -163,7 +165,7 @@ export class X86Cpu {
     s.dr[6] = 0xffff0ff0;
     s.dr[7] = 0x400;
     s.halted = false;
-    s.tscOffset = -this.tscNow(0);
+    s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
     s.apicBase = 0xfee00900;
     s.interruptShadow = 0;
@@ -803,6 +805,26 @@ export class X86Cpu {
       const f = this.fault;
       this.deliverException(f.vector, f.hasErrorCode, f.errorCode);
     }
+  }
+
+  // ============================================================================================
+  // Snapshots
+  // ============================================================================================
+
+  readonly stateVersion = CPU_STATE_VERSION;
+
+  saveState(): CpuStateData {
+    return saveCpuState(this.s, this.getEflags());
+  }
+
+  /** Loads untrusted saved state: validated whole before anything changes. */
+  loadState(data: unknown, version: number): void {
+    const eflags = loadCpuState(this.s, data, version);
+    this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
+    this.lazy.op = LazyOp.None;
+    this.tripleFault = false;
+    this.deliveringVector = -1;
+    this.updateMode();
   }
 
   /** Raises NMI (the LINT1 / monitor `nmi` path). */

@@ -1,0 +1,115 @@
+/**
+ * CPU state as plain data for snapshots: save copies every architectural field out of the
+ * typed arrays; load validates every field before anything changes (the stream is
+ * untrusted), then the caller recomputes cached mode bits (X86Cpu.updateMode).
+ */
+import { SnapshotError } from '../../errors.js';
+import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
+import type { CpuState, CpuStateData } from './state.js';
+
+export const CPU_STATE_VERSION = 1;
+
+const U32 = 0xffffffff;
+const I32_MIN = -0x80000000;
+const I32_MAX = 0x7fffffff;
+/** Segment bases and debug registers are kept as doubles up to 2^53. */
+const ADDR_MAX = Number.MAX_SAFE_INTEGER;
+
+/** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
+export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
+  return {
+    gpr: Array.from(s.gpr),
+    gprHi: Array.from(s.gprHi),
+    eip: s.eip >>> 0,
+    eflags: eflags >>> 0,
+    segSel: Array.from(s.segSel),
+    segBase: Array.from(s.segBase),
+    segLimit: Array.from(s.segLimit),
+    segAr: Array.from(s.segAr),
+    gdtBase: s.gdtBase,
+    gdtLimit: s.gdtLimit,
+    idtBase: s.idtBase,
+    idtLimit: s.idtLimit,
+    cr0: s.cr0 >>> 0,
+    cr2: s.cr2 >>> 0,
+    cr3: s.cr3 >>> 0,
+    cr4: s.cr4 >>> 0,
+    efer: s.efer >>> 0,
+    dr: Array.from(s.dr),
+    halted: s.halted,
+    a20: s.a20,
+    tscOffset: s.tscOffset,
+    sysenterCs: s.sysenterCs,
+    sysenterEsp: s.sysenterEsp,
+    sysenterEip: s.sysenterEip,
+    apicBase: s.apicBase,
+    interruptShadow: s.interruptShadow,
+    nmiPending: s.nmiPending,
+    nmiBlocked: s.nmiBlocked,
+  };
+}
+
+/** Validates `data` completely, then writes it into `s`. Returns the EFLAGS value to set. */
+export function loadCpuState(s: CpuState, data: unknown, version: number): number {
+  if (version !== CPU_STATE_VERSION) throw new SnapshotError(`cpu: state version ${version} is not supported`);
+  const r = expectRecord(data, 'cpu');
+  const w = 'cpu';
+  const v = {
+    gpr: expectIntArray(r, 'gpr', I32_MIN, U32, 16, w),
+    gprHi: expectIntArray(r, 'gprHi', I32_MIN, U32, 16, w),
+    eip: expectInt(r, 'eip', 0, U32, w),
+    eflags: expectInt(r, 'eflags', 0, U32, w),
+    segSel: expectIntArray(r, 'segSel', 0, 0xffff, 8, w),
+    segBase: expectIntArray(r, 'segBase', 0, ADDR_MAX, 8, w),
+    segLimit: expectIntArray(r, 'segLimit', 0, U32, 8, w),
+    segAr: expectIntArray(r, 'segAr', 0, 0x1ffff, 8, w),
+    gdtBase: expectInt(r, 'gdtBase', 0, ADDR_MAX, w),
+    gdtLimit: expectInt(r, 'gdtLimit', 0, 0xffff, w),
+    idtBase: expectInt(r, 'idtBase', 0, ADDR_MAX, w),
+    idtLimit: expectInt(r, 'idtLimit', 0, 0xffff, w),
+    cr0: expectInt(r, 'cr0', 0, U32, w),
+    cr2: expectInt(r, 'cr2', 0, ADDR_MAX, w),
+    cr3: expectInt(r, 'cr3', 0, ADDR_MAX, w),
+    cr4: expectInt(r, 'cr4', 0, U32, w),
+    efer: expectInt(r, 'efer', 0, U32, w),
+    dr: expectIntArray(r, 'dr', 0, ADDR_MAX, 8, w),
+    halted: expectBool(r, 'halted', w),
+    a20: expectBool(r, 'a20', w),
+    tscOffset: expectNumber(r, 'tscOffset', -ADDR_MAX, ADDR_MAX, w),
+    sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
+    sysenterEsp: expectInt(r, 'sysenterEsp', 0, ADDR_MAX, w),
+    sysenterEip: expectInt(r, 'sysenterEip', 0, ADDR_MAX, w),
+    apicBase: expectInt(r, 'apicBase', 0, ADDR_MAX, w),
+    interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
+    nmiPending: expectBool(r, 'nmiPending', w),
+    nmiBlocked: expectBool(r, 'nmiBlocked', w),
+  };
+  s.gpr.set(v.gpr.map((x) => x | 0));
+  s.gprHi.set(v.gprHi.map((x) => x | 0));
+  s.eip = v.eip;
+  s.segSel.set(v.segSel);
+  s.segBase.set(v.segBase);
+  s.segLimit.set(v.segLimit);
+  s.segAr.set(v.segAr);
+  s.gdtBase = v.gdtBase;
+  s.gdtLimit = v.gdtLimit;
+  s.idtBase = v.idtBase;
+  s.idtLimit = v.idtLimit;
+  s.cr0 = v.cr0;
+  s.cr2 = v.cr2;
+  s.cr3 = v.cr3;
+  s.cr4 = v.cr4;
+  s.efer = v.efer;
+  s.dr.set(v.dr);
+  s.halted = v.halted;
+  s.a20 = v.a20;
+  s.tscOffset = v.tscOffset;
+  s.sysenterCs = v.sysenterCs;
+  s.sysenterEsp = v.sysenterEsp;
+  s.sysenterEip = v.sysenterEip;
+  s.apicBase = v.apicBase;
+  s.interruptShadow = v.interruptShadow;
+  s.nmiPending = v.nmiPending;
+  s.nmiBlocked = v.nmiBlocked;
+  return v.eflags;
+}

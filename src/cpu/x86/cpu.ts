@@ -734,12 +734,43 @@ export class X86Cpu {
         default:
           this.opSize = opSize32 ? 32 : 16;
           this.adSize = adSize32 ? 32 : 16;
+          if (this.lockPrefix && !this.lockable(op)) this.raise(Vec.UD);
           execPrimary(this, op);
           this.retired++;
           return;
       }
       op = this.fetch8();
     }
+  }
+
+  /**
+   * Whether LOCK may prefix `op` (SDM Vol. 2A LOCK): read-modify-write instructions with a
+   * memory destination only. Peeks at the opcode's next bytes without consuming them.
+   */
+  private lockable(op: number): boolean {
+    const csBase = this.s.segBase[SegReg.CS]!;
+    const peek = (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
+    let modrm: number;
+    if (op === 0x0f) {
+      const op2 = peek(0);
+      modrm = peek(1);
+      if (modrm >= 0xc0) return false;
+      const reg = (modrm >> 3) & 7;
+      if (op2 === 0xab || op2 === 0xb3 || op2 === 0xbb || op2 === 0xb0 || op2 === 0xb1 || op2 === 0xc0 || op2 === 0xc1) return true;
+      if (op2 === 0xba) return reg >= 5;
+      if (op2 === 0xc7) return reg === 1;
+      return false;
+    }
+    modrm = peek(0);
+    if (modrm >= 0xc0) return false;
+    const reg = (modrm >> 3) & 7;
+    if (op < 0x40) return (op & 7) < 2 && (op & 0x38) !== 0x38;
+    if (op >= 0x80 && op <= 0x83) return reg !== 7;
+    if (op === 0x86 || op === 0x87) return true;
+    if (op === 0xf6 || op === 0xf7) return reg === 2 || reg === 3;
+    if (op === 0xfe) return reg < 2;
+    if (op === 0xff) return reg < 2;
+    return false;
   }
 
   // ============================================================================================

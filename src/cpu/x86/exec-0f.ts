@@ -30,7 +30,12 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       cpu.intercept?.(cpu, op === 0x08 ? Sensitive.Invd : Sensitive.Wbinvd, 0);
       return;
     case 0x0b: cpu.raise(Vec.UD); return; // UD2
-    case 0x1f: cpu.decodeModrm(); return; // NOP Ev (multi-byte NOP)
+    // Hint NOPs (SDM Table A-3): 0F 18 PREFETCHh, 0F 19-1E reserved NOPs (ENDBR32 is
+    // F3 0F 1E FB), 0F 1F the multi-byte NOP. decodeModrm touches no memory, so a prefetch
+    // hint can never fault.
+    case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+      cpu.decodeModrm();
+      return;
     case 0x20: case 0x22: movCr(cpu, op === 0x22); return;
     case 0x21: case 0x23: movDr(cpu, op === 0x23); return;
     case 0x30: { // WRMSR

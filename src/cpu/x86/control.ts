@@ -6,7 +6,7 @@
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
-import { invalidateOuterSegments, loadSegmentUnchecked, parseDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
+import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -66,7 +66,7 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
   }
   const rpl = cs & 3;
   if (rpl < cpu.cpl || (cs & 0xfffc) === 0) cpu.gp(cs & 0xfffc);
-  const d = copy(readDescriptor(cpu, cs), csScratch);
+  const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);
   checkReturnCs(cpu, cs, d);
   if (rpl === cpu.cpl) {
     cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
@@ -116,7 +116,7 @@ export function iret(cpu: X86Cpu, size: number): void {
   if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) cpu.unimplemented('IRET to virtual-8086 mode');
   const rpl = cs & 3;
   if ((cs & 0xfffc) === 0 || rpl < cpu.cpl) cpu.gp(cs & 0xfffc);
-  const d = copy(readDescriptor(cpu, cs), csScratch);
+  const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);
   checkReturnCs(cpu, cs, d);
   const oldCpl = cpu.cpl;
   const iopl = (oldFlags & Fl.IOPL) >> 12;
@@ -159,13 +159,9 @@ function checkReturnCs(cpu: X86Cpu, cs: number, d: Descriptor): void {
 
 function checkReturnSs(cpu: X86Cpu, ss: number, rpl: number): Descriptor {
   if ((ss & 0xfffc) === 0) cpu.gp(0);
-  const d = copy(readDescriptor(cpu, ss), ssScratch);
+  const d = copyDescriptor(readDescriptor(cpu, ss), ssScratch);
   const dpl = (d.ar >> Ar.DPL_SHIFT) & 3;
   if ((ss & 3) !== rpl || dpl !== rpl || !(d.ar & Ar.S) || (d.ar & 0xa) !== 0x2) cpu.gp(ss & 0xfffc);
   if (!(d.ar & Ar.P)) cpu.raise(Vec.SS, ss & 0xfffc);
   return d;
-}
-
-function copy(d: Descriptor, out: Descriptor): Descriptor {
-  return parseDescriptor(d.lo, d.hi, out);
 }

@@ -4,12 +4,11 @@
  * RDTSC, RDMSR/WRMSR.
  */
 import { alu, AluOp, doubleShift, imulTrunc, maskOf, signExtend } from './alu.js';
-import { LazyOp } from './flags.js';
 import { Ar, Cr0, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { cpuid } from './cpuid.js';
 import { readMsr, writeMsr } from './msr.js';
-import { jumpRel, loadFarPointer } from './exec-primary.js';
+import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 
@@ -197,12 +196,6 @@ export function exec0f(cpu: X86Cpu, op: number): void {
     default:
       cpu.unimplemented(`opcode 0f ${op.toString(16).padStart(2, '0')}`);
   }
-}
-
-function popSeg(cpu: X86Cpu, seg: number): void {
-  const v = cpu.peekStack(cpu.opSize, 0) & 0xffff;
-  cpu.loadSeg(seg, v);
-  cpu.setSp(cpu.sp + cpu.opSize / 8);
 }
 
 /**
@@ -413,4 +406,3 @@ function group7(cpu: X86Cpu): void {
   }
 }
 
-export { LazyOp };

@@ -7,7 +7,6 @@ import {
   aaa, aad, aam, alu, AluOp, daa, das, dec, divAcc, idivAcc, imulAcc, imulTrunc, inc, maskOf, mulAcc, neg,
   shift, signExtend,
 } from './alu.js';
-import { LazyOp } from './flags.js';
 import { Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { deliverEvent, EventKind } from './interrupts.js';
@@ -447,7 +446,8 @@ export function setIp(cpu: X86Cpu, ip: number): void {
   cpu.s.eip = ip;
 }
 
-function popSeg(cpu: X86Cpu, seg: number): void {
+/** POP ES/SS/DS/FS/GS: the selector is loaded (and checked) before SP moves. */
+export function popSeg(cpu: X86Cpu, seg: number): void {
   const v = cpu.peekStack(cpu.opSize, 0) & 0xffff;
   cpu.loadSeg(seg, v);
   cpu.setSp(cpu.sp + cpu.opSize / 8);
@@ -559,5 +559,3 @@ function group5(cpu: X86Cpu, os: number): void {
   }
 }
 
-/** Used by exec-0f.ts for flag-only updates. */
-export { LazyOp };

@@ -8,7 +8,7 @@
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
-import { loadSegmentUnchecked, parseDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
+import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
 
 export const enum EventKind {
@@ -64,7 +64,7 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
 
   if ((selector & 0xfffc) === 0) cpu.gp(ext);
-  const cs = copy(readDescriptor(cpu, selector), csScratch);
+  const cs = copyDescriptor(readDescriptor(cpu, selector), csScratch);
   const csDpl = (cs.ar >> Ar.DPL_SHIFT) & 3;
   if (!(cs.ar & Ar.S) || !(cs.ar & 0x8) || csDpl > cpu.cpl) cpu.gp((selector & 0xfffc) + ext);
   if (!(cs.ar & Ar.P)) cpu.raise(Vec.NP, (selector & 0xfffc) + ext);
@@ -79,7 +79,7 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
     // Inter-privilege: switch to the stack for csDpl from the TSS.
     if (flags & Fl.VM) cpu.unimplemented('interrupt from virtual-8086 mode');
     const { ss, esp } = tssStack(cpu, csDpl, ext);
-    const ssd = copy(readDescriptor(cpu, ss, Vec.TS), ssScratch);
+    const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
     const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
     if ((ss & 3) !== csDpl || ssDpl !== csDpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, (ss & 0xfffc) + ext);
     if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, (ss & 0xfffc) + ext);
@@ -134,8 +134,4 @@ function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: num
     return { esp: cpu.readLinear(base + off, 2), ss: cpu.readLinear(base + off + 2, 2) };
   }
   return cpu.raise(Vec.TS, trErr);
-}
-
-function copy(d: Descriptor, out: Descriptor): Descriptor {
-  return parseDescriptor(d.lo, d.hi, out);
 }

@@ -54,6 +54,11 @@ export function parseDescriptor(lo: number, hi: number, out: Descriptor): Descri
   return out;
 }
 
+/** Copies a descriptor out of the shared scratch object that readDescriptor returns. */
+export function copyDescriptor(d: Descriptor, out: Descriptor): Descriptor {
+  return parseDescriptor(d.lo, d.hi, out);
+}
+
 /** Sets the accessed bit of a code/data descriptor in memory if it is clear. */
 export function setAccessed(cpu: X86Cpu, selector: number, d: Descriptor): void {
   if ((d.ar & Ar.S) && !(d.ar & 1)) {

@@ -352,10 +352,9 @@ export class Machine extends EventEmitter implements MachineControl {
       this.runSlice();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      this.state = 'internal-error';
       this.backends.log.log('guest_errors', `pcvm: internal error: ${err.stack ?? err.message}`);
-      this.exitStatus = undefined;
       this.finish(1, `internal error: ${err.message}`);
+      this.state = 'internal-error';
     }
   }
 

@@ -23,7 +23,7 @@ export function formatRegisters(cpu: X86Cpu): string {
     // QEMU prints the descriptor's high-dword flags (bits 8-23 of the second dword).
     const flags = ((ar & 0xf0ff) << 8) >>> 0;
     let line = `${name.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex(s.segBase[i]!, 8)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
-    if (cpu.protectedMode && !(ar & Ar.UNUSABLE)) line += segmentAttributes(i, ar);
+    if (cpu.protectedMode && !(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
     lines.push(line);
   }
   lines.push(`GDT=     ${hex(s.gdtBase, 8)} ${hex(s.gdtLimit, 8)}`);
@@ -36,7 +36,7 @@ export function formatRegisters(cpu: X86Cpu): string {
 }
 
 /** QEMU's ` DPL=0 CS32 [-R-]` style suffix. */
-function segmentAttributes(seg: number, ar: number): string {
+function segmentAttributes(ar: number): string {
   const dpl = (ar >> Ar.DPL_SHIFT) & 3;
   if (!(ar & Ar.S)) {
     const names: Record<number, string> = { 2: 'LDT', 9: 'TSS32-avl', 0xb: 'TSS32-busy', 1: 'TSS16-avl', 3: 'TSS16-busy' };
@@ -46,5 +46,4 @@ function segmentAttributes(seg: number, ar: number): string {
     return ` DPL=${dpl} ${ar & Ar.DB ? 'CS32' : 'CS16'} [${ar & 0x4 ? 'C' : '-'}${ar & 0x2 ? 'R' : '-'}${ar & 0x1 ? 'A' : '-'}]`;
   }
   return ` DPL=${dpl} ${ar & Ar.DB ? 'DS  ' : 'DS16'} [${ar & 0x4 ? 'E' : '-'}${ar & 0x2 ? 'W' : '-'}${ar & 0x1 ? 'A' : '-'}]`;
-  void seg;
 }

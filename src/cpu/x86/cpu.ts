@@ -645,26 +645,19 @@ export class X86Cpu {
    * they are delivered to the guest here.
    */
   run(budget: number): CpuExit {
-    const exit = this.runInner(budget);
-    this.lastRunCount = this.consumed;
-    return exit;
-  }
-
-  /** Budget runInner used up, reported by run() as lastRunCount. */
-  private consumed = 0;
-
-  private runInner(budget: number): CpuExit {
     const s = this.s;
     let left = budget;
-    this.consumed = 0;
+    let exit = CpuExit.Budget;
     while (left > 0) {
-      this.consumed = budget - left;
       if (this.exitRequested) {
         this.exitRequested = false;
-        this.consumed = budget - left;
-        return CpuExit.Requested;
+        exit = CpuExit.Requested;
+        break;
       }
-      if (this.tripleFault) return CpuExit.TripleFault;
+      if (this.tripleFault) {
+        exit = CpuExit.TripleFault;
+        break;
+      }
       // Interrupts are taken at instruction boundaries, after the STI/MOV SS shadow.
       if (s.interruptShadow) {
         s.interruptShadow = 0;
@@ -681,8 +674,8 @@ export class X86Cpu {
         continue;
       }
       if (s.halted) {
-        this.consumed = budget - left;
-        return CpuExit.Halted;
+        exit = CpuExit.Halted;
+        break;
       }
       try {
         for (; left > 0; left--) {
@@ -703,8 +696,8 @@ export class X86Cpu {
         this.deliverFault();
       }
     }
-    this.consumed = budget - left;
-    return CpuExit.Budget;
+    this.lastRunCount = budget - left;
+    return exit;
   }
 
   /** Decodes and executes one instruction. */

@@ -454,7 +454,6 @@ export function popSeg(cpu: X86Cpu, seg: number): void {
 }
 
 function popf(cpu: X86Cpu): void {
-  const s = cpu.s;
   const os = cpu.opSize;
   const old = cpu.getEflags();
   const iopl = (old & Fl.IOPL) >> 12;
@@ -470,7 +469,6 @@ function popf(cpu: X86Cpu): void {
     writable &= ~Fl.IOPL;
   }
   cpu.setEflags((v & writable) | (old & ~writable));
-  void s;
 }
 
 function loadFarPointer(cpu: X86Cpu, seg: number): void {

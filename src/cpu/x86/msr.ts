@@ -11,7 +11,6 @@ export const enum Msr {
 
 /** RDMSR: returns [low, high] or raises #GP(0). */
 export function readMsr(cpu: X86Cpu, index: number): [number, number] {
-  const s = cpu.s;
   switch (index >>> 0) {
     case Msr.TSC: {
       const t = cpu.tscNow();
@@ -21,7 +20,6 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       logUnknown(cpu, 'rdmsr', index);
       return cpu.gp(0);
   }
-  void s;
 }
 
 /** WRMSR or #GP(0). */

@@ -27,9 +27,10 @@ export class Port92 implements Device, PortHandler {
   }
 
   ioWrite(_offset: number, _size: AccessSize, value: number): void {
-    const old = this.s.value;
     this.s.value = value & ~P92_RESET;
-    if ((old ^ value) & P92_A20) this.deps.setA20((value & P92_A20) !== 0);
+    // Every write drives the A20 line (QEMU's port92_write): the register reads 0 after reset
+    // while the CPU starts with A20 on, so a guest writing 0 must turn it off.
+    this.deps.setA20((value & P92_A20) !== 0);
     if (value & P92_RESET) this.deps.onReset();
   }
 

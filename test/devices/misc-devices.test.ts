@@ -45,19 +45,18 @@ describe('reset control register (0xCF9)', () => {
 });
 
 describe('port 0x92 (system control port A)', () => {
-  it('bit 1 gates A20, bit 0 pulses reset and reads back as 0', () => {
+  it('every write drives A20 from bit 1 (QEMU), bit 0 pulses reset and reads back as 0', () => {
     const a20: boolean[] = [];
     let resets = 0;
     const p = new Port92('p92', { setA20: (on) => a20.push(on), onReset: () => resets++ });
+    expect(p.ioRead()).toBe(0);
+    p.ioWrite(0, 1, 0x00); // reads 0 after reset, yet writing 0 still turns A20 off
+    expect(a20).toEqual([false]);
     p.ioWrite(0, 1, 0x02);
-    expect(a20).toEqual([true]);
-    p.ioWrite(0, 1, 0x02); // unchanged: no new call
-    expect(a20).toEqual([true]);
     p.ioWrite(0, 1, 0x03);
+    expect(a20).toEqual([false, true, true]);
     expect(resets).toBe(1);
     expect(p.ioRead()).toBe(0x02);
-    p.ioWrite(0, 1, 0x00);
-    expect(a20).toEqual([true, false]);
   });
 });
 

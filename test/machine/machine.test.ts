@@ -63,6 +63,28 @@ describe('Machine', () => {
     expect(await noReboot.waitForExit()).toBe(0);
   });
 
+  it('a reset re-enables the A20 gate that the guest disabled through port 0x92', async () => {
+    // First boot: in al,0x92; and al,0xfd (A20 off); out 0x92,al; then write 6 to 0xCF9.
+    // Second boot ([0x500] already 1): exit with the byte at 1 MiB + 0x10 seen through the
+    // wrap, which is only the byte at 0x10 when A20 is masked.
+    const rom = romWithCode([
+      0x31, 0xc0, 0x8e, 0xd8, // xor ax,ax; mov ds,ax
+      0xc6, 0x06, 0x10, 0x00, 0x11, // mov byte [0x10],0x11
+      0x80, 0x3e, 0x00, 0x05, 0x01, // cmp byte [0x500],1
+      0x74, 0x12, // je second (+18)
+      0xc6, 0x06, 0x00, 0x05, 0x01, // mov byte [0x500],1
+      0xe4, 0x92, 0x24, 0xfd, 0xe6, 0x92, // in al,0x92; and al,0xfd; out 0x92,al (A20 off)
+      0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, 0xf4, // mov dx,0xcf9; mov al,6; out dx,al; hlt
+      // second: mov ax,0xffff; mov es,ax; mov al,[es:0x20] (linear 0x100010); out 0xf4,al
+      0xb8, 0xff, 0xff, 0x8e, 0xc0, 0x26, 0xa0, 0x20, 0x00, 0xe6, 0xf4, 0xf4,
+    ]);
+    const m = machine({ bios: rom, debugExits: DEBUG_EXIT });
+    m.start();
+    // With A20 on, 0x100010 is fresh RAM (0); masked, it would alias 0x10 (0x11).
+    expect(await m.waitForExit()).toBe(1);
+    expect(m.cpu.s.a20).toBe(true);
+  });
+
   it('prints on COM1 through the UART and the character back end', async () => {
     const out = new MemoryCharBackend();
     const m = machine({ bios: romWithCode(printThen('hi!', [0xb0, 0x00, 0xe6, 0xf4])), debugExits: DEBUG_EXIT }, out);

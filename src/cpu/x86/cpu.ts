@@ -165,6 +165,9 @@ export class X86Cpu {
     s.dr[6] = 0xffff0ff0;
     s.dr[7] = 0x400;
     s.halted = false;
+    // RESET re-enables A20 (QEMU's x86_cpu_reset clears the A20 mask); the chipset's gate
+    // registers are reset with their devices.
+    s.a20 = true;
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
     s.apicBase = 0xfee00900;

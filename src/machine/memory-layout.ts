@@ -39,3 +39,49 @@ export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMem
   if (low < BIOS_LOW_WINDOW) mem.mapRam(0xe0000, BIOS_LOW_WINDOW - low, 0xe0000);
   return mem;
 }
+
+/** Size of the region at the top of RAM below 4 GiB where the board's ACPI tables live. */
+export const ACPI_TABLES_SIZE = 0x10000;
+/** The RSDP lives in the BIOS area, where ACPI says an OS searches for it (0xE0000-0xFFFFF). */
+export const ACPI_RSDP_ADDR = 0xf5000;
+/** Extended BIOS data area: the last KiB of conventional memory, reserved as SeaBIOS leaves it. */
+export const EBDA_BASE = 0x9fc00;
+
+/** Where the ACPI tables start: the last 64 KiB of RAM below 4 GiB. */
+export function acpiTablesBase(memoryBytes: number): number {
+  return Math.min(memoryBytes, BELOW_4G_RAM_MAX) - ACPI_TABLES_SIZE;
+}
+
+/** e820 entry types (ACPI 6.5 Table 15.312). */
+export const enum E820Type {
+  RAM = 1,
+  RESERVED = 2,
+  ACPI = 3,
+}
+
+export interface E820Entry {
+  base: number;
+  length: number;
+  type: E820Type;
+}
+
+/**
+ * The memory map a firmware reports for this board (what boot_params' e820 table and the
+ * multiboot memory map carry): conventional RAM below the EBDA, the BIOS area reserved, RAM
+ * from 1 MiB to the ACPI tables, the tables as ACPI-reclaimable, the BIOS below 4 GiB
+ * reserved, and RAM above 4 GiB.
+ */
+export function e820Map(memoryBytes: number): E820Entry[] {
+  const below = Math.min(memoryBytes, BELOW_4G_RAM_MAX);
+  const acpi = acpiTablesBase(memoryBytes);
+  const map: E820Entry[] = [
+    { base: 0, length: EBDA_BASE, type: E820Type.RAM },
+    { base: EBDA_BASE, length: 0xa0000 - EBDA_BASE, type: E820Type.RESERVED },
+    { base: 0xf0000, length: 0x10000, type: E820Type.RESERVED },
+    { base: 0x100000, length: acpi - 0x100000, type: E820Type.RAM },
+    { base: acpi, length: below - acpi, type: E820Type.ACPI },
+    { base: 0xfffc0000, length: 0x40000, type: E820Type.RESERVED },
+  ];
+  if (memoryBytes > below) map.push({ base: FOUR_GIB, length: memoryBytes - below, type: E820Type.RAM });
+  return map;
+}

@@ -18,6 +18,7 @@ import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
 import type { InterruptSource } from '../../machine/irq.js';
 import type { Logger } from '../../machine/log.js';
 import { LazyFlags, LazyOp } from './flags.js';
+import { FpuState } from './fpu/fpu-state.js';
 import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { execPrimary } from './exec-primary.js';
@@ -72,6 +73,8 @@ const SEG_DEFAULT = -1;
 export class X86Cpu {
   readonly s = new CpuState();
   readonly lazy = new LazyFlags();
+  /** x87 registers (aliased by MMX); saved with FXSAVE. */
+  readonly fpu = new FpuState();
   intercept: InterceptHook | undefined;
   /** Set by anyone (a device, the run loop) to make `run` return at the next instruction boundary. */
   exitRequested = false;
@@ -135,6 +138,7 @@ export class X86Cpu {
     s.eip = 0xfff0;
     s.eflags = Fl.FIXED1;
     this.lazy.op = LazyOp.None;
+    this.fpu.reset();
     for (let i = 0; i < 6; i++) {
       s.segSel[i] = 0;
       s.segBase[i] = 0;

@@ -9,6 +9,7 @@ import { LineLogger, type Logger } from '../machine/log.js';
 import type { BufferedCharBackend, CharBackend } from '../chardev/chardev.js';
 import { NullCharBackend } from '../chardev/chardev.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
+import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
@@ -23,6 +24,8 @@ export interface HostSetup {
   serial: (CharBackend | undefined)[];
   log: Logger;
   stdio: StdioRoute | undefined;
+  /** Serial ports on sockets: the CLI opens them (asynchronously) before the guest starts. */
+  serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers }[];
   /** Releases files opened for the back ends. */
   close(): void;
 }
@@ -79,6 +82,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   // Serial back ends, COM1..COM4.
   let stdio: StdioRoute | undefined;
   const serial: (CharBackend | undefined)[] = [];
+  const serialSockets: HostSetup['serialSockets'] = [];
   opts.serial.forEach((spec, i) => {
     serial.push(serialBackend(spec, i));
   });
@@ -102,6 +106,12 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
       case 'file': {
         const fd = open(spec.path, spec.append ? 'a' : 'w', what);
         return new FileCharBackend(fd, (f, data) => writeSync(f, data));
+      }
+      case 'socket': {
+        if (spec.telnet || spec.websocket) throw new ConfigError(`${what}: telnet and websocket socket modes are not supported yet`);
+        const backend = new SocketCharBackend();
+        serialSockets.push({ spec, handlers: backend.handlers });
+        return backend;
       }
       default:
         throw new ConfigError(`${what}: character device '${spec.backend}' is not supported yet`);
@@ -134,6 +144,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     serial,
     log,
     stdio,
+    serialSockets,
     close() {
       for (const fd of fds.splice(0)) {
         try {

@@ -13,13 +13,14 @@ import { StreamCharBackend } from '../chardev/stream.js';
 import { helpText, topicHelpText, versionText } from './help.js';
 import { parseCommandLine } from './options.js';
 import { machineFromOptions } from './machine-from-options.js';
+import { openMonitors } from './monitors.js';
 
 function fail(message: string): never {
   process.stderr.write(`pcvm: ${message}\n`);
   process.exit(1);
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   let opts;
   try {
     opts = parseCommandLine(argv);
@@ -67,6 +68,13 @@ function main(argv: string[]): void {
   const mux = stdio
     ? new StdioMux(machine, stdio.backend, { stdin: process.stdin, stdout: process.stdout, withMonitor: stdio.withMonitor, monitorOnly })
     : undefined;
+  let monitors;
+  try {
+    monitors = await openMonitors(machine, opts, setup, { stdin: process.stdin, stdout: process.stdout }, stdio !== undefined);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
 
   // A halted guest with no timer armed leaves Node's event loop empty; the VM is alive all
   // the same until it powers off or is told to quit.
@@ -74,6 +82,7 @@ function main(argv: string[]): void {
   machine.on('exit', (status, reason) => {
     clearInterval(keepAlive);
     mux?.close();
+    monitors.close();
     setup.close();
     if (status === 1 && reason !== 'isa-debug-exit') process.stderr.write(`pcvm: ${reason}\n`);
     // Let stdout drain before leaving (the guest's last words matter to scripts).
@@ -90,4 +99,4 @@ function main(argv: string[]): void {
   machine.start();
 }
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

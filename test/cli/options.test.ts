@@ -566,7 +566,7 @@ describe('options that later work implements', () => {
     drive: ['-drive', 'file=a.img,format=raw'], hda: ['-hda', 'a.img'], hdb: ['-hdb', 'b.img'],
     hdc: ['-hdc', 'c.img'], hdd: ['-hdd', 'd.img'], cdrom: ['-cdrom', 'cd.iso'],
     netdev: ['-netdev', 'user,id=n0'], nic: ['-nic', 'user'], net: ['-net', 'nic'],
-    monitor: ['-monitor', 'null'], qmp: ['-qmp', 'null'], mon: ['-mon', 'c0'], chardev: ['-chardev', 'null,id=c0'],
+    mon: ['-mon', 'c0'], chardev: ['-chardev', 'null,id=c0'],
     parallel: ['-parallel', 'none'], loadvm: ['-loadvm', 'tag'], snapshot: ['-snapshot'],
     incoming: ['-incoming', 'defer'], gdb: ['-gdb', 'tcp::1234'], websocket: ['-websocket', '8080'],
     vnc: ['-vnc', ':0'], usb: ['-usb'], vga: ['-vga', 'std'], k: ['-k', 'en-us'],

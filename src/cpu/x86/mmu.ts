@@ -126,6 +126,18 @@ export class Mmu {
     return this.fill(lin, vpn, access, set) + off;
   }
 
+  /**
+   * Index in guest RAM of `lin` for `access` (translating it: may #PF), or -1 when the page is
+   * not RAM. For block fast paths (REP MOVS/STOS) that stay inside the page.
+   */
+  ramIndex(lin: number, access: Access, set: number): number {
+    this.physical(lin, access, set);
+    const off = lin & 0xfff;
+    const vpn = (lin - off) / PAGE;
+    const r = this.tlb.ramOffset[(set << TLB_BITS) | (vpn & TLB_MASK)]!;
+    return r >= 0 ? r + off : -1;
+  }
+
   /** Walks the page tables for a TLB miss, fills the TLB and returns the frame address. */
   private fill(lin: number, vpn: number, access: Access, set: number): number {
     const cpu = this.cpu;

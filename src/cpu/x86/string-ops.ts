@@ -169,7 +169,8 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
     } else {
       for (let k = 0; k < m; k++, f += st, d += st) {
         const v = ram[f]! | (ram[f + 1]! << 8) | (ram[f + 2]! << 16) | (ram[f + 3]! << 24);
-        ram[d] = v; v2(); ram[d + 1] = v >> 8;
+        ram[d] = v;
+        ram[d + 1] = v >> 8;
         ram[d + 2] = v >> 16;
         ram[d + 3] = v >> 24;
       }

@@ -9,9 +9,9 @@
  * Sensitive instructions (CPUID, HLT, I/O, RDMSR/WRMSR, MOV CR, INVLPG, RDTSC, …) pass through
  * `intercept` so that VMX non-root operation can turn them into VM exits in one place.
  *
- * Intel SDM Vol. 3A chapters 3 (segmentation), 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): paging, long
- * mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
+ * 6 (interrupts and exceptions), 9 (reset).
+ * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -21,6 +21,9 @@ import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
 import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
+import { Mmu } from './mmu.js';
+import { Access } from './paging.js';
+import { TLB_USER } from './tlb.js';
 import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -114,6 +117,19 @@ export class X86Cpu {
   ipMask = 0xffff;
   /** Physical address mask for the A20 gate. */
   a20Mask = -1;
+  /** TLB set of explicit accesses: TLB_USER at CPL 3, else 0 (supervisor). */
+  tlbSet = 0;
+
+  /** Paging, the TLB and linear-address accesses. */
+  readonly mmu: Mmu;
+
+  // --- Instruction-fetch cache: the current code page, read straight from its RAM/ROM buffer.
+  // EIPs in [fetchLo, fetchHi] lie in that page and within CS's limit; their byte is
+  // fetchBuf[fetchDelta + eip]. An empty range (lo > hi) forces the slow path, which refills.
+  private fetchBuf: Uint8Array = new Uint8Array(0);
+  private fetchDelta = 0;
+  private fetchLo = 1;
+  private fetchHi = 0;
 
   readonly fault = new CpuFault();
   /** Depth of nested exception delivery, for #DF and triple-fault detection. */
@@ -121,6 +137,7 @@ export class X86Cpu {
   private readonly reportedUnimplemented = new Set<string>();
 
   constructor(readonly bus: CpuBus) {
+    this.mmu = new Mmu(this);
     this.reset();
   }
 
@@ -165,6 +182,7 @@ export class X86Cpu {
     s.cr3 = 0;
     s.cr4 = 0;
     s.efer = 0;
+    s.pdpte.fill(0);
     s.dr.fill(0);
     s.dr[6] = 0xffff0ff0;
     s.dr[7] = 0x400;
@@ -181,6 +199,7 @@ export class X86Cpu {
     this.tripleFault = false;
     this.deliveringVector = -1;
     this.updateMode();
+    this.mmu.flushAll();
   }
 
   /** Recomputes cached mode bits from the state. Call after any CR0/segment/EFLAGS.VM change. */
@@ -192,12 +211,23 @@ export class X86Cpu {
     this.ipMask = this.cs32 ? -1 : 0xffff;
     this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
     this.a20Mask = s.a20 ? -1 : ~0x100000;
+    this.tlbSet = this.cpl === 3 ? TLB_USER : 0;
+    this.invalidateFetch();
+  }
+
+  /** Drops the cached code page (CS, CPL or translations changed). */
+  invalidateFetch(): void {
+    this.fetchLo = 1;
+    this.fetchHi = 0;
   }
 
   /** The A20 gate (port 0x92, the i8042 output port). */
   setA20(enabled: boolean): void {
+    const changed = this.s.a20 !== enabled;
     this.s.a20 = enabled;
     this.updateMode();
+    // The TLB holds physical addresses with A20 applied.
+    if (changed) this.mmu.flushAll();
   }
 
   // ============================================================================================
@@ -336,31 +366,41 @@ export class X86Cpu {
     return this.raise(Vec.UD);
   }
 
-  /** Reads a byte for diagnostics without faulting (returns 0xff where nothing is). */
+  /**
+   * Reads a byte for diagnostics without faulting or side effects (0xff where nothing is,
+   * or where the page is not mapped).
+   */
   peekLinear8(lin: number): number {
-    return this.bus.mem.read(((lin >>> 0) & this.a20Mask) >>> 0, 1);
+    const pa = this.mmu.probe(lin >>> 0, Access.Read, false);
+    return pa < 0 ? 0xff : this.bus.mem.read(pa, 1);
   }
 
   // ============================================================================================
   // Memory: linear and segmented access
   // ============================================================================================
 
-  /** Linear → physical. Paging is the CPU issue's next step; until then it fails loudly. */
-  private physical(lin: number): number {
-    if (this.s.cr0 & Cr0.PG) this.pagingUnimplemented();
-    return ((lin >>> 0) & this.a20Mask) >>> 0;
-  }
-
-  private pagingUnimplemented(): never {
-    return this.unimplemented('paging (CR0.PG=1)');
-  }
-
+  /**
+   * Implicit supervisor-mode read (SDM Vol. 3A 4.6): GDT/LDT descriptors, the IDT, the TSS,
+   * the inner-level stack of an interrupt — supervisor accesses whatever the CPL. Faults with
+   * #PF as any access does. `lin` wraps at 4 GiB outside IA-32e mode.
+   */
   readLinear(lin: number, size: AccessSize): number {
-    return this.bus.mem.read(this.physical(lin), size);
+    return this.mmu.read(lin >>> 0, size, 0);
   }
 
+  /** Implicit supervisor-mode write (descriptor accessed/busy bits, inner-level stack pushes). */
   writeLinear(lin: number, size: AccessSize, v: number): void {
-    this.bus.mem.write(this.physical(lin), size, v);
+    this.mmu.write(lin >>> 0, size, v, 0);
+  }
+
+  /** An explicit data read at linear `lin` with the current privilege (CPL 3 = user mode). */
+  readData(lin: number, size: AccessSize): number {
+    return this.mmu.read(lin, size, this.tlbSet);
+  }
+
+  /** An explicit data write at linear `lin` with the current privilege. */
+  writeData(lin: number, size: AccessSize, v: number): void {
+    this.mmu.write(lin, size, v, this.tlbSet);
   }
 
   /**
@@ -396,22 +436,22 @@ export class X86Cpu {
   }
 
   read8(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 1, false), 1);
+    return this.mmu.read(this.segAddr(seg, off, 1, false), 1, this.tlbSet);
   }
   read16(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 2, false), 2);
+    return this.mmu.read(this.segAddr(seg, off, 2, false), 2, this.tlbSet);
   }
   read32(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 4, false), 4);
+    return this.mmu.read(this.segAddr(seg, off, 4, false), 4, this.tlbSet);
   }
   write8(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 1, true), 1, v);
+    this.mmu.write(this.segAddr(seg, off, 1, true), 1, v, this.tlbSet);
   }
   write16(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 2, true), 2, v);
+    this.mmu.write(this.segAddr(seg, off, 2, true), 2, v, this.tlbSet);
   }
   write32(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 4, true), 4, v);
+    this.mmu.write(this.segAddr(seg, off, 4, true), 4, v, this.tlbSet);
   }
 
   readSized(size: number, seg: number, off: number): number {
@@ -430,21 +470,64 @@ export class X86Cpu {
 
   fetch8(): number {
     const s = this.s;
-    const eip = s.eip;
-    if ((eip >>> 0) > s.segLimit[SegReg.CS]!) this.gp(0);
-    const v = this.bus.mem.read(this.physical(s.segBase[SegReg.CS]! + (eip >>> 0)), 1);
-    s.eip = (eip + 1) & this.ipMask;
-    return v;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip <= this.fetchHi) {
+      s.eip = (eip + 1) & this.ipMask;
+      return this.fetchBuf[this.fetchDelta + eip]!;
+    }
+    return this.fetchSlow();
   }
 
   fetch16(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip + 1 <= this.fetchHi) {
+      s.eip = (eip + 2) & this.ipMask;
+      const b = this.fetchBuf;
+      const a = this.fetchDelta + eip;
+      return b[a]! | (b[a + 1]! << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip + 3 <= this.fetchHi) {
+      s.eip = (eip + 4) & this.ipMask;
+      const b = this.fetchBuf;
+      const a = this.fetchDelta + eip;
+      return (b[a]! | (b[a + 1]! << 8) | (b[a + 2]! << 16) | (b[a + 3]! << 24)) >>> 0;
+    }
     const lo = this.fetch16();
     return (lo | (this.fetch16() << 16)) >>> 0;
+  }
+
+  /**
+   * Fetches one byte the long way — CS limit check, translation for an instruction fetch
+   * (may #PF) — and makes its page the cached code page if it is RAM or ROM.
+   */
+  private fetchSlow(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    const limit = s.segLimit[SegReg.CS]!;
+    if (eip > limit) this.gp(0);
+    const lin = (s.segBase[SegReg.CS]! + eip) >>> 0;
+    const pa = this.mmu.physical(lin, Access.Fetch, this.tlbSet);
+    const mem = this.bus.mem;
+    const buf = mem.directBuffer(pa);
+    if (buf !== undefined) {
+      // The page's bytes are EIPs [start, start + 4095], clipped to the limit and EIP's width
+      // (so that a multi-byte fast fetch never wraps a 16-bit IP).
+      const start = eip - (lin & 0xfff);
+      this.fetchBuf = buf;
+      this.fetchDelta = mem.directOffset(pa) - start;
+      this.fetchLo = Math.max(start, 0);
+      this.fetchHi = Math.min(start + 4095, limit, this.ipMask >>> 0);
+    }
+    s.eip = (eip + 1) & this.ipMask;
+    return mem.read(pa, 1);
   }
 
   /** An immediate of operand size (16 or 32 bits; 8 for byte operations). */
@@ -655,6 +738,8 @@ export class X86Cpu {
     const s = this.s;
     let left = budget;
     let exit = CpuExit.Budget;
+    // State may have been written from outside since the last batch (monitor, tests).
+    this.invalidateFetch();
     while (left > 0) {
       if (this.exitRequested) {
         this.exitRequested = false;
@@ -856,6 +941,8 @@ export class X86Cpu {
     this.tripleFault = false;
     this.deliveringVector = -1;
     this.updateMode();
+    // The TLB is a cache, never saved: start empty (the PDPTE registers were restored).
+    this.mmu.flushAll();
   }
 
   /** Raises NMI (the LINT1 / monitor `nmi` path). */

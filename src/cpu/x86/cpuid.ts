@@ -6,10 +6,17 @@
  */
 
 /** CPUID.1:EDX bits pcvm implements today. */
+const FEAT_EDX_PSE = 1 << 3;
 const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
+const FEAT_EDX_PAE = 1 << 6;
 const FEAT_EDX_CX8 = 1 << 8;
+const FEAT_EDX_PGE = 1 << 13;
 const FEAT_EDX_CMOV = 1 << 15;
+
+/** CPUID.80000001h:EDX bits: execute-disable (EFER.NXE) and 1 GiB pages (4-level paging). */
+const EXT_EDX_NX = 1 << 20;
+const EXT_EDX_PAGE1GB = 1 << 26;
 
 /** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
 export const CPU_SIGNATURE = 0x00000663;
@@ -25,11 +32,12 @@ function vendorDword(offset: number): number {
 /** Returns [EAX, EBX, ECX, EDX] for leaf `eax`, subleaf `ecx`. */
 export function cpuid(leaf: number, _subleaf: number): [number, number, number, number] {
   const maxBasic = 1;
-  const maxExtended = 0x80000000;
+  const maxExtended = 0x80000001;
   leaf >>>= 0;
   if (leaf >= 0x80000000) {
-    // Extended leaves: only the range query; above it Intel returns the highest basic leaf.
+    // Extended leaves; above the range Intel returns the highest basic leaf.
     if (leaf === 0x80000000) return [maxExtended, 0, 0, 0];
+    if (leaf === 0x80000001) return [0, 0, 0, (EXT_EDX_NX | EXT_EDX_PAGE1GB) >>> 0];
     leaf = maxBasic;
   } else if (leaf > maxBasic) {
     leaf = maxBasic;
@@ -39,6 +47,6 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default:
-      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
+      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV) >>> 0];
   }
 }

@@ -3,10 +3,13 @@
  * other index raises #GP(0), as on hardware.
  */
 import type { X86Cpu } from './cpu.js';
+import { writeEfer } from './control-regs.js';
 
 export const enum Msr {
   TSC = 0x10,
   APIC_BASE = 0x1b,
+  /** IA32_EFER: SCE, LME, LMA, NXE (control-regs.ts says which bits are writable). */
+  EFER = 0xc0000080,
 }
 
 /** RDMSR: returns [low, high] or raises #GP(0). */
@@ -16,6 +19,8 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       const t = cpu.tscNow();
       return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
     }
+    case Msr.EFER:
+      return [cpu.s.efer >>> 0, 0];
     default:
       logUnknown(cpu, 'rdmsr', index);
       return cpu.gp(0);
@@ -31,6 +36,9 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       s.tscOffset = value - cpu.tscNow(0);
       return;
     }
+    case Msr.EFER:
+      writeEfer(cpu, lo, hi);
+      return;
     default:
       logUnknown(cpu, 'wrmsr', index);
       cpu.gp(0);

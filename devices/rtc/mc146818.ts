@@ -143,7 +143,7 @@ export function defaultRtcState(startMs: number, nvram: readonly (readonly [numb
     nmiMasked: false,
     secAtPhase: Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, sec)),
     // The next update comes when the start time reaches its next whole second.
-    phaseNs: -(ms - sec * 1000) * 1_000_000,
+    phaseNs: ms === sec * 1000 ? 0 : (sec * 1000 - ms) * 1_000_000,
     checkedNs: 0,
   };
   writeTime(s, s.secAtPhase);

@@ -36,7 +36,6 @@ import type { AccessSize, PortHandler } from '../../src/memory/io-bus.js';
 import type { IrqLine } from '../../src/machine/irq.js';
 import type { Timer, VirtualClock } from '../../src/machine/clock.js';
 import type { Device } from '../../src/machine/device.js';
-import type { Logger } from '../../src/machine/log.js';
 import { SnapshotError } from '../../src/errors.js';
 import { expectBool, expectInt, expectRecord, expectVersion } from '../../src/snapshot/validate.js';
 import { nsAtTick, ticksAt } from './pit-ticks.js';
@@ -317,7 +316,6 @@ export interface PitDeps {
   clock: VirtualClock;
   /** ISA IRQ 0, driven by OUT0 (edge-triggered at the PIC, as on every PC). */
   irq0: IrqLine;
-  log?: Logger;
 }
 
 export class Pit8254 implements Device, PortHandler {

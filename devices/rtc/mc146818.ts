@@ -209,6 +209,13 @@ function readTime(s: RtcState): number {
   return Number.isFinite(sec) ? Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, sec)) : 0;
 }
 
+/** The value in [0, count) whose encoding an alarm byte matches: -1 for don't care, -2 for none. */
+function alarmTarget(alarm: number, count: number, encodeValue: (v: number) => number): number {
+  if ((alarm & ALARM_DONT_CARE) === ALARM_DONT_CARE) return -1;
+  for (let v = 0; v < count; v++) if (encodeValue(v) === alarm) return v;
+  return -2;
+}
+
 /** Periodic interrupt period in 32.768 kHz ticks (datasheet Table 5), or 0 for none. */
 function periodTicks(regA: number): number {
   const rs = regA & REG_A_RS;
@@ -465,9 +472,13 @@ export class Mc146818 implements Device, PortHandler {
     const period = periodTicks(s.cmos[RTC_REG_A]!);
     if (period > 0 && boundaryIndex(s, now, period) > boundaryIndex(s, from, period)) flags |= REG_C_PF;
     if (updating(s)) {
-      if (boundaryIndex(s, now, RTC_HZ) > boundaryIndex(s, from, RTC_HZ)) flags |= REG_C_UF;
-      const alarm = this.nextAlarmIndex(boundaryIndex(s, from, RTC_HZ) + 1);
-      if (alarm >= 0 && boundaryNs(s, alarm, RTC_HZ) <= now) flags |= REG_C_AF;
+      const last = boundaryIndex(s, from, RTC_HZ);
+      if (boundaryIndex(s, now, RTC_HZ) > last) {
+        flags |= REG_C_UF;
+        // The alarm is compared at each update.
+        const alarm = this.nextAlarmIndex(last + 1);
+        if (alarm >= 0 && boundaryNs(s, alarm, RTC_HZ) <= now) flags |= REG_C_AF;
+      }
     }
     s.cmos[RTC_REG_C] = s.cmos[RTC_REG_C]! | flags;
   }
@@ -479,26 +490,21 @@ export class Mc146818 implements Device, PortHandler {
    */
   private nextAlarmIndex(first: number): number {
     const s = this.s;
-    const aS = s.cmos[RTC_SECONDS_ALARM]!;
-    const aM = s.cmos[RTC_MINUTES_ALARM]!;
-    const aH = s.cmos[RTC_HOURS_ALARM]!;
-    const any = (a: number) => (a & ALARM_DONT_CARE) === ALARM_DONT_CARE;
+    // The one value each alarm byte matches (-1: any value, -2: none).
+    const wantS = alarmTarget(s.cmos[RTC_SECONDS_ALARM]!, 60, (v) => encode(s, v));
+    const wantM = alarmTarget(s.cmos[RTC_MINUTES_ALARM]!, 60, (v) => encode(s, v));
+    const wantH = alarmTarget(s.cmos[RTC_HOURS_ALARM]!, 24, (v) => encodeHour(s, v));
+    if (wantS === -2 || wantM === -2 || wantH === -2) return -1;
     const start = s.secAtPhase + first;
     const end = start + SECONDS_PER_DAY;
+    // Jumps to the next candidate hour, minute or second: a few dozen steps at most.
     for (let t = start; t < end; ) {
       const tod = ((t % SECONDS_PER_DAY) + SECONDS_PER_DAY) % SECONDS_PER_DAY;
-      const h = Math.floor(tod / 3600);
-      const m = Math.floor(tod / 60) % 60;
       const sec = tod % 60;
-      if (!any(aH) && encodeHour(s, h) !== aH) {
-        t += 3600 - (tod % 3600);
-      } else if (!any(aM) && encode(s, m) !== aM) {
-        t += 60 - sec;
-      } else if (!any(aS) && encode(s, sec) !== aS) {
-        t += 1;
-      } else {
-        return t - s.secAtPhase;
-      }
+      if (wantH >= 0 && Math.floor(tod / 3600) !== wantH) t += 3600 - (tod % 3600);
+      else if (wantM >= 0 && Math.floor(tod / 60) % 60 !== wantM) t += 60 - sec;
+      else if (wantS >= 0 && sec !== wantS) t += (wantS - sec + 60) % 60;
+      else return t - s.secAtPhase;
     }
     return -1;
   }

@@ -215,6 +215,19 @@ describe('Mc146818: interrupts and register C', () => {
     expect(r.irq.rises).toEqual([31_750 * MS, 151_750 * MS]);
   });
 
+  it('a 12-hour alarm matches the hour byte with its PM bit', () => {
+    const r = rig();
+    r.write(0x0a, 0x20);
+    r.write(0x0b, 0x00); // BCD, 12 h
+    r.write(1, 0x00);
+    r.write(3, 0x00);
+    r.write(5, 0x81); // 1 PM
+    r.write(0x0b, 0x20); // AIE
+    r.advanceTo(50_000 * 1000 * MS);
+    // Midnight comes with the update at 1.75 s; 13:00:00 thirteen hours later.
+    expect(r.irq.rises).toEqual([(1750 + 13 * 3600 * 1000) * MS]);
+  });
+
   it('an alarm that can never match (BCD seconds 0x99) arms no timer', () => {
     const r = rig();
     r.write(0x0a, 0x20);

@@ -11,6 +11,7 @@ import { NullCharBackend } from '../chardev/chardev.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import type { ChardevSpec, CliOptions } from './options.js';
+import type { RtcSpec } from './option-specs.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
 export interface StdioRoute {
@@ -138,6 +139,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     serialPorts,
     fwCfgFiles,
     name: opts.name,
+    rtcBaseMs: rtcBaseMs(opts.rtc, Date.now()),
   });
   return {
     config,
@@ -155,6 +157,27 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
       }
     },
   };
+}
+
+/**
+ * `-rtc base=…`: the RTC's start time, read once from the host clock (`hostNowMs`) as QEMU
+ * does. XXX: `clock=host|rt` and `driftfix=` are accepted but the RTC always runs on the
+ * machine's virtual clock (QEMU's clock=vm), which follows host time while the VM runs.
+ */
+export function rtcBaseMs(rtc: RtcSpec, hostNowMs: number): number {
+  switch (rtc.base) {
+    case 'utc':
+      return hostNowMs;
+    case 'localtime':
+      // The RTC shows local wall time: UTC shifted by the host's offset at that moment.
+      return hostNowMs - new Date(hostNowMs).getTimezoneOffset() * 60_000;
+    default: {
+      const date = rtc.date ?? '';
+      const ms = Date.parse(date.length === 10 ? `${date}T00:00:00Z` : `${date}Z`);
+      if (!Number.isFinite(ms)) throw new ConfigError(`-rtc base=${date}: invalid date`);
+      return ms;
+    }
+  }
 }
 
 function readFwCfgFile(path: string): Uint8Array {

@@ -40,7 +40,16 @@ export interface MachineConfig {
   fwCfgFiles: FwCfgFileConfig[];
   /** `-name`. */
   name?: string;
+  /**
+   * What the RTC shows at virtual time 0, in ms since 1970 (UTC, or local wall time for
+   * `-rtc base=localtime`). The CLI sets it from the host clock at startup; default
+   * DEFAULT_RTC_BASE_MS, so that a machine built without it runs the same every time.
+   */
+  rtcBaseMs?: number;
 }
+
+/** The RTC's default start: 2000-01-01T00:00:00Z. */
+export const DEFAULT_RTC_BASE_MS = Date.UTC(2000, 0, 1);
 
 export const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
 

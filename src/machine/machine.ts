@@ -17,9 +17,9 @@ import type { PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
 import { WiredIrqLine, type IrqLine } from './irq.js';
 import type { Device } from './device.js';
-import type { MachineBackends, MachineConfig } from './config.js';
+import { DEFAULT_RTC_BASE_MS, type MachineBackends, type MachineConfig } from './config.js';
 import type { MachineControl, MachineEvents, MachineStatus, RunState, ShutdownReason } from './control.js';
-import { layoutMemory } from './memory-layout.js';
+import { BELOW_4G_RAM_MAX, layoutMemory } from './memory-layout.js';
 import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
 import { X86Cpu } from '../cpu/x86/cpu.js';
 import { InterpreterAccel } from '../accel/interp/interpreter.js';
@@ -33,6 +33,11 @@ import { IsaDebugExit } from '../../devices/misc/isa-debug-exit.js';
 import { ResetControl } from '../../devices/misc/reset-control.js';
 import { Port92 } from '../../devices/misc/port92.js';
 import { PostPort } from '../../devices/misc/post-port.js';
+import { Pit8254 } from '../../devices/timer/pit8254.js';
+import { Port61 } from '../../devices/timer/port61.js';
+import { Mc146818 } from '../../devices/rtc/mc146818.js';
+import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
+import { I8042 } from '../../devices/input/i8042.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -57,6 +62,10 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly serial: Uart16550[] = [];
   readonly fwCfg: FwCfg;
   readonly acpi: AcpiPm;
+  readonly pit: Pit8254;
+  readonly rtc: Mc146818;
+  /** The i8042 keyboard controller (`kbc.sendScancodes` types on the PS/2 keyboard). */
+  readonly kbc: I8042;
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
 
@@ -103,6 +112,35 @@ export class Machine extends EventEmitter implements MachineControl {
       this.serial.push(uart);
       this.devices.push(uart);
     }
+
+    // PIT on IRQ 0, port 0x61 for counter 2's gate and OUT2, RTC/CMOS on IRQ 8, and the
+    // keyboard controller on IRQs 1 and 12 with the A20 gate and reset line of its output port.
+    this.pit = new Pit8254({ clock: this.clock, irq0: this.isaIrqs[0]! });
+    this.io.map('pit', 0x40, 4, this.pit);
+    this.devices.push(this.pit);
+    const port61 = new Port61('port61', { pit: this.pit, clock: this.clock });
+    this.io.map('port61', 0x61, 1, port61);
+    this.devices.push(port61);
+    const ramBelow4g = Math.min(config.memoryBytes, BELOW_4G_RAM_MAX);
+    this.rtc = new Mc146818({
+      clock: this.clock,
+      irq: this.isaIrqs[8]!,
+      startMs: config.rtcBaseMs ?? DEFAULT_RTC_BASE_MS,
+      nvram: pcCmosNvram({ belowFourGBytes: ramBelow4g, aboveFourGBytes: config.memoryBytes - ramBelow4g }),
+      log: backends.log,
+    });
+    this.io.map('rtc', 0x70, 2, this.rtc);
+    this.devices.push(this.rtc);
+    this.kbc = new I8042({
+      kbdIrq: this.isaIrqs[1]!,
+      auxIrq: this.isaIrqs[12]!,
+      setA20: (on) => this.cpu.setA20(on),
+      onReset: () => this.requestReset(),
+      log: backends.log,
+    });
+    this.io.map('i8042-data', 0x60, 1, this.kbc.dataPort);
+    this.io.map('i8042-cmd', 0x64, 1, this.kbc.commandPort);
+    this.devices.push(this.kbc);
 
     this.fwCfg = new FwCfg({ ramBytes: config.memoryBytes, cpuCount: 1, memory: this.memory, logger: backends.log });
     this.fwCfg.addFile('opt/pcvm/version', new TextEncoder().encode(pcvmVersion()));

@@ -271,6 +271,8 @@ export class Pic8259Pair implements Device, IrqSink, InterruptSource {
   readonly elcrPorts: PortHandler;
   /** Called whenever the INT output to the CPU may have gone high (wakes a halted CPU). */
   onInterruptChange: (() => void) | undefined;
+  /** Called on every change of the INT output (the local APIC's LINT0 input follows it). */
+  onOutputLevel: ((level: boolean) => void) | undefined;
 
   private s: PicPairState = defaultPicPairState();
   /** Derived from `s`: the master's INT output as last computed. */
@@ -415,9 +417,10 @@ export class Pic8259Pair implements Device, IrqSink, InterruptSource {
     const slaveInt = pendingIr(this.s.slave, false) !== NO_IR;
     this.drivePin(this.s.master, CASCADE_IR, slaveInt, CASCADE_IR);
     const out = pendingIr(this.s.master, true) !== NO_IR;
-    const rose = out && !this.intOutput;
+    const changed = out !== this.intOutput;
     this.intOutput = out;
-    if (rose) this.onInterruptChange?.();
+    if (changed) this.onOutputLevel?.(out);
+    if (changed && out) this.onInterruptChange?.();
   }
 
   private readPic(c: PicChipState, isMaster: boolean, offset: number): number {

@@ -56,6 +56,12 @@ export class VirtualClock {
   private instructions = 0;
   /** Virtual time can never go backwards, whatever the host clock does. */
   private lastNs = 0;
+  /**
+   * Called when a timer becomes the earliest deadline. The board stops a running vCPU with
+   * it, since the vCPU was told to run until the old earliest deadline (a LAPIC one-shot or
+   * TSC deadline armed by the guest mid-batch must not fire late).
+   */
+  onEarlierDeadline: (() => void) | undefined;
 
   constructor(readonly mode: ClockMode = { kind: 'realtime' }, private readonly host: HostClock = defaultHostClock) {}
 
@@ -157,6 +163,7 @@ export class VirtualClock {
     let i = this.queue.length;
     while (i > 0 && this.queue[i - 1]!.deadlineNs > timer.deadlineNs) i--;
     this.queue.splice(i, 0, timer);
+    if (i === 0) this.onEarlierDeadline?.();
   }
 
   /** @internal used by Timer. */

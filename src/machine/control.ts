@@ -36,4 +36,8 @@ export interface MachineControl {
   powerdown(): void;
   /** Ends the VM: pcvm exits with status 0. */
   quit(): void;
+  /** `info lapic`: the local APIC's registers in QEMU's format. */
+  infoLapic(): string;
+  /** `info ioapic`: the I/O APIC's redirection table in QEMU's format. */
+  infoIoapic(): string;
 }

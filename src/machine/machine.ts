@@ -16,6 +16,7 @@ import { IoPortBus } from '../memory/io-bus.js';
 import type { PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
 import { WiredIrqLine, type IrqLine } from './irq.js';
+import { isaIrqToGsi } from './gsi.js';
 import type { Device } from './device.js';
 import { DEFAULT_RTC_BASE_MS, type MachineBackends, type MachineConfig } from './config.js';
 import type { MachineControl, MachineEvents, MachineStatus, RunState, ShutdownReason } from './control.js';
@@ -26,6 +27,8 @@ import { InterpreterAccel } from '../accel/interp/interpreter.js';
 import { RunExit, type Accelerator } from '../accel/accelerator.js';
 import { NullCharBackend } from '../chardev/chardev.js';
 import { Pic8259Pair } from '../../devices/pic/pic8259.js';
+import { LocalApic } from '../../devices/apic/lapic.js';
+import { IoApic, IOAPIC_DEFAULT_BASE } from '../../devices/apic/ioapic.js';
 import { Uart16550 } from '../../devices/serial/uart16550.js';
 import { FwCfg } from '../../devices/fwcfg/fw-cfg.js';
 import { AcpiPm } from '../../devices/acpi/acpi-pm.js';
@@ -59,6 +62,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly cpu: X86Cpu;
   readonly accel: Accelerator;
   readonly pic: Pic8259Pair;
+  readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
   readonly serial: Uart16550[] = [];
   readonly fwCfg: FwCfg;
   readonly acpi: AcpiPm;
@@ -83,22 +88,34 @@ export class Machine extends EventEmitter implements MachineControl {
     this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware());
     this.pic = new Pic8259Pair({ id: 'pic', log: backends.log });
     this.pic.onInterruptChange = () => this.kick();
-    for (let i = 0; i < 16; i++) this.isaIrqs.push(new WiredIrqLine([this.pic], i));
+    // The CPU's interrupt controller is the LAPIC; the 8259 reaches it through LINT0 (virtual
+    // wire) or directly when the LAPIC is disabled. Each ISA IRQ goes to the 8259 and the IOAPIC.
+    const log = backends.log;
+    const eoi = { endOfInterrupt: (v: number) => this.ioapic.endOfInterrupt(v) };
+    const raiseNmi = () => (this.cpu.injectNmi(), this.kick());
+    this.lapic = new LocalApic({ clock: this.clock, memory: this.memory, extInt: this.pic, eoi, raiseNmi, onInterrupt: () => this.kick(), log });
+    this.ioapic = new IoApic({ apicBus: this.lapic, log });
+    this.pic.onOutputLevel = (level) => this.lapic.setLint0(level);
+    this.memory.mapMmio('ioapic', IOAPIC_DEFAULT_BASE, 0x1000, this.ioapic);
+    const ioapicIsa = { setIrq: (irq: number, level: boolean) => this.ioapic.setIrq(isaIrqToGsi(irq), level) };
+    for (let i = 0; i < 16; i++) this.isaIrqs.push(new WiredIrqLine([this.pic, ioapicIsa], i));
 
     this.cpu = new X86Cpu({
       mem: this.memory,
       io: this.io,
-      interrupts: this.pic,
+      interrupts: this.lapic,
+      apic: this.lapic,
       nowNs: () => this.clock.nowNs(),
       log: backends.log,
     });
     this.accel = new InterpreterAccel(this.cpu, this.clock);
+    this.clock.onEarlierDeadline = () => this.accel.requestExit();
 
     // --- devices on the ISA bus ---
     this.io.map('pic-master', 0x20, 2, this.pic.master);
     this.io.map('pic-slave', 0xa0, 2, this.pic.slave);
     this.io.map('elcr', 0x4d0, 2, this.pic.elcrPorts);
-    this.devices.push(this.pic);
+    this.devices.push(this.pic, this.lapic, this.ioapic);
 
     for (let i = 0; i < config.serialPorts; i++) {
       const [base, irq] = COM_PORTS[i]!;
@@ -188,6 +205,16 @@ export class Machine extends EventEmitter implements MachineControl {
 
   status(): MachineStatus {
     return { running: this.state === 'running', state: this.state };
+  }
+
+  /** `info lapic`. */
+  infoLapic(): string {
+    return this.lapic.info(0);
+  }
+
+  /** `info ioapic`. */
+  infoIoapic(): string {
+    return this.ioapic.info();
   }
 
   /** `info version`. */

@@ -33,7 +33,8 @@ export interface MmioHandler {
 
 interface MmioRegion {
   readonly name: string;
-  readonly base: number;
+  /** Mutable only for a movable page (see mapMovableMmioPage). */
+  base: number;
   readonly size: number;
   readonly handler: MmioHandler;
 }
@@ -58,6 +59,11 @@ function storeLE(b: Uint8Array, i: number, size: AccessSize, value: number): voi
   if (size === 2) return;
   b[i + 2] = value >>> 16;
   b[i + 3] = value >>> 24;
+}
+
+/** A one-page MMIO window placed with `moveTo(base)` and removed with `moveTo(undefined)`. */
+export interface MovableMmioPage {
+  moveTo(base: number | undefined): void;
 }
 
 /** A guest tried to DMA outside RAM. Devices turn this into a device error, never a crash. */
@@ -135,6 +141,40 @@ export class PhysicalMemory {
       this.pageKind[p] = PageKind.Mmio;
       this.pageRef[p] = index;
     }
+  }
+
+  /**
+   * Registers a one-page MMIO window that can move and vanish at run time and, while present,
+   * hides whatever lies beneath it (RAM, ROM, another device, nothing), which reappears when it
+   * moves away. This is the local APIC's page: IA32_APIC_BASE relocates it and its global
+   * enable bit removes it (SDM Vol. 3A 10.4.4, 10.4.5). The window starts absent.
+   */
+  mapMovableMmioPage(name: string, handler: MmioHandler): MovableMmioPage {
+    const index = this.mmios.length;
+    const region: MmioRegion = { name, base: 0, size: PAGE_SIZE, handler };
+    this.mmios.push(region);
+    let page = -1;
+    let savedKind = PageKind.Unassigned;
+    let savedRef = 0;
+    return {
+      moveTo: (base: number | undefined) => {
+        if (page >= 0) {
+          this.pageKind[page] = savedKind;
+          this.pageRef[page] = savedRef;
+          page = -1;
+        }
+        if (base === undefined) return;
+        if (!Number.isInteger(base) || base < 0 || base >= FOUR_GIB || base % PAGE_SIZE !== 0) {
+          throw new WiringError(`${name}: movable page at 0x${base.toString(16)} is not a page below 4 GiB`);
+        }
+        page = base >>> PAGE_SHIFT;
+        savedKind = this.pageKind[page] as PageKind;
+        savedRef = this.pageRef[page]!;
+        this.pageKind[page] = PageKind.Mmio;
+        this.pageRef[page] = index;
+        region.base = base;
+      },
+    };
   }
 
   /** True when `[addr, addr + len)` lies wholly in RAM (for DMA checks). */

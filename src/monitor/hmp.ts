@@ -30,6 +30,8 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   registers: { help: 'show the cpu registers', run: (m) => formatRegisters(m.cpu) },
   cpus: { help: 'show infos for each CPU', run: () => `* CPU #0: thread_id=${process.pid}` },
   pic: { help: 'show PIC state', run: (m) => m.pic.infoPic() },
+  lapic: { help: 'show local apic state', run: (m) => m.infoLapic() },
+  ioapic: { help: 'show io apic state', run: (m) => m.infoIoapic() },
   irq: {
     help: 'show the interrupts statistics (if available)',
     run(m) {

@@ -17,6 +17,7 @@ import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
 import type { InterruptSource } from '../../machine/irq.js';
 import type { Logger } from '../../machine/log.js';
+import type { CpuApic } from './apic-interface.js';
 import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
 import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
@@ -35,6 +36,8 @@ export interface CpuBus {
   readonly mem: PhysicalMemory;
   readonly io: IoPortBus;
   readonly interrupts: InterruptSource;
+  /** The local APIC's MSRs and TPR; absent on a CPU without an APIC. */
+  readonly apic?: CpuApic;
   /** Virtual time in ns, for the TSC. */
   nowNs(): number;
   readonly log: Logger;
@@ -192,7 +195,6 @@ export class X86Cpu {
     s.a20 = true;
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
-    s.apicBase = 0xfee00900;
     s.interruptShadow = 0;
     s.nmiPending = false;
     s.nmiBlocked = false;

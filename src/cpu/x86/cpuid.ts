@@ -4,6 +4,7 @@
  * The model grows with the CPU (FPU, PAE, SSE…); each bit is set here only when its
  * instructions are done and tested.
  */
+import type { CpuApic } from './apic-interface.js';
 
 /** CPUID.1:EDX bits pcvm implements today. */
 const FEAT_EDX_PSE = 1 << 3;
@@ -11,8 +12,12 @@ const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
 const FEAT_EDX_PAE = 1 << 6;
 const FEAT_EDX_CX8 = 1 << 8;
+/** On-chip APIC, present while IA32_APIC_BASE[11] enables it (SDM Vol. 3A 10.4.3). */
+const FEAT_EDX_APIC = 1 << 9;
 const FEAT_EDX_PGE = 1 << 13;
 const FEAT_EDX_CMOV = 1 << 15;
+/** CPUID.1:ECX: the local APIC timer has TSC-deadline mode (IA32_TSC_DEADLINE). */
+const FEAT_ECX_TSC_DEADLINE = 1 << 24;
 
 /** CPUID.80000001h:EDX bits: execute-disable (EFER.NXE) and 1 GiB pages (4-level paging). */
 const EXT_EDX_NX = 1 << 20;
@@ -29,8 +34,11 @@ function vendorDword(offset: number): number {
   return v >>> 0;
 }
 
-/** Returns [EAX, EBX, ECX, EDX] for leaf `eax`, subleaf `ecx`. */
-export function cpuid(leaf: number, _subleaf: number): [number, number, number, number] {
+/**
+ * Returns [EAX, EBX, ECX, EDX] for leaf `eax`, subleaf `ecx`. `apic` is the CPU's local APIC,
+ * if it has one: it decides the APIC bit, the initial APIC ID and TSC-deadline.
+ */
+export function cpuid(leaf: number, _subleaf: number, apic?: CpuApic): [number, number, number, number] {
   const maxBasic = 1;
   const maxExtended = 0x80000001;
   leaf >>>= 0;
@@ -46,7 +54,16 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
     case 0:
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
-    default:
-      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV) >>> 0];
+    default: {
+      let ebx = 0;
+      let ecx = 0;
+      let edx = FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV;
+      if (apic) {
+        ebx |= (apic.initialApicId & 0xff) << 24;
+        ecx |= FEAT_ECX_TSC_DEADLINE;
+        if (apic.globallyEnabled) edx |= FEAT_EDX_APIC;
+      }
+      return [CPU_SIGNATURE, ebx >>> 0, ecx >>> 0, edx >>> 0];
+    }
   }
 }

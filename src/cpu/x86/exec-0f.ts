@@ -84,7 +84,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
     case 0xa1: popSeg(cpu, SegReg.FS); return;
     case 0xa2: { // CPUID
       if (cpu.intercept?.(cpu, Sensitive.Cpuid, g[Reg.EAX]! >>> 0)) return;
-      const [a, b, c, d] = cpuid(g[Reg.EAX]! >>> 0, g[Reg.ECX]! >>> 0);
+      const [a, b, c, d] = cpuid(g[Reg.EAX]! >>> 0, g[Reg.ECX]! >>> 0, cpu.bus.apic);
       g[Reg.EAX] = a;
       g[Reg.EBX] = b;
       g[Reg.ECX] = c;

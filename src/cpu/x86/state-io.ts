@@ -44,7 +44,6 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
     sysenterCs: s.sysenterCs,
     sysenterEsp: s.sysenterEsp,
     sysenterEip: s.sysenterEip,
-    apicBase: s.apicBase,
     interruptShadow: s.interruptShadow,
     nmiPending: s.nmiPending,
     nmiBlocked: s.nmiBlocked,
@@ -82,7 +81,6 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
     sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
     sysenterEsp: expectInt(r, 'sysenterEsp', 0, ADDR_MAX, w),
     sysenterEip: expectInt(r, 'sysenterEip', 0, ADDR_MAX, w),
-    apicBase: expectInt(r, 'apicBase', 0, ADDR_MAX, w),
     interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
@@ -111,7 +109,6 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   s.sysenterCs = v.sysenterCs;
   s.sysenterEsp = v.sysenterEsp;
   s.sysenterEip = v.sysenterEip;
-  s.apicBase = v.apicBase;
   s.interruptShadow = v.interruptShadow;
   s.nmiPending = v.nmiPending;
   s.nmiBlocked = v.nmiBlocked;

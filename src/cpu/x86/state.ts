@@ -105,7 +105,6 @@ export interface CpuStateData {
   sysenterCs: number;
   sysenterEsp: number;
   sysenterEip: number;
-  apicBase: number;
   /** Interrupt shadow after STI / MOV SS (1 = the next instruction runs uninterrupted). */
   interruptShadow: number;
   nmiPending: boolean;
@@ -146,7 +145,6 @@ export class CpuState {
   sysenterCs = 0;
   sysenterEsp = 0;
   sysenterEip = 0;
-  apicBase = 0xfee00900;
   interruptShadow = 0;
   nmiPending = false;
   nmiBlocked = false;

@@ -5,6 +5,7 @@
  */
 import type { Machine } from '../machine/machine.js';
 import { formatRegisters } from './info-registers.js';
+import { formatInfoPci } from './info-pci.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -29,6 +30,7 @@ const INFO: Record<string, { help: string; run(m: Machine): string }> = {
   registers: { help: 'show the cpu registers', run: (m) => formatRegisters(m.cpu) },
   cpus: { help: 'show infos for each CPU', run: () => `* CPU #0: thread_id=${process.pid}` },
   pic: { help: 'show PIC state', run: (m) => m.pic.infoPic() },
+  pci: { help: 'show PCI info', run: (m) => formatInfoPci(m.queryPci()) },
   irq: {
     help: 'show the interrupts statistics (if available)',
     run(m) {

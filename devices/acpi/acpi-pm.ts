@@ -34,7 +34,8 @@
  * block; the datasheet's GPSTS/GPEN at +0x0c are not decoded), processor control and C-state
  * registers (+0x10..+0x15), the PIIX4 global/device registers (+0x18..+0x37), SMI generation
  * (GBL_RLS, SCI_EN = 0 routing to SMI), wake from sleep (WAK_STS is never set by us), the
- * power-button override (PWRBTNOR_STS), and relocation via PCI PMBA (the board remaps).
+ * power-button override (PWRBTNOR_STS). Where the block sits is the PIIX4 PCI function's
+ * business (devices/pci/piix4-pm.ts maps `ports` where PMBA/PMREGMISC say).
  */
 import type { AccessSize, PortHandler } from '../../src/memory/io-bus.js';
 import type { IrqLine } from '../../src/machine/irq.js';
@@ -46,7 +47,7 @@ import { expectInt, expectRecord, expectVersion } from '../../src/snapshot/valid
 
 /** Size of the PIIX4 PM I/O block; map `ports` with this length and widths [1, 2, 4]. */
 export const ACPI_PM_IO_LENGTH = 64;
-/** Where the board maps the block until PCI PMBA programming exists. */
+/** Where the block sits at reset (PMBA as SeaBIOS leaves it on QEMU). */
 export const ACPI_PM_IO_BASE_DEFAULT = 0x600;
 
 // Register offsets in the block.

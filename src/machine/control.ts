@@ -2,6 +2,7 @@
  * MachineControl: the one API through which monitors, UIs, the library and tests drive a
  * machine. Nothing outside src/machine pokes device internals; it comes through here.
  */
+import type { PciDeviceInfo } from './pci-board.js';
 
 /** QEMU's run states, as `info status` and `query-status` name them. */
 export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'internal-error';
@@ -40,4 +41,6 @@ export interface MachineControl {
   infoLapic(): string;
   /** `info ioapic`: the I/O APIC's redirection table in QEMU's format. */
   infoIoapic(): string;
+  /** The PCI functions (QMP query-pci, HMP info pci). */
+  queryPci(): PciDeviceInfo[];
 }

@@ -41,6 +41,7 @@ import { Port61 } from '../../devices/timer/port61.js';
 import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
+import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -48,8 +49,6 @@ const SLICE_NS = 10_000_000;
 /** I/O bases of COM1..COM4 and their ISA IRQs. */
 const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 4], [0x2e8, 3]];
 
-/** Where the PIIX4 PM I/O block sits until the PCI function can relocate it (QEMU/SeaBIOS use 0x600). */
-const PM_IO_BASE = 0x600;
 /** ACPI SCI on a PC: ISA IRQ 9. */
 const SCI_IRQ = 9;
 
@@ -71,6 +70,7 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly rtc: Mc146818;
   /** The i8042 keyboard controller (`kbc.sendScancodes` types on the PS/2 keyboard). */
   readonly kbc: I8042;
+  readonly pci: PcPciBoard;
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
 
@@ -171,12 +171,16 @@ export class Machine extends EventEmitter implements MachineControl {
       sci: this.isaIrqs[SCI_IRQ]!,
       onPowerOff: () => this.requestShutdown(),
     });
-    this.io.map('piix4_pm', PM_IO_BASE, 64, this.acpi.ports, { widths: [1, 2, 4] });
     this.devices.push(this.acpi);
 
+    // PCI: the PIIX4 PM function maps the ACPI block (at 0x600); 0xCF9 shares CONFIG_ADDRESS.
     const rcr = new ResetControl('reset-control', () => this.requestReset());
-    this.io.map('reset-control', 0xcf9, 1, rcr);
     this.devices.push(rcr);
+    this.pci = new PcPciBoard({
+      memory: this.memory, io: this.io, isaIrqs: this.isaIrqs, pmPorts: this.acpi.ports, resetControl: rcr, logger: backends.log,
+    });
+    this.devices.push(...this.pci.devices);
+    this.pci.applyFirmwareDefaults(this.pic.elcrPorts);
     const port92 = new Port92('port92', { setA20: (on) => this.cpu.setA20(on), onReset: () => this.requestReset() });
     this.io.map('port92', 0x92, 1, port92);
     this.devices.push(port92);
@@ -257,6 +261,11 @@ export class Machine extends EventEmitter implements MachineControl {
     this.finish(0, 'quit');
   }
 
+  /** QMP `query-pci`: the functions on bus 0 (HMP `info pci`). */
+  queryPci(): PciDeviceInfo[] {
+    return this.pci.queryPci();
+  }
+
   /** Resolves with the exit status when the VM is over. */
   waitForExit(): Promise<number> {
     if (this.exitStatus !== undefined) return Promise.resolve(this.exitStatus);
@@ -327,6 +336,7 @@ export class Machine extends EventEmitter implements MachineControl {
       return;
     }
     for (const d of this.devices) d.reset();
+    this.pci.applyFirmwareDefaults(this.pic.elcrPorts);
     this.cpu.reset();
     this.emit('reset', guest);
   }

@@ -82,7 +82,8 @@ export class PhysicalMemory {
    */
   readonly pageRef = new Uint32Array(PAGES_BELOW_4G);
   private readonly roms: RomRegion[] = [];
-  private readonly mmios: MmioRegion[] = [];
+  /** MMIO regions by index; an unmapped region leaves an empty slot (pages never point at it). */
+  private readonly mmios: (MmioRegion | undefined)[] = [];
   /** RAM above 4 GiB: [FOUR_GIB, FOUR_GIB + highRamBytes) maps to ram[highRamOffset...]. */
   private highRamBytes = 0;
   private highRamOffset = 0;
@@ -132,12 +133,14 @@ export class PhysicalMemory {
   /** Maps a device's registers at `[base, base + size)`; the region may be smaller than a page. */
   mapMmio(name: string, base: number, size: number, handler: MmioHandler): void {
     this.checkRange(name, base, size, false);
-    const index = this.mmios.length;
-    this.mmios.push({ name, base, size, handler });
+    if (base >= FOUR_GIB) throw new WiringError(`${name}: MMIO above 4 GiB is not supported`);
     const first = base >>> PAGE_SHIFT;
     const last = (base + size - 1) >>> PAGE_SHIFT;
+    // Check every page before changing any, so that a refused mapping leaves nothing behind.
+    for (let p = first; p <= last; p++) this.claim(p, name);
+    const index = this.mmios.length;
+    this.mmios.push({ name, base, size, handler });
     for (let p = first; p <= last; p++) {
-      this.claim(p, name);
       this.pageKind[p] = PageKind.Mmio;
       this.pageRef[p] = index;
     }
@@ -175,6 +178,20 @@ export class PhysicalMemory {
         region.base = base;
       },
     };
+  }
+
+  /** Removes the MMIO region named `name` (PCI BAR reprogramming); its pages become unassigned. */
+  unmapMmio(name: string): void {
+    const index = this.mmios.findIndex((m) => m?.name === name);
+    if (index < 0) return;
+    const m = this.mmios[index]!;
+    const first = m.base >>> PAGE_SHIFT;
+    const last = (m.base + m.size - 1) >>> PAGE_SHIFT;
+    for (let p = first; p <= last; p++) {
+      this.pageKind[p] = PageKind.Unassigned;
+      this.pageRef[p] = 0;
+    }
+    this.mmios[index] = undefined;
   }
 
   /** True when `[addr, addr + len)` lies wholly in RAM (for DMA checks). */
@@ -352,7 +369,7 @@ export class PhysicalMemory {
     switch (this.pageKind[page]) {
       case PageKind.Ram: return 'RAM';
       case PageKind.Rom: return this.roms[this.pageRef[page]!]!.name;
-      case PageKind.Mmio: return this.mmios[this.pageRef[page]!]!.name;
+      case PageKind.Mmio: return this.mmios[this.pageRef[page]!]?.name ?? 'MMIO';
       default: return 'nothing';
     }
   }

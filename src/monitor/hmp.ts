@@ -6,6 +6,7 @@
 import type { Machine } from '../machine/machine.js';
 import { formatRegisters } from './info-registers.js';
 import type { HmpSession } from './hmp-session.js';
+import { formatInfoPci } from './info-pci.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -32,6 +33,7 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   pic: { help: 'show PIC state', run: (m) => m.pic.infoPic() },
   lapic: { help: 'show local apic state', run: (m) => m.infoLapic() },
   ioapic: { help: 'show io apic state', run: (m) => m.infoIoapic() },
+  pci: { help: 'show PCI info', run: (m) => formatInfoPci(m.queryPci()) },
   irq: {
     help: 'show the interrupts statistics (if available)',
     run(m) {

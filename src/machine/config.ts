@@ -18,6 +18,20 @@ export interface FwCfgFileConfig {
   data: Uint8Array;
 }
 
+/** `-kernel` / `-initrd` / `-append`: direct kernel boot (src/machine/boot/). */
+export interface KernelBootConfig {
+  /** The kernel file as the user named it (multiboot passes it at the head of the command line). */
+  fileName: string;
+  data: Uint8Array;
+  /** `-append` ('' when absent). */
+  cmdline: string;
+  /**
+   * `-initrd`: for a Linux kernel at most one entry, the initrd; for a multiboot kernel the
+   * modules, each with its string as QEMU passes it (the file name, then any arguments).
+   */
+  initrd: { name: string; data: Uint8Array }[];
+}
+
 export interface MachineConfig {
   /** Guest RAM in bytes (multiple of 4 KiB). */
   memoryBytes: number;
@@ -40,6 +54,8 @@ export interface MachineConfig {
   fwCfgFiles: FwCfgFileConfig[];
   /** `-name`. */
   name?: string;
+  /** Direct kernel boot instead of running the BIOS from the reset vector. */
+  kernel?: KernelBootConfig;
 }
 
 export const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;

@@ -33,6 +33,7 @@ import { IsaDebugExit } from '../../devices/misc/isa-debug-exit.js';
 import { ResetControl } from '../../devices/misc/reset-control.js';
 import { Port92 } from '../../devices/misc/port92.js';
 import { PostPort } from '../../devices/misc/post-port.js';
+import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -59,6 +60,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly acpi: AcpiPm;
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
+  /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
+  readonly directBoot: BootPlan | undefined;
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -71,7 +74,7 @@ export class Machine extends EventEmitter implements MachineControl {
   constructor(readonly config: MachineConfig, private readonly backends: MachineBackends) {
     super();
     this.clock = new VirtualClock(config.clock);
-    this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware());
+    this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware(), config.kernel !== undefined);
     this.pic = new Pic8259Pair({ id: 'pic', log: backends.log });
     this.pic.onInterruptChange = () => this.kick();
     for (let i = 0; i < 16; i++) this.isaIrqs.push(new WiredIrqLine([this.pic], i));
@@ -135,7 +138,16 @@ export class Machine extends EventEmitter implements MachineControl {
       this.devices.push(dev);
     });
 
+    this.directBoot = config.kernel && planDirectBoot(config.kernel, { memoryBytes: config.memoryBytes, isRam: (a, n) => this.memory.isRam(a, n) });
+    this.loadDirectBoot();
     this.state = config.startStopped ? 'prelaunch' : 'paused';
+  }
+
+  /** Direct kernel boot, at power-on and after every reset: load the kernel and enter it. */
+  private loadDirectBoot(): void {
+    if (!this.directBoot) return;
+    // ACPI tables go here (installAcpiTables): boot_params.acpi_rsdp_addr points at ACPI_RSDP_ADDR.
+    applyBootPlan(this.directBoot, this.memory, this.cpu);
   }
 
   // ============================================================================================
@@ -263,6 +275,7 @@ export class Machine extends EventEmitter implements MachineControl {
     }
     for (const d of this.devices) d.reset();
     this.cpu.reset();
+    this.loadDirectBoot();
     this.emit('reset', guest);
   }
 

@@ -20,7 +20,13 @@ export const BELOW_4G_RAM_MAX = 0xe0000000;
 const FOUR_GIB = 0x1_0000_0000;
 const BIOS_LOW_WINDOW = 0x20000; // 128 KiB at 0xE0000
 
-export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMemory {
+/**
+ * `directBoot`: the board loads the kernel itself and no BIOS runs, so 0xE0000-0xFFFFF is RAM
+ * instead of the read-only BIOS alias — the firmware tables (the ACPI RSDP) live there, as a
+ * BIOS would have put them in its shadowed copy. e820Map reports 0xF0000-0xFFFFF reserved
+ * either way.
+ */
+export function layoutMemory(memoryBytes: number, bios: Uint8Array, directBoot = false): PhysicalMemory {
   if (bios.length === 0 || bios.length % PAGE_SIZE !== 0 || bios.length > 16 * 1024 * 1024) {
     throw new ConfigError(`BIOS image size ${bios.length} is not a multiple of 4 KiB up to 16 MiB`);
   }
@@ -34,6 +40,10 @@ export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMem
   if (memoryBytes > below) mem.mapRam(FOUR_GIB, memoryBytes - below, below);
   // The BIOS at the top of 4 GiB, and its last 128 KiB (or all of it) below 1 MiB.
   mem.mapRom('pc.bios', FOUR_GIB - bios.length, bios);
+  if (directBoot) {
+    mem.mapRam(0xe0000, BIOS_LOW_WINDOW, 0xe0000);
+    return mem;
+  }
   const low = Math.min(bios.length, BIOS_LOW_WINDOW);
   mem.mapRom('isa-bios', 0x100000 - low, bios.subarray(bios.length - low));
   if (low < BIOS_LOW_WINDOW) mem.mapRam(0xe0000, BIOS_LOW_WINDOW - low, 0xe0000);

@@ -67,9 +67,9 @@ describe('pcvm command line', () => {
   });
 
   it('options of later work are parsed and refused with "not supported yet"', async () => {
-    const r = await pcvm(['-m', '256', '-kernel', 'vmlinuz', '-append', 'console=ttyS0']);
+    const r = await pcvm(['-m', '256', '-drive', 'file=disk.img,format=raw']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('pcvm: -kernel: not supported yet\n');
+    expect(r.stderr).toBe('pcvm: -drive: not supported yet\n');
   });
 
   it('a missing BIOS file is a one-line error in QEMU\'s words', async () => {

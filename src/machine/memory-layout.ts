@@ -5,6 +5,7 @@
  *   0x000A0000-0x000BFFFF  VGA window (unassigned until a VGA device exists)
  *   0x000C0000-0x000DFFFF  option ROM area: RAM here (QEMU maps RAM under PAM control)
  *   0x000E0000-0x000FFFFF  BIOS: the last 128 KiB (or less) of the BIOS image, read-only
+ *                          (RAM during direct kernel boot, where the RSDP goes)
  *   0x00100000-…           RAM up to min(size, 3.5 GiB)  (QEMU's below_4g_mem_size for pc)
  *   …-0xFFFFFFFF           PCI hole: MMIO (LAPIC 0xFEE00000, IOAPIC 0xFEC00000), BIOS at the top
  *   0x100000000-…          the rest of RAM

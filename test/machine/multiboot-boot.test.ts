@@ -174,6 +174,24 @@ describe('multiboot direct boot', () => {
     expect(plan.pieces.find((p) => p.what === 'kernel')!.data.length).toBe(0x2000);
   });
 
+  it('never fails with anything but a one-line ConfigError, whatever the ELF and a.out fields hold', () => {
+    let seed = 777;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (let n = 0; n < 400; n++) {
+      const elf = n % 2 === 0;
+      const img = (elf ? ELF : AOUT).slice();
+      // ELF: the file and program headers (0x00-0x53); a.out: the address fields after the checksum.
+      const [from, span] = elf ? [0, 0x54] : [12, 20];
+      for (let k = 0; k < 4; k++) img[from + (rand() % span)] = rand();
+      try {
+        planDirectBoot(kernel(img), { memoryBytes: 64 * MiB, isRam: (a, len) => a + len <= 64 * MiB });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        expect((e as Error).message).not.toContain('\n');
+      }
+    }
+  });
+
   it('refuses a kernel that would overwrite the loader\'s structures or does not fit in RAM', () => {
     // Loaded at 0x8000: its 8 KiB bss would cover the memory map at 0x9000.
     expect(planError(kernel(aoutImage({ header: 0x8040, load: 0x8000, loadEnd: 0, bssEnd: 0xa000, entry: 0x8040 }), '', []))).toMatch(

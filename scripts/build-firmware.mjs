@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Builds the pcvm demo firmware (firmware/demo/pcvm-demo.bin) with nasm.
+// Builds pcvm's own firmware and guest images with nasm:
+//   firmware/demo/pcvm-demo.bin              the demo firmware (exactly 64 KiB)
+//   firmware/multiboot-test/mbtest.elf       the multiboot test kernel, ELF32
+//   firmware/multiboot-test/mbtest-aout.bin  the same with the a.out kludge (-DAOUT)
 //
-//   node scripts/build-firmware.mjs           assemble and write the image
-//   node scripts/build-firmware.mjs --check   assemble into a temporary file and
-//                                             compare with the committed image
+//   node scripts/build-firmware.mjs           assemble and write the images
+//   node scripts/build-firmware.mjs --check   assemble into a temporary directory and
+//                                             compare with the committed images
 //
-// The image is committed beside its source, so installing pcvm never needs
-// nasm.  --check exits 1 when the committed image differs from what the source
+// The images are committed beside their sources, so installing pcvm never needs
+// nasm.  --check exits 1 when a committed image differs from what its source
 // assembles to, and exits 0 with "firmware check skipped: nasm not found" when
 // nasm is not installed.  Set NASM to use another nasm binary.  The output is
 // reproducible: a flat binary carries no timestamps or paths.
@@ -18,9 +21,12 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'firmware', 'demo', 'pcvm-demo.asm');
-const image = join(root, 'firmware', 'demo', 'pcvm-demo.bin');
-const IMAGE_SIZE = 64 * 1024;
+/** What to build: source, image, extra nasm arguments, required size (if any). */
+const IMAGES = [
+  { source: 'firmware/demo/pcvm-demo.asm', image: 'firmware/demo/pcvm-demo.bin', args: [], size: 64 * 1024 },
+  { source: 'firmware/multiboot-test/mbtest.asm', image: 'firmware/multiboot-test/mbtest.elf', args: [] },
+  { source: 'firmware/multiboot-test/mbtest.asm', image: 'firmware/multiboot-test/mbtest-aout.bin', args: ['-DAOUT'] },
+];
 const nasm = process.env.NASM || 'nasm';
 const rel = (p) => relative(process.cwd(), p) || p;
 
@@ -34,9 +40,10 @@ function nasmAvailable() {
   return !r.error && r.status === 0;
 }
 
-// Assemble the source into `out`; return the bytes.
-function assemble(out) {
-  const r = spawnSync(nasm, ['-f', 'bin', '-w+all', '-o', out, source], {
+// Assemble `spec`'s source into `out`; return the bytes.
+function assemble(spec, out) {
+  const source = join(root, spec.source);
+  const r = spawnSync(nasm, ['-f', 'bin', '-w+all', ...spec.args, '-o', out, source], {
     cwd: root,
     encoding: 'utf8',
   });
@@ -45,8 +52,8 @@ function assemble(out) {
   if (r.stderr) process.stderr.write(r.stderr);
   if (r.status !== 0) fail(`nasm failed on ${rel(source)} (exit status ${r.status})`);
   const bytes = readFileSync(out);
-  if (bytes.length !== IMAGE_SIZE) {
-    fail(`${rel(source)} assembled to ${bytes.length} bytes; the image must be exactly ${IMAGE_SIZE}`);
+  if (spec.size !== undefined && bytes.length !== spec.size) {
+    fail(`${rel(source)} assembled to ${bytes.length} bytes; the image must be exactly ${spec.size}`);
   }
   return bytes;
 }
@@ -66,27 +73,31 @@ if (!nasmAvailable()) {
 
 const dir = mkdtempSync(join(tmpdir(), 'pcvm-firmware-'));
 try {
-  const out = join(dir, 'pcvm-demo.bin');
-  const built = assemble(out);
-  if (check) {
-    let committed;
-    try {
-      committed = readFileSync(image);
-    } catch (e) {
-      fail(`firmware check failed: cannot read ${rel(image)}: ${e.message}`);
+  IMAGES.forEach((spec, i) => {
+    const image = join(root, spec.image);
+    const source = join(root, spec.source);
+    const out = join(dir, `${i}.bin`);
+    const built = assemble(spec, out);
+    if (check) {
+      let committed;
+      try {
+        committed = readFileSync(image);
+      } catch (e) {
+        fail(`firmware check failed: cannot read ${rel(image)}: ${e.message}`);
+      }
+      if (!committed.equals(built)) {
+        let at = 0;
+        while (at < Math.min(committed.length, built.length) && committed[at] === built[at]) at++;
+        fail(`firmware check failed: ${rel(image)} (${committed.length} bytes) differs from what `
+          + `${rel(source)} assembles to (${built.length} bytes), first at offset 0x${at.toString(16)}; `
+          + 'run `npm run firmware` and commit the image');
+      }
+      console.log(`firmware check passed: ${rel(image)} matches ${rel(source)}`);
+    } else {
+      copyFileSync(out, image);
+      console.log(`wrote ${rel(image)} (${built.length} bytes)`);
     }
-    if (!committed.equals(built)) {
-      let at = 0;
-      while (at < Math.min(committed.length, built.length) && committed[at] === built[at]) at++;
-      fail(`firmware check failed: ${rel(image)} (${committed.length} bytes) differs from what `
-        + `${rel(source)} assembles to (${built.length} bytes), first at offset 0x${at.toString(16)}; `
-        + 'run `npm run firmware` and commit the image');
-    }
-    console.log(`firmware check passed: ${rel(image)} matches ${rel(source)}`);
-  } else {
-    copyFileSync(out, image);
-    console.log(`wrote ${rel(image)} (${built.length} bytes)`);
-  }
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { defaultMachineConfig, type MachineConfig } from '../machine/config.js';
+import { defaultMachineConfig, type KernelBootConfig, type MachineConfig } from '../machine/config.js';
 import { LineLogger, type Logger } from '../machine/log.js';
 import type { BufferedCharBackend, CharBackend } from '../chardev/chardev.js';
 import { NullCharBackend } from '../chardev/chardev.js';
@@ -12,6 +12,8 @@ import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
+import { isMultibootKernel } from '../machine/boot/direct-boot.js';
+import { parseMultibootModules } from '../machine/boot/multiboot.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
 export interface StdioRoute {
@@ -140,6 +142,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     fwCfgFiles,
     name: opts.name,
     rtcBaseMs: rtcBaseMs(opts.rtc, Date.now()),
+    kernel: kernelBootFromOptions(opts),
   });
   return {
     config,
@@ -186,4 +189,53 @@ function readFwCfgFile(path: string): Uint8Array {
   } catch {
     throw new ConfigError(`-fw_cfg: cannot read file '${path}'`);
   }
+}
+
+/** strerror(3)'s text for the errors a file read commonly meets (QEMU's messages use it). */
+function strerror(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const text: Record<string, string> = {
+    ENOENT: 'No such file or directory',
+    EACCES: 'Permission denied',
+    EISDIR: 'Is a directory',
+    ENOTDIR: 'Not a directory',
+    ELOOP: 'Too many levels of symbolic links',
+    EMFILE: 'Too many open files',
+  };
+  return (code && text[code]) ?? code ?? (e as Error).message;
+}
+
+/**
+ * -kernel, -initrd, -append with QEMU's checks and messages. A multiboot kernel takes
+ * `-initrd "file arg,file2"` as a module list (",," for a comma); a Linux kernel one file.
+ */
+function kernelBootFromOptions(opts: CliOptions): KernelBootConfig | undefined {
+  if (opts.kernel === undefined) {
+    if (opts.append !== undefined && opts.append !== '') throw new ConfigError('-append only allowed with -kernel option');
+    if (opts.initrd !== undefined) throw new ConfigError('-initrd only allowed with -kernel option');
+    return undefined;
+  }
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(readFileSync(opts.kernel));
+  } catch (e) {
+    throw new ConfigError(`could not load kernel '${opts.kernel}': ${strerror(e)}`);
+  }
+  const initrd: KernelBootConfig['initrd'] = [];
+  if (opts.initrd !== undefined && isMultibootKernel(data)) {
+    for (const mod of parseMultibootModules(opts.initrd)) {
+      try {
+        initrd.push({ name: mod.string, data: new Uint8Array(readFileSync(mod.file)) });
+      } catch {
+        throw new ConfigError(`Failed to open file '${mod.file}'`);
+      }
+    }
+  } else if (opts.initrd !== undefined) {
+    try {
+      initrd.push({ name: opts.initrd, data: new Uint8Array(readFileSync(opts.initrd)) });
+    } catch (e) {
+      throw new ConfigError(`error reading initrd ${opts.initrd}: ${strerror(e)}`);
+    }
+  }
+  return { fileName: opts.kernel, data, cmdline: opts.append ?? '', initrd };
 }

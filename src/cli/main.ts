@@ -58,6 +58,8 @@ async function main(argv: string[]): Promise<void> {
     throw e;
   }
 
+  for (const w of machine.directBoot?.warnings ?? []) process.stderr.write(`pcvm: warning: ${w}\n`);
+
   // The monitor on stdio without a serial port there (-nographic -serial file:x, -monitor stdio).
   let stdio = setup.stdio;
   let monitorOnly = false;

@@ -18,6 +18,20 @@ export interface FwCfgFileConfig {
   data: Uint8Array;
 }
 
+/** `-kernel` / `-initrd` / `-append`: direct kernel boot (src/machine/boot/). */
+export interface KernelBootConfig {
+  /** The kernel file as the user named it (multiboot passes it at the head of the command line). */
+  fileName: string;
+  data: Uint8Array;
+  /** `-append` ('' when absent). */
+  cmdline: string;
+  /**
+   * `-initrd`: for a Linux kernel at most one entry, the initrd; for a multiboot kernel the
+   * modules, each with its string as QEMU passes it (the file name, then any arguments).
+   */
+  initrd: { name: string; data: Uint8Array }[];
+}
+
 export interface MachineConfig {
   /** Guest RAM in bytes (multiple of 4 KiB). */
   memoryBytes: number;
@@ -46,6 +60,8 @@ export interface MachineConfig {
    * DEFAULT_RTC_BASE_MS, so that a machine built without it runs the same every time.
    */
   rtcBaseMs?: number;
+  /** Direct kernel boot instead of running the BIOS from the reset vector. */
+  kernel?: KernelBootConfig;
 }
 
 /** The RTC's default start: 2000-01-01T00:00:00Z. */

@@ -42,6 +42,8 @@ import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
+import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
+import { installAcpiTables } from './acpi/install.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -73,6 +75,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly pci: PcPciBoard;
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
+  /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
+  readonly directBoot: BootPlan | undefined;
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -85,7 +89,7 @@ export class Machine extends EventEmitter implements MachineControl {
   constructor(readonly config: MachineConfig, private readonly backends: MachineBackends) {
     super();
     this.clock = new VirtualClock(config.clock);
-    this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware());
+    this.memory = layoutMemory(config.memoryBytes, config.bios ?? loadDefaultFirmware(), config.kernel !== undefined);
     this.pic = new Pic8259Pair({ id: 'pic', log: backends.log });
     this.pic.onInterruptChange = () => this.kick();
     // The CPU's interrupt controller is the LAPIC; the 8259 reaches it through LINT0 (virtual
@@ -194,7 +198,23 @@ export class Machine extends EventEmitter implements MachineControl {
       this.devices.push(dev);
     });
 
+    this.directBoot = config.kernel && planDirectBoot(config.kernel, { memoryBytes: config.memoryBytes, isRam: (a, n) => this.memory.isRam(a, n) });
+    this.loadDirectBoot();
     this.state = config.startStopped ? 'prelaunch' : 'paused';
+  }
+
+  /** Direct kernel boot, at power-on and after every reset: load the kernel and enter it. */
+  private loadDirectBoot(): void {
+    if (!this.directBoot) return;
+    // Without a BIOS the board is the firmware: it lays out the ACPI tables (the RSDP at
+    // ACPI_RSDP_ADDR, where boot_params.acpi_rsdp_addr points) before the kernel is loaded.
+    installAcpiTables(this.memory, this.config.memoryBytes, {
+      pmBase: this.pci.pm.pmBase,
+      sciIrq: SCI_IRQ,
+      serialPorts: this.config.serialPorts,
+      i8042: true,
+    });
+    applyBootPlan(this.directBoot, this.memory, this.cpu);
   }
 
   // ============================================================================================
@@ -338,6 +358,7 @@ export class Machine extends EventEmitter implements MachineControl {
     for (const d of this.devices) d.reset();
     this.pci.applyFirmwareDefaults(this.pic.elcrPorts);
     this.cpu.reset();
+    this.loadDirectBoot();
     this.emit('reset', guest);
   }
 

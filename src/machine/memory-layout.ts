@@ -5,6 +5,7 @@
  *   0x000A0000-0x000BFFFF  VGA window (unassigned until a VGA device exists)
  *   0x000C0000-0x000DFFFF  option ROM area: RAM here (QEMU maps RAM under PAM control)
  *   0x000E0000-0x000FFFFF  BIOS: the last 128 KiB (or less) of the BIOS image, read-only
+ *                          (RAM during direct kernel boot, where the RSDP goes)
  *   0x00100000-…           RAM up to min(size, 3.5 GiB)  (QEMU's below_4g_mem_size for pc)
  *   …-0xFFFFFFFF           PCI hole: MMIO (LAPIC 0xFEE00000, IOAPIC 0xFEC00000), BIOS at the top
  *   0x100000000-…          the rest of RAM
@@ -20,7 +21,13 @@ export const BELOW_4G_RAM_MAX = 0xe0000000;
 const FOUR_GIB = 0x1_0000_0000;
 const BIOS_LOW_WINDOW = 0x20000; // 128 KiB at 0xE0000
 
-export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMemory {
+/**
+ * `directBoot`: the board loads the kernel itself and no BIOS runs, so 0xE0000-0xFFFFF is RAM
+ * instead of the read-only BIOS alias — the firmware tables (the ACPI RSDP) live there, as a
+ * BIOS would have put them in its shadowed copy. e820Map reports 0xF0000-0xFFFFF reserved
+ * either way.
+ */
+export function layoutMemory(memoryBytes: number, bios: Uint8Array, directBoot = false): PhysicalMemory {
   if (bios.length === 0 || bios.length % PAGE_SIZE !== 0 || bios.length > 16 * 1024 * 1024) {
     throw new ConfigError(`BIOS image size ${bios.length} is not a multiple of 4 KiB up to 16 MiB`);
   }
@@ -34,6 +41,10 @@ export function layoutMemory(memoryBytes: number, bios: Uint8Array): PhysicalMem
   if (memoryBytes > below) mem.mapRam(FOUR_GIB, memoryBytes - below, below);
   // The BIOS at the top of 4 GiB, and its last 128 KiB (or all of it) below 1 MiB.
   mem.mapRom('pc.bios', FOUR_GIB - bios.length, bios);
+  if (directBoot) {
+    mem.mapRam(0xe0000, BIOS_LOW_WINDOW, 0xe0000);
+    return mem;
+  }
   const low = Math.min(bios.length, BIOS_LOW_WINDOW);
   mem.mapRom('isa-bios', 0x100000 - low, bios.subarray(bios.length - low));
   if (low < BIOS_LOW_WINDOW) mem.mapRam(0xe0000, BIOS_LOW_WINDOW - low, 0xe0000);

@@ -67,9 +67,9 @@ describe('pcvm command line', () => {
   });
 
   it('options of later work are parsed and refused with "not supported yet"', async () => {
-    const r = await pcvm(['-m', '256', '-kernel', 'vmlinuz', '-append', 'console=ttyS0']);
+    const r = await pcvm(['-m', '256', '-drive', 'file=disk.img,format=raw']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('pcvm: -kernel: not supported yet\n');
+    expect(r.stderr).toBe('pcvm: -drive: not supported yet\n');
   });
 
   it('a missing BIOS file is a one-line error in QEMU\'s words', async () => {
@@ -134,5 +134,43 @@ describe('pcvm command line', () => {
     expect(stdout).toBe('');
     expect(stderr).toBe('pcvm: terminating on signal 15\n');
     expect(readFileSync(log, 'latin1')).toMatch(/pcvm demo firmware/);
+  });
+});
+
+describe('pcvm -kernel (direct boot)', () => {
+  const mbtest = join(packageRoot(), 'firmware/multiboot-test/mbtest.elf');
+  const debugExit = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+
+  function writeModules(): { mod0: string; mod1: string } {
+    const mod0 = join(dir, 'mod0.bin');
+    writeFileSync(mod0, Uint8Array.from({ length: 4219 }, (_, i) => (i * 7 + 3) & 0xff));
+    const mod1 = join(dir, 'mod,1.bin');
+    writeFileSync(mod1, 'second module\n');
+    return { mod0, mod1 };
+  }
+
+  it('boots the multiboot test kernel with -append and -initrd modules ("file args,file2", ",," for a comma)', async () => {
+    const { mod0, mod1 } = writeModules();
+    const r = await pcvm(['-m', '128', '-nographic', ...debugExit, '-kernel', mbtest,
+      '-append', 'console=ttyS0 pcvm-multiboot-test', '-initrd', `${mod0} alpha beta,${mod1.replace(',', ',,')}`]);
+    expect(r.stdout).toContain('PASS: all checks');
+    expect(r.stdout).not.toContain('FAIL');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(33);
+  });
+
+  it('QEMU\'s errors: -append or -initrd without -kernel, unreadable kernel, initrd or module', async () => {
+    expect((await pcvm(['-append', 'quiet'])).stderr).toBe('pcvm: -append only allowed with -kernel option\n');
+    expect((await pcvm(['-initrd', 'initrd.img'])).stderr).toBe('pcvm: -initrd only allowed with -kernel option\n');
+    const missing = join(dir, 'no-such-file');
+    const r = await pcvm(['-kernel', missing]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`pcvm: could not load kernel '${missing}': No such file or directory\n`);
+    expect((await pcvm(['-kernel', mbtest, '-initrd', `${missing} arg`])).stderr).toBe(`pcvm: Failed to open file '${missing}'\n`);
+    const garbage = join(dir, 'garbage.bin');
+    writeFileSync(garbage, 'not a kernel');
+    const g = await pcvm(['-kernel', garbage]);
+    expect(g.status).toBe(1);
+    expect(g.stderr).toBe(`pcvm: -kernel ${garbage}: not a Linux bzImage (no "HdrS" setup header) nor a multiboot kernel\n`);
   });
 });

@@ -33,7 +33,7 @@ describe('pcvm demo firmware image', () => {
     expect(image[offset]).not.toBe(0xff);
   });
 
-  it.skipIf(!hasNasm)('is what firmware/demo/pcvm-demo.asm assembles to (nasm)', () => {
+  it.skipIf(!hasNasm)('is what firmware/demo/pcvm-demo.asm assembles to, as are the other images (nasm, build-firmware --check)', () => {
     const r = spawnSync(process.execPath, [buildScript, '--check'], { cwd: root, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -76,6 +76,12 @@ export class X86Cpu {
   /** x87 registers (aliased by MMX); saved with FXSAVE. */
   readonly fpu = new FpuState();
   intercept: InterceptHook | undefined;
+  /**
+   * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
+   * finds an unmasked exception pending, and with false when the exception flags are cleared.
+   * The board routes it to IRQ 13.
+   */
+  onFerr: ((asserted: boolean) => void) | undefined;
   /** Set by anyone (a device, the run loop) to make `run` return at the next instruction boundary. */
   exitRequested = false;
   /** Instructions retired since power-on. */

@@ -6,12 +6,13 @@
  */
 
 /** CPUID.1:EDX bits pcvm implements today. */
+const FEAT_EDX_FPU = 1 << 0;
 const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
 const FEAT_EDX_CX8 = 1 << 8;
 const FEAT_EDX_CMOV = 1 << 15;
 
-/** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
+/** Family 6, model 6, stepping 3: a P6-class part. */
 export const CPU_SIGNATURE = 0x00000663;
 
 const VENDOR = 'GenuineIntel';
@@ -39,6 +40,6 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default:
-      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
+      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_FPU | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
   }
 }

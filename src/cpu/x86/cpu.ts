@@ -11,7 +11,7 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 6 (interrupts and exceptions), 9 (reset).
  * Not implemented yet (raise a loud internal error or #UD with a log line): paging, long
- * mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ * mode, virtual-8086 mode, hardware task switches, SSE, call gates.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -851,12 +851,12 @@ export class X86Cpu {
   readonly stateVersion = CPU_STATE_VERSION;
 
   saveState(): CpuStateData {
-    return saveCpuState(this.s, this.getEflags());
+    return saveCpuState(this.s, this.getEflags(), this.fpu);
   }
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
-    const eflags = loadCpuState(this.s, data, version);
+    const eflags = loadCpuState(this.s, data, version, this.fpu);
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;

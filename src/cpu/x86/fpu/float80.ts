@@ -306,13 +306,10 @@ function roundPackSlow(sign: number, e: number, sig: bigint, sticky: number, fmt
   if (shift > 0 && sticky < 0 && towardZero && (sig & ((1n << BigInt(Math.min(shift, 66))) - 1n)) === 0n) {
     // The exact value lies just below a representable one: truncation gives the one below.
     // Work with one more bit so that the step stays within the binade.
+    // sig had bit 63 set, so 2·sig - 1 has bit 63 or bit 64 set.
     sig = sig * 2n - 1n;
     e -= 1;
     sticky = 1;
-    if (sig < 1n << 63n) {
-      // Not possible: sig had bit 63 set, so 2·sig - 1 has bit 63 or 64 set.
-      throw new Error('roundPack: significand lost its integer bit');
-    }
     if (sig >= 1n << 64n) {
       // 65 bits: fold the lowest bit into the sticky (it is 1, the sticky is +1 already).
       sig >>= 1n;

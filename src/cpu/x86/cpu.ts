@@ -11,7 +11,7 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
  * 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, SSE, call gates.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -82,6 +82,12 @@ export class X86Cpu {
   /** x87 registers (aliased by MMX); saved with FXSAVE. */
   readonly fpu = new FpuState();
   intercept: InterceptHook | undefined;
+  /**
+   * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
+   * finds an unmasked exception pending, and with false when the exception flags are cleared.
+   * The board routes it to IRQ 13.
+   */
+  onFerr: ((asserted: boolean) => void) | undefined;
   /** Set by anyone (a device, the run loop) to make `run` return at the next instruction boundary. */
   exitRequested = false;
   /** Instructions retired since power-on. */
@@ -932,12 +938,12 @@ export class X86Cpu {
   readonly stateVersion = CPU_STATE_VERSION;
 
   saveState(): CpuStateData {
-    return saveCpuState(this.s, this.getEflags());
+    return saveCpuState(this.s, this.getEflags(), this.fpu);
   }
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
-    const eflags = loadCpuState(this.s, data, version);
+    const eflags = loadCpuState(this.s, data, version, this.fpu);
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;

@@ -7,6 +7,7 @@
 import type { CpuApic } from './apic-interface.js';
 
 /** CPUID.1:EDX bits pcvm implements today. */
+const FEAT_EDX_FPU = 1 << 0;
 const FEAT_EDX_PSE = 1 << 3;
 const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
@@ -23,7 +24,7 @@ const FEAT_ECX_TSC_DEADLINE = 1 << 24;
 const EXT_EDX_NX = 1 << 20;
 const EXT_EDX_PAGE1GB = 1 << 26;
 
-/** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
+/** Family 6, model 6, stepping 3: a P6-class part. */
 export const CPU_SIGNATURE = 0x00000663;
 
 const VENDOR = 'GenuineIntel';
@@ -57,7 +58,7 @@ export function cpuid(leaf: number, _subleaf: number, apic?: CpuApic): [number, 
     default: {
       let ebx = 0;
       let ecx = 0;
-      let edx = FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV;
+      let edx = FEAT_EDX_FPU | FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV;
       if (apic) {
         ebx |= (apic.initialApicId & 0xff) << 24;
         ecx |= FEAT_ECX_TSC_DEADLINE;

@@ -13,6 +13,7 @@ import { deliverEvent, EventKind } from './interrupts.js';
 import { callFar, iret, jmpFar, retFar } from './control.js';
 import { stringOp, StrOp } from './string-ops.js';
 import { exec0f } from './exec-0f.js';
+import { execWait, execX87 } from './fpu/exec-x87.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import type { AccessSize } from '../../memory/io-bus.js';
 
@@ -237,9 +238,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       callFar(cpu, sel, off);
       return;
     }
-    case 0x9b: // WAIT/FWAIT: no x87 yet, so there is never an unmasked exception pending
-      if ((s.cr0 & 0xa) === 0xa) cpu.raise(Vec.NM); // CR0.MP and CR0.TS
-      return;
+    case 0x9b: execWait(cpu); return; // WAIT/FWAIT
     case 0x9c: { // PUSHF
       if ((s.eflags & Fl.VM) && ((s.eflags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
       cpu.push(os, cpu.getEflags() & (os === 32 ? 0x00fcffff : 0xffff));
@@ -341,9 +340,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       return;
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      // x87: CR0.EM or CR0.TS give #NM as on hardware; otherwise there is no FPU yet.
-      if (s.cr0 & 0xc) cpu.raise(Vec.NM);
-      cpu.unimplemented(`x87 escape ${op.toString(16)}`);
+      execX87(cpu, op);
       return;
 
     // ---- LOOP / JCXZ ----

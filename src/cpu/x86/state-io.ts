@@ -6,8 +6,13 @@
 import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
 import type { CpuState, CpuStateData } from './state.js';
+import type { FpuState } from './fpu/fpu-state.js';
+import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
 
-/** 2 added the PAE PDPTE registers (version 1 streams load with them zero). */
+/**
+ * 2 added the PAE PDPTE registers and the x87 state (`fpu`): a version-1 state loads with the
+ * PDPTEs zero and the FPU reset.
+ */
 export const CPU_STATE_VERSION = 2;
 
 const U32 = 0xffffffff;
@@ -17,8 +22,9 @@ const I32_MAX = 0x7fffffff;
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
 
 /** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
-export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
+export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState): CpuStateData {
   return {
+    fpu: saveFpuState(fpu),
     gpr: Array.from(s.gpr),
     gprHi: Array.from(s.gprHi),
     eip: s.eip >>> 0,
@@ -50,10 +56,11 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
   };
 }
 
-/** Validates `data` completely, then writes it into `s`. Returns the EFLAGS value to set. */
-export function loadCpuState(s: CpuState, data: unknown, version: number): number {
+/** Validates `data` completely, then writes it into `s` and `fpu`. Returns the EFLAGS value to set. */
+export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState): number {
   if (version !== CPU_STATE_VERSION && version !== 1) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
+  const fpuData = version >= 2 ? parseFpuState(r.fpu) : undefined;
   const w = 'cpu';
   const v = {
     gpr: expectIntArray(r, 'gpr', I32_MIN, U32, 16, w),
@@ -112,5 +119,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   s.interruptShadow = v.interruptShadow;
   s.nmiPending = v.nmiPending;
   s.nmiBlocked = v.nmiBlocked;
+  if (fpuData) applyFpuState(fpu, fpuData);
+  else fpu.reset();
   return v.eflags;
 }

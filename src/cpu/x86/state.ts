@@ -13,6 +13,8 @@
  * address a 48-bit implementation produces).
  */
 
+import type { FpuStateData } from './fpu/fpu-snapshot.js';
+
 export const enum Reg {
   EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
 }
@@ -79,6 +81,8 @@ export const enum Efer {
 
 /** Plain-data copy of CpuState for snapshots and `info registers`. */
 export interface CpuStateData {
+  /** The x87 registers (fpu/fpu-snapshot.ts). */
+  fpu: FpuStateData;
   gpr: number[];
   gprHi: number[];
   eip: number;

@@ -1,0 +1,7 @@
+/**
+ * x87 compares, FXAM and FCMOVcc match the host CPU. Expected values: the host CPU's x87 unit (test/cpu/fixtures/x87-compare.json, made by
+ * scripts/gen-x87-fixtures.mjs); x87-fixture-runner.ts explains what is compared and how.
+ */
+import { describeX87Fixture } from './x87-fixture-runner.js';
+
+describeX87Fixture('x87-compare', 'x87 compares, FXAM and FCMOVcc match the host CPU');

@@ -1,0 +1,7 @@
+/**
+ * x87 control, status and environment instructions match the host CPU. Expected values: the host CPU's x87 unit (test/cpu/fixtures/x87-control.json, made by
+ * scripts/gen-x87-fixtures.mjs); x87-fixture-runner.ts explains what is compared and how.
+ */
+import { describeX87Fixture } from './x87-fixture-runner.js';
+
+describeX87Fixture('x87-control', 'x87 control, status and environment instructions match the host CPU');

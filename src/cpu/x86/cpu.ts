@@ -19,6 +19,7 @@ import type { InterruptSource } from '../../machine/irq.js';
 import type { Logger } from '../../machine/log.js';
 import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
+import { SseState } from './sse/sse-state.js';
 import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { execPrimary } from './exec-primary.js';
@@ -75,6 +76,8 @@ export class X86Cpu {
   readonly lazy = new LazyFlags();
   /** x87 registers (aliased by MMX); saved with FXSAVE. */
   readonly fpu = new FpuState();
+  /** XMM registers and MXCSR. */
+  readonly sse = new SseState();
   intercept: InterceptHook | undefined;
   /** Set by anyone (a device, the run loop) to make `run` return at the next instruction boundary. */
   exitRequested = false;
@@ -92,8 +95,10 @@ export class X86Cpu {
   adSize = 16;
   /** Segment override prefix (SegReg) or SEG_DEFAULT. */
   segOverride = SEG_DEFAULT;
-  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
+  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE): the last of the two, which selects SSE instructions. */
   repPrefix = 0;
+  /** A 66 prefix was present (an operand-size override, or SSE's mandatory prefix). */
+  prefix66 = false;
   lockPrefix = false;
   /** EIP of the first byte of the current instruction (faults restart here). */
   startEip = 0;
@@ -139,6 +144,7 @@ export class X86Cpu {
     s.eflags = Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.fpu.reset();
+    this.sse.reset();
     for (let i = 0; i < 6; i++) {
       s.segSel[i] = 0;
       s.segBase[i] = 0;
@@ -713,6 +719,7 @@ export class X86Cpu {
     this.startEip = s.eip;
     this.segOverride = SEG_DEFAULT;
     this.repPrefix = 0;
+    this.prefix66 = false;
     this.lockPrefix = false;
     let opSize32 = this.cs32;
     let adSize32 = this.cs32;
@@ -721,7 +728,7 @@ export class X86Cpu {
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);
       switch (op) {
-        case 0x66: opSize32 = !this.cs32; break;
+        case 0x66: opSize32 = !this.cs32; this.prefix66 = true; break;
         case 0x67: adSize32 = !this.cs32; break;
         case 0x26: this.segOverride = SegReg.ES; break;
         case 0x2e: this.segOverride = SegReg.CS; break;
@@ -845,12 +852,12 @@ export class X86Cpu {
   readonly stateVersion = CPU_STATE_VERSION;
 
   saveState(): CpuStateData {
-    return saveCpuState(this.s, this.getEflags());
+    return saveCpuState(this.s, this.getEflags(), this.sse);
   }
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
-    const eflags = loadCpuState(this.s, data, version);
+    const eflags = loadCpuState(this.s, data, version, this.sse);
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;

@@ -10,6 +10,13 @@ const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
 const FEAT_EDX_CX8 = 1 << 8;
 const FEAT_EDX_CMOV = 1 << 15;
+const FEAT_EDX_CLFSH = 1 << 19;
+const FEAT_EDX_MMX = 1 << 23;
+const FEAT_EDX_FXSR = 1 << 24;
+const FEAT_EDX_SSE = 1 << 25;
+const FEAT_EDX_SSE2 = 1 << 26;
+/** CLFLUSH line size in EBX[15:8], in 8-byte units (64 bytes). */
+const CLFLUSH_LINE_UNITS = 8;
 
 /** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
 export const CPU_SIGNATURE = 0x00000663;
@@ -39,6 +46,8 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default:
-      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
+      return [CPU_SIGNATURE, CLFLUSH_LINE_UNITS << 8, 0,
+        (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV | FEAT_EDX_CLFSH | FEAT_EDX_MMX | FEAT_EDX_FXSR |
+          FEAT_EDX_SSE | FEAT_EDX_SSE2) >>> 0];
   }
 }

@@ -4,13 +4,14 @@
  * RDTSC, RDMSR/WRMSR.
  */
 import { alu, AluOp, doubleShift, imulTrunc, maskOf, signExtend } from './alu.js';
-import { Ar, Cr0, Fl, Reg, SegReg } from './state.js';
+import { Ar, Cr0, Cr4, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { cpuid } from './cpuid.js';
 import { readMsr, writeMsr } from './msr.js';
 import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
+import { execSse } from './sse/exec-sse.js';
 
 export function exec0f(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
@@ -194,6 +195,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       return;
     }
     default:
+      if (execSse(cpu, op)) return;
       cpu.unimplemented(`opcode 0f ${op.toString(16).padStart(2, '0')}`);
   }
 }
@@ -267,7 +269,7 @@ function movCr(cpu: X86Cpu, toCr: boolean): void {
     case 3: s.cr3 = v; return;
     default:
       // Only CR4 bits for features we implement may be set; the rest are reserved (#GP).
-      if (v & ~0x4) cpu.gp(0); // TSD only, until PSE/PAE/PGE/OSFXSR exist
+      if (v & ~(0x4 | Cr4.OSFXSR | Cr4.OSXMMEXCPT)) cpu.gp(0); // TSD, OSFXSR, OSXMMEXCPT
       s.cr4 = v;
       return;
   }

@@ -6,6 +6,7 @@
 import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
 import type { CpuState, CpuStateData } from './state.js';
+import { validateSseState, type SseState } from './sse/sse-state.js';
 
 export const CPU_STATE_VERSION = 1;
 
@@ -16,8 +17,9 @@ const I32_MAX = 0x7fffffff;
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
 
 /** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
-export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
+export function saveCpuState(s: CpuState, eflags: number, sse: SseState): CpuStateData {
   return {
+    sse: sse.save(),
     gpr: Array.from(s.gpr),
     gprHi: Array.from(s.gprHi),
     eip: s.eip >>> 0,
@@ -50,7 +52,7 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
 }
 
 /** Validates `data` completely, then writes it into `s`. Returns the EFLAGS value to set. */
-export function loadCpuState(s: CpuState, data: unknown, version: number): number {
+export function loadCpuState(s: CpuState, data: unknown, version: number, sse: SseState): number {
   if (version !== CPU_STATE_VERSION) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const w = 'cpu';
@@ -83,6 +85,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
     interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
+    sse: validateSseState(r.sse),
   };
   s.gpr.set(v.gpr.map((x) => x | 0));
   s.gprHi.set(v.gprHi.map((x) => x | 0));
@@ -111,5 +114,6 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   s.interruptShadow = v.interruptShadow;
   s.nmiPending = v.nmiPending;
   s.nmiBlocked = v.nmiBlocked;
+  sse.load(v.sse);
   return v.eflags;
 }

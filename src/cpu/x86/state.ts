@@ -12,6 +12,7 @@
  * Sixty-four-bit bases are kept as doubles (exact up to 2^53, which covers every canonical
  * address a 48-bit implementation produces).
  */
+import type { SseStateData } from './sse/sse-state.js';
 
 export const enum Reg {
   EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
@@ -108,6 +109,8 @@ export interface CpuStateData {
   interruptShadow: number;
   nmiPending: boolean;
   nmiBlocked: boolean;
+  /** XMM registers and MXCSR. */
+  sse: SseStateData;
 }
 
 export class CpuState {

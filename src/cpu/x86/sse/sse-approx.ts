@@ -9,7 +9,12 @@
  */
 import { bitsOfF32, f32Of, QNAN_INDEFINITE_S } from './sse-fp.js';
 
-const MIN_NORMAL = 2 ** -126;
+/**
+ * RCP inputs from |1.11111111110100000000000B * 2^125| up are "guaranteed to produce tiny
+ * results" (flushed to zero); the SDM leaves the few inputs just below to the implementation,
+ * and both Intel and AMD parts flush there too. This is the bit pattern of that bound.
+ */
+const RCP_TINY_FROM = 0x7e7fe800;
 
 export function approxS(x: number, rsqrt: boolean): number {
   const sign = x & 0x80000000;
@@ -22,9 +27,9 @@ export function approxS(x: number, rsqrt: boolean): number {
   }
   if (e === 0) return (sign | 0x7f800000) >>> 0; // zeros and denormals
   if (rsqrt && sign) return QNAN_INDEFINITE_S;
+  if (!rsqrt && (x & 0x7fffffff) >= RCP_TINY_FROM) return sign >>> 0;
   const v = f32Of(x);
   const r = rsqrt ? 1 / Math.sqrt(v) : 1 / v;
-  if (Math.abs(r) < MIN_NORMAL) return sign >>> 0;
   const bits = bitsOfF32(Math.fround(r));
   return ((bits + 0x400) & ~0x7ff) >>> 0;
 }

@@ -131,12 +131,13 @@ function core(st: SseState, op: FpOp, ka: K, a: number, kb: K, b: number, fmt: F
       st.pre |= Mxcsr.IE;
       return Res.Indefinite;
     }
-    if (ka === K.Denormal || kb === K.Denormal) st.pre |= Mxcsr.DE;
     if (op === FpOp.Div && kb === K.Zero) {
+      // Division by zero takes precedence over a denormal dividend (no DE; host-verified).
       if (!infA) st.pre |= Mxcsr.ZE;
       value = a / b; // signed infinity
       return Res.Value;
     }
+    if (ka === K.Denormal || kb === K.Denormal) st.pre |= Mxcsr.DE;
     if (infA || infB) {
       value = op === FpOp.Add ? a + b : op === FpOp.Sub ? a - b : op === FpOp.Mul ? a * b : a / b;
       return Res.Value;
@@ -249,12 +250,15 @@ function fast(op: FpOp, a: number, b: number, fmt: FloatFormat): boolean {
       inexactFast = prodErr !== 0;
       break;
     case FpOp.Div: {
+      // The check d * b == a needs the product's error term above the underflow range.
+      if (Math.abs(a) < SAFE_LOW_D) return false;
       d = a / b;
       const p = twoProduct(d, b);
       inexactFast = p !== a || prodErr !== 0;
       break;
     }
     default: {
+      if (b < SAFE_LOW_D) return false;
       d = Math.sqrt(b);
       const p = twoProduct(d, d);
       inexactFast = p !== b || prodErr !== 0;

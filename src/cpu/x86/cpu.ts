@@ -11,7 +11,7 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 6 (interrupts and exceptions), 9 (reset).
  * Not implemented yet (raise a loud internal error or #UD with a log line): paging, long
- * mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ * mode, virtual-8086 mode, hardware task switches, x87, call gates. MMX/SSE/SSE2 live in sse/.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';

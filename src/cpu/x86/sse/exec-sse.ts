@@ -10,8 +10,10 @@
  * operands of legacy SSE instructions must be 16-byte aligned except for MOVUPS, MOVUPD,
  * MOVDQU and MASKMOVDQU.
  *
- * Not implemented (#UD through cpu.unimplemented): SSE3 and later (MOVDDUP, HADDPS, LDDQU...),
- * the REX.W forms until long mode exists.
+ * Not implemented (#UD through cpu.unimplemented): SSE3 and later (MOVDDUP, HADDPS, LDDQU...).
+ * REX: XMM8-15 need only xmmIndex (sse-access.ts) to apply REX.R/REX.B; the REX.W forms
+ * (MOVD/MOVQ r64, CVTSI2SS/SD r64, CVT(T)SS2SI/SD2SI r64) need movd() to move 64 bits and
+ * the `intBits` argument of cvt2a/cvt2c2d set to 64 (they call cpu.unimplemented today).
  */
 import type { X86Cpu } from '../cpu.js';
 import { Vec } from '../exceptions.js';
@@ -354,7 +356,10 @@ function movHalf(cpu: X86Cpu, pfx: number, op: number): void {
   storeXmm(cpu, reg, a);
 }
 
-/** 0F 6E / 7E: MOVD to/from MMX or XMM (66); F3 0F 7E is MOVQ xmm, xmm/m64. */
+/**
+ * 0F 6E / 7E: MOVD to/from MMX or XMM (66); F3 0F 7E is MOVQ xmm, xmm/m64. With REX.W (64-bit
+ * mode) 0F 6E / 7E become MOVQ with r/m64: not decoded until long mode exists.
+ */
 function movd(cpu: X86Cpu, pfx: number, toRm: boolean): void {
   const a = cpu.sse.a;
   if (toRm && pfx === P.F3) {

@@ -1,10 +1,11 @@
 /**
- * Operands and checks shared by the MMX and SSE instructions: register numbers from ModRM,
- * the device-not-available and #UD checks of SDM Vol. 3A 13.1.3 / Table 13-? ("Effect of the
- * CR0 and CR4 flags on SSE/SSE2 execution") and Vol. 3A 12.? for MMX, 128/64/32-bit memory
- * operands with the 16-byte alignment rule of legacy SSE (Vol. 1 11.4.? / 11.6.?), the
- * x87-to-MMX transition (Vol. 1 9.5.1), and committing SIMD floating-point exceptions
- * (Vol. 1 11.5.3: #XM when CR4.OSXMMEXCPT=1, else #UD).
+ * Operands and checks shared by the MMX and SSE instructions: register numbers from ModRM;
+ * the #UD/#NM checks of SDM Vol. 3A chapter 13 (the table "Action taken for combinations of
+ * OSFXSR, OSXMMEXCPT, SSE, SSE2, SSE3, EM, MP, and TS") and of the MMX exception tables in
+ * Vol. 2 chapter 22/23 ("Exception conditions for SIMD/MMX instructions"); 128/64/32-bit
+ * memory operands with the 16-byte alignment rule of legacy SSE; the x87-to-MMX transition
+ * (Vol. 1 9.5.1); and committing SIMD floating-point exceptions (Vol. 1 11.5: #XM when
+ * CR4.OSXMMEXCPT=1, else #UD).
  */
 import type { X86Cpu } from '../cpu.js';
 import { Vec } from '../exceptions.js';

@@ -1,5 +1,5 @@
 /**
- * The SSE/SSE2 conversions (SDM Vol. 2 CVT* pages; Vol. 1 11.4.? Table 11-? "SSE2 conversion
+ * The SSE/SSE2 conversions (SDM Vol. 2 CVT* pages; Vol. 1 11.4.4 "SSE2 conversion
  * instructions"): 0F 2A (integer → float from MMX or a GPR), 0F 2C / 2D (float → integer,
  * truncating or under MXCSR.RC), 0F 5A (single ↔ double), 0F 5B (dword ↔ single) and 0F E6
  * (dword ↔ double).

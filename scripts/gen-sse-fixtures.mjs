@@ -162,6 +162,21 @@ const groups = [];
     scalarCases(g.snippet(`${op}sd xmm0, xmm1`, xmmSnippet(`${op}sd xmm0, xmm1`)), pairs(D_SCALAR), [MX.RN], true);
     scalarCases(g.snippet(`${op}pd xmm0, [esi+16]`, xmmSnippet(`${op}pd xmm0, [esi+16]`)), pairs(D_RC.slice(0, 6)), [MX.RN, MX.RU], true);
   }
+  // Ordinary operands (random significands, exponents near 1) through the fast and exact paths.
+  const nearS = () => ((rand() & 0x807fffff) | ((124 + (rand() % 7)) << 23)) >>> 0;
+  const nearD = () => [rand(), ((rand() & 0x800fffff) | ((1020 + (rand() % 7)) << 20)) >>> 0];
+  for (const op of ['add', 'sub', 'mul', 'div', 'sqrt']) {
+    const sp = [];
+    const dp = [];
+    for (let i = 0; i < 48; i++) {
+      const x = nearS(), y = nearS();
+      sp.push([x, op === 'sqrt' ? y & 0x7fffffff : y]);
+      const dx = nearD(), dy = nearD();
+      dp.push([dx, op === 'sqrt' ? [dy[0], dy[1] & 0x7fffffff] : dy]);
+    }
+    packedCases(g.snippet(`${op}ps xmm0, xmm1 (ordinary operands)`, xmmSnippet(`${op}ps xmm0, xmm1`)), sp, 4, [MX.RN, MX.RD, MX.RU, MX.RZ], false);
+    packedCases(g.snippet(`${op}pd xmm0, xmm1 (ordinary operands)`, xmmSnippet(`${op}pd xmm0, xmm1`)), dp, 2, [MX.RN, MX.RD, MX.RU, MX.RZ], true);
+  }
   // Underflow boundaries: products landing just below/above the smallest normal, exact and inexact.
   const tinyS = [0x3f7fffff, 0x3f800001, 0x00800001, 0x00800000, 0x3f000000, 0x3effffff, 0x3f7ffffe, 0x33800000];
   packedCases(g.snippet('mulps xmm0, xmm1 (tininess)', xmmSnippet('mulps xmm0, xmm1')), pairs(tinyS, [0x00800000, 0x00800001, 0x80ffffff, 0x0000ffff]), 4, MX_ALL, false);

@@ -20,7 +20,7 @@ import type { X86Cpu } from './cpu.js';
 /** CR0 bits that exist (PG CD NW AM WP NE ET TS EM MP PE); the rest read as zero. */
 const CR0_BITS = 0xe005003f;
 /** CR4 bits of implemented features; setting any other bit is #GP(0). */
-export const CR4_SUPPORTED = Cr4.TSD | Cr4.PSE | Cr4.PAE | Cr4.PGE;
+export const CR4_SUPPORTED = Cr4.TSD | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
 /** IA32_EFER bits WRMSR may change (the long-mode work adds SCE and LME). */
 export const EFER_WRITABLE = Efer.NXE;
 

@@ -11,7 +11,7 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
  * 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, SSE, call gates.
+ * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, call gates. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -20,6 +20,7 @@ import type { Logger } from '../../machine/log.js';
 import type { CpuApic } from './apic-interface.js';
 import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
+import { SseState } from './sse/sse-state.js';
 import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
@@ -81,6 +82,8 @@ export class X86Cpu {
   readonly lazy = new LazyFlags();
   /** x87 registers (aliased by MMX); saved with FXSAVE. */
   readonly fpu = new FpuState();
+  /** XMM registers and MXCSR. */
+  readonly sse = new SseState();
   intercept: InterceptHook | undefined;
   /**
    * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
@@ -104,8 +107,10 @@ export class X86Cpu {
   adSize = 16;
   /** Segment override prefix (SegReg) or SEG_DEFAULT. */
   segOverride = SEG_DEFAULT;
-  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
+  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE): the last of the two, which selects SSE instructions. */
   repPrefix = 0;
+  /** A 66 prefix was present (an operand-size override, or SSE's mandatory prefix). */
+  prefix66 = false;
   lockPrefix = false;
   /** EIP of the first byte of the current instruction (faults restart here). */
   startEip = 0;
@@ -165,6 +170,7 @@ export class X86Cpu {
     s.eflags = Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.fpu.reset();
+    this.sse.reset();
     for (let i = 0; i < 6; i++) {
       s.segSel[i] = 0;
       s.segBase[i] = 0;
@@ -806,6 +812,7 @@ export class X86Cpu {
     this.startEip = s.eip;
     this.segOverride = SEG_DEFAULT;
     this.repPrefix = 0;
+    this.prefix66 = false;
     this.lockPrefix = false;
     let opSize32 = this.cs32;
     let adSize32 = this.cs32;
@@ -814,7 +821,7 @@ export class X86Cpu {
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);
       switch (op) {
-        case 0x66: opSize32 = !this.cs32; break;
+        case 0x66: opSize32 = !this.cs32; this.prefix66 = true; break;
         case 0x67: adSize32 = !this.cs32; break;
         case 0x26: this.segOverride = SegReg.ES; break;
         case 0x2e: this.segOverride = SegReg.CS; break;
@@ -938,12 +945,12 @@ export class X86Cpu {
   readonly stateVersion = CPU_STATE_VERSION;
 
   saveState(): CpuStateData {
-    return saveCpuState(this.s, this.getEflags(), this.fpu);
+    return saveCpuState(this.s, this.getEflags(), this.fpu, this.sse);
   }
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
-    const eflags = loadCpuState(this.s, data, version, this.fpu);
+    const eflags = loadCpuState(this.s, data, version, this.fpu, this.sse);
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;

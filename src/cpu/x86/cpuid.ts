@@ -19,6 +19,13 @@ const FEAT_EDX_PGE = 1 << 13;
 const FEAT_EDX_CMOV = 1 << 15;
 /** CPUID.1:ECX: the local APIC timer has TSC-deadline mode (IA32_TSC_DEADLINE). */
 const FEAT_ECX_TSC_DEADLINE = 1 << 24;
+const FEAT_EDX_CLFSH = 1 << 19;
+const FEAT_EDX_MMX = 1 << 23;
+const FEAT_EDX_FXSR = 1 << 24;
+const FEAT_EDX_SSE = 1 << 25;
+const FEAT_EDX_SSE2 = 1 << 26;
+/** CLFLUSH line size in EBX[15:8], in 8-byte units (64 bytes). */
+const CLFLUSH_LINE_UNITS = 8;
 
 /** CPUID.80000001h:EDX bits: execute-disable (EFER.NXE) and 1 GiB pages (4-level paging). */
 const EXT_EDX_NX = 1 << 20;
@@ -56,9 +63,10 @@ export function cpuid(leaf: number, _subleaf: number, apic?: CpuApic): [number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default: {
-      let ebx = 0;
+      let ebx = CLFLUSH_LINE_UNITS << 8;
       let ecx = 0;
-      let edx = FEAT_EDX_FPU | FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV;
+      let edx = FEAT_EDX_FPU | FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV |
+        FEAT_EDX_CLFSH | FEAT_EDX_MMX | FEAT_EDX_FXSR | FEAT_EDX_SSE | FEAT_EDX_SSE2;
       if (apic) {
         ebx |= (apic.initialApicId & 0xff) << 24;
         ecx |= FEAT_ECX_TSC_DEADLINE;

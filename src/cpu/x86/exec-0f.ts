@@ -4,7 +4,7 @@
  * RDTSC, RDMSR/WRMSR.
  */
 import { alu, AluOp, doubleShift, imulTrunc, maskOf, signExtend } from './alu.js';
-import { Ar, Cr0, Fl, Reg, SegReg } from './state.js';
+import { Ar, Cr0, Cr4, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { cpuid } from './cpuid.js';
 import { writeCr0, writeCr3, writeCr4 } from './control-regs.js';
@@ -12,6 +12,7 @@ import { readMsr, writeMsr } from './msr.js';
 import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
+import { execSse } from './sse/exec-sse.js';
 
 export function exec0f(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
@@ -195,6 +196,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       return;
     }
     default:
+      if (execSse(cpu, op)) return;
       cpu.unimplemented(`opcode 0f ${op.toString(16).padStart(2, '0')}`);
   }
 }

@@ -8,10 +8,11 @@ import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } fro
 import type { CpuState, CpuStateData } from './state.js';
 import type { FpuState } from './fpu/fpu-state.js';
 import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
+import { validateSseState, type SseState } from './sse/sse-state.js';
 
 /**
- * 2 added the PAE PDPTE registers and the x87 state (`fpu`): a version-1 state loads with the
- * PDPTEs zero and the FPU reset.
+ * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`): a version-1
+ * state loads with the PDPTEs zero and the FPU and SSE registers reset.
  */
 export const CPU_STATE_VERSION = 2;
 
@@ -22,9 +23,10 @@ const I32_MAX = 0x7fffffff;
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
 
 /** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
-export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState): CpuStateData {
+export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: SseState): CpuStateData {
   return {
     fpu: saveFpuState(fpu),
+    sse: sse.save(),
     gpr: Array.from(s.gpr),
     gprHi: Array.from(s.gprHi),
     eip: s.eip >>> 0,
@@ -56,8 +58,8 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState): CpuSta
   };
 }
 
-/** Validates `data` completely, then writes it into `s` and `fpu`. Returns the EFLAGS value to set. */
-export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState): number {
+/** Validates `data` completely, then writes it into `s`, `fpu` and `sse`. Returns the EFLAGS value to set. */
+export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState, sse: SseState): number {
   if (version !== CPU_STATE_VERSION && version !== 1) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const fpuData = version >= 2 ? parseFpuState(r.fpu) : undefined;
@@ -91,6 +93,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
+    sse: version >= 2 ? validateSseState(r.sse) : undefined,
   };
   s.gpr.set(v.gpr.map((x) => x | 0));
   s.gprHi.set(v.gprHi.map((x) => x | 0));
@@ -121,5 +124,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   s.nmiBlocked = v.nmiBlocked;
   if (fpuData) applyFpuState(fpu, fpuData);
   else fpu.reset();
+  if (v.sse) sse.load(v.sse);
+  else sse.reset();
   return v.eflags;
 }

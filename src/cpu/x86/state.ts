@@ -12,6 +12,7 @@
  * Sixty-four-bit bases are kept as doubles (exact up to 2^53, which covers every canonical
  * address a 48-bit implementation produces).
  */
+import type { SseStateData } from './sse/sse-state.js';
 
 import type { FpuStateData } from './fpu/fpu-snapshot.js';
 
@@ -113,6 +114,8 @@ export interface CpuStateData {
   interruptShadow: number;
   nmiPending: boolean;
   nmiBlocked: boolean;
+  /** XMM registers and MXCSR. */
+  sse: SseStateData;
 }
 
 export class CpuState {

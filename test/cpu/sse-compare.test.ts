@@ -1,0 +1,9 @@
+/**
+ * SSE/SSE2 compares and (U)COMIS: masks, EFLAGS and MXCSR flags match the host CPU.
+ * Expected values: the host CPU (test/cpu/fixtures/sse-compare.json, made by
+ * scripts/gen-sse-fixtures.mjs); the data window holds XMM0, XMM1 and MXCSR before and after.
+ */
+import { describeFixture } from './fixture-runner.js';
+import { enableSse } from './sse-setup.js';
+
+describeFixture('sse-compare', 'SSE/SSE2 compares and (U)COMIS: masks, EFLAGS and MXCSR flags match the host CPU', enableSse);

@@ -19,12 +19,13 @@ import type { InterruptSource } from '../../machine/irq.js';
 import type { Logger } from '../../machine/log.js';
 import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
-import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
+import { Ar, Cr0, CpuState, Efer, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
+import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
 
 /** What the board hands a CPU. */
@@ -86,10 +87,29 @@ export class X86Cpu {
   lastRunCount = 0;
 
   // --- Decoder state of the current instruction (reused, never allocated per instruction) ---
-  /** Operand size in bits: 16 or 32. */
+  /** Operand size in bits: 16, 32 or (64-bit mode) 64. */
   opSize = 16;
-  /** Address size in bits: 16 or 32. */
+  /** Address size in bits: 16, 32 or (64-bit mode) 64. */
   adSize = 16;
+  /** A 66h prefix is present (with REX.W, opSize alone no longer shows it). */
+  prefix66 = false;
+  /**
+   * REX prefix (64-bit mode, SDM Vol. 2A 2.2.1): the byte (0x40-0x4F) or 0, and its bits
+   * pre-shifted: rexR/rexX/rexB are 8 or 0 so that `| rexR` extends a 3-bit register number.
+   */
+  rex = 0;
+  rexW = false;
+  rexR = 0;
+  rexX = 0;
+  rexB = 0;
+  /** The memory operand is RIP-relative: bytes fetched after it move eaOff (see fetch8Long). */
+  ripRelative = false;
+  /**
+   * High half (signed 32 bits) of 64-bit values: every read at size 64 returns the low half
+   * (unsigned) and leaves the high half here; every write at size 64 takes its high half
+   * from here.
+   */
+  hi = 0;
   /** Segment override prefix (SegReg) or SEG_DEFAULT. */
   segOverride = SEG_DEFAULT;
   /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
@@ -97,10 +117,15 @@ export class X86Cpu {
   lockPrefix = false;
   /** EIP of the first byte of the current instruction (faults restart here). */
   startEip = 0;
+  /** High half of RIP at the start of the instruction (64-bit mode). */
+  startRipHi = 0;
   modrm = 0;
   /** Memory operand: segment and offset (after decodeModrm with mod != 3). */
   eaSeg = 0;
   eaOff = 0;
+  /** 64-bit mode: the effective address as exact halves (eaOff may round when not canonical). */
+  eaLo = 0;
+  eaHi = 0;
 
   // --- Cached mode bits, recomputed by updateMode() ---
   /** CS default size is 32 bits. */
@@ -109,6 +134,10 @@ export class X86Cpu {
   ss32 = false;
   /** CR0.PE and not VM86. */
   protectedMode = false;
+  /** IA-32e mode is active (EFER.LMA). */
+  lma = false;
+  /** 64-bit mode: IA-32e mode with CS.L = 1 (otherwise IA-32e runs in compatibility mode). */
+  mode64 = false;
   cpl = 0;
   /** EIP is masked to 16 bits in 16-bit code segments. */
   ipMask = 0xffff;
@@ -133,6 +162,8 @@ export class X86Cpu {
     const s = this.s;
     s.gpr.fill(0);
     s.gprHi.fill(0);
+    s.ripHi = 0;
+    s.long.reset();
     // EDX holds the processor signature (family/model/stepping) after reset.
     s.gpr[Reg.EDX] = 0x00000663;
     s.eip = 0xfff0;
@@ -187,9 +218,12 @@ export class X86Cpu {
   updateMode(): void {
     const s = this.s;
     this.protectedMode = (s.cr0 & Cr0.PE) !== 0 && (s.eflags & Fl.VM) === 0;
+    this.lma = (s.efer & Efer.LMA) !== 0;
+    this.mode64 = this.lma && this.protectedMode && (s.segAr[SegReg.CS]! & Ar.L) !== 0;
     this.cs32 = this.protectedMode && (s.segAr[SegReg.CS]! & Ar.DB) !== 0;
     this.ss32 = this.protectedMode && (s.segAr[SegReg.SS]! & Ar.DB) !== 0;
-    this.ipMask = this.cs32 ? -1 : 0xffff;
+    this.ipMask = this.cs32 || this.mode64 ? -1 : 0xffff;
+    if (!this.mode64) s.ripHi = 0;
     this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
     this.a20Mask = s.a20 ? -1 : ~0x100000;
   }
@@ -272,6 +306,17 @@ export class X86Cpu {
     this.lazy.set(op, a, b, r, size);
   }
 
+  /** Sets the arithmetic flags lazily from a 64-bit operation (operands and result as halves). */
+  setLazy64(op: LazyOp, a: number, aHi: number, b: number, bHi: number, r: number, rHi: number): void {
+    if (op === LazyOp.Inc || op === LazyOp.Dec) {
+      if (this.lazy.op !== LazyOp.None) {
+        const cf = this.lazy.carry(this.s.eflags);
+        this.s.eflags = (this.s.eflags & ~Fl.CF) | cf;
+      }
+    }
+    this.lazy.set64(op, a, aHi, b, bHi, r, rHi);
+  }
+
   /** Sets the arithmetic flags eagerly (shifts, multiplies, BCD): `flags` holds OSZAPC bits. */
   setArithFlags(flags: number): void {
     this.s.eflags = (this.s.eflags & ~Fl.ARITH) | (flags & Fl.ARITH);
@@ -282,27 +327,81 @@ export class X86Cpu {
   // Registers by size
   // ============================================================================================
 
+  /**
+   * Byte register `r`: AL CL DL BL AH CH DH BH, or with any REX prefix AL CL DL BL SPL BPL
+   * SIL DIL R8B-R15B (SDM Vol. 1 3.4.1.1).
+   */
   reg8(r: number): number {
-    return r < 4 ? this.s.gpr[r]! & 0xff : (this.s.gpr[r - 4]! >> 8) & 0xff;
+    return r < 4 || this.rex !== 0 ? this.s.gpr[r]! & 0xff : (this.s.gpr[r - 4]! >> 8) & 0xff;
   }
 
   setReg8(r: number, v: number): void {
     const g = this.s.gpr;
-    if (r < 4) g[r] = (g[r]! & ~0xff) | (v & 0xff);
+    if (r < 4 || this.rex !== 0) g[r] = (g[r]! & ~0xff) | (v & 0xff);
     else g[r - 4] = (g[r - 4]! & ~0xff00) | ((v & 0xff) << 8);
   }
 
-  /** Register `r` at operand size `size` (8, 16, 32), as an unsigned number. */
+  /** Register `r` at operand size `size` (8, 16, 32, 64), as an unsigned number (64: low half, high half in `hi`). */
   getReg(size: number, r: number): number {
     if (size === 32) return this.s.gpr[r]! >>> 0;
     if (size === 16) return this.s.gpr[r]! & 0xffff;
-    return this.reg8(r);
+    if (size === 8) return this.reg8(r);
+    this.hi = this.s.gprHi[r]!;
+    return this.s.gpr[r]! >>> 0;
   }
 
+  /**
+   * Writes register `r` at `size` bits. A 32-bit write zero-extends into the high half (SDM
+   * Vol. 1 3.4.1.1; outside 64-bit mode the high halves are zero anyway); 8- and 16-bit
+   * writes keep the rest. At size 64 the high half comes from `hi`.
+   */
   setReg(size: number, r: number, v: number): void {
-    if (size === 32) this.s.gpr[r] = v;
-    else if (size === 16) this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
-    else this.setReg8(r, v);
+    if (size === 32) {
+      this.s.gpr[r] = v;
+      this.s.gprHi[r] = 0;
+    } else if (size === 16) {
+      this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
+    } else if (size === 8) {
+      this.setReg8(r, v);
+    } else {
+      this.s.gpr[r] = v;
+      this.s.gprHi[r] = this.hi;
+    }
+  }
+
+  /** Writes a 32-bit result to register `r`, zero-extended to 64 bits. */
+  setReg32(r: number, v: number): void {
+    this.s.gpr[r] = v;
+    this.s.gprHi[r] = 0;
+  }
+
+  /** Writes all 64 bits of register `r`. */
+  setReg64(r: number, lo: number, hi: number): void {
+    this.s.gpr[r] = lo;
+    this.s.gprHi[r] = hi;
+  }
+
+  /** Register `r` as a signed 64-bit number (exact below 2^53: addresses, counts). */
+  reg64(r: number): number {
+    return this.s.gprHi[r]! * 4294967296 + (this.s.gpr[r]! >>> 0);
+  }
+
+  /** Sets register `r` from a signed 64-bit number (exact below 2^53). */
+  setReg64From(r: number, v: number): void {
+    this.s.gpr[r] = v >>> 0;
+    this.s.gprHi[r] = Math.floor(v / 4294967296) | 0;
+  }
+
+  /** RIP as a signed 64-bit number (EIP zero-extended outside 64-bit mode). */
+  get rip(): number {
+    return this.s.ripHi * 4294967296 + (this.s.eip >>> 0);
+  }
+
+  /** Sets RIP in 64-bit mode: #GP(0) if `v` is not canonical (SDM Vol. 1 3.3.7.1). */
+  setRip(v: number): void {
+    if (v < -CANONICAL_LIMIT || v >= CANONICAL_LIMIT) this.gp(0);
+    this.s.eip = v >>> 0;
+    this.s.ripHi = Math.floor(v / 4294967296) | 0;
   }
 
   // ============================================================================================
@@ -372,6 +471,7 @@ export class X86Cpu {
     const ar = s.segAr[seg]!;
     const limit = s.segLimit[seg]!;
     if (this.protectedMode) {
+      if (this.mode64) return this.segAddr64(seg, off, size);
       if (ar & Ar.UNUSABLE) this.segFault(seg);
       if (write) {
         // Writable data segment required (type bit 3 = 0 data, bit 1 = writable).
@@ -389,6 +489,17 @@ export class X86Cpu {
     }
     if (off + size - 1 > limit) this.segFault(seg);
     return (s.segBase[seg]! + off) >>> 0;
+  }
+
+  /**
+   * 64-bit mode: no limit or type checks, only FS and GS have a base, and the access must be
+   * canonical: #SS(0) for the stack segment, #GP(0) otherwise (SDM Vol. 3A 5.3.1). `off` is
+   * a signed 64-bit number; the result is the 48-bit linear address.
+   */
+  private segAddr64(seg: number, off: number, size: number): number {
+    const lin = seg >= SegReg.FS ? off + this.s.segBase[seg]! : off;
+    if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT) this.segFault(seg);
+    return linear48(lin);
   }
 
   private segFault(seg: number): never {
@@ -414,14 +525,37 @@ export class X86Cpu {
     this.writeLinear(this.segAddr(seg, off, 4, true), 4, v);
   }
 
-  readSized(size: number, seg: number, off: number): number {
-    return size === 32 ? this.read32(seg, off) : size === 16 ? this.read16(seg, off) : this.read8(seg, off);
+  /** Reads 64 bits: returns the low half, leaves the high half in `hi`. */
+  read64(seg: number, off: number): number {
+    const lin = this.segAddr(seg, off, 8, false);
+    const lo = this.readLinear(lin, 4);
+    this.hi = this.readLinear(lin + 4, 4) | 0;
+    return lo;
   }
 
+  write64(seg: number, off: number, lo: number, hi: number): void {
+    const lin = this.segAddr(seg, off, 8, true);
+    this.writeLinear(lin, 4, lo >>> 0);
+    this.writeLinear(lin + 4, 4, hi >>> 0);
+  }
+
+  /** Reads `size` bits (64: low half returned, high half in `hi`). */
+  readSized(size: number, seg: number, off: number): number {
+    return size === 32 ? this.read32(seg, off) : size === 16 ? this.read16(seg, off) : size === 8 ? this.read8(seg, off) : this.read64(seg, off);
+  }
+
+  /** Writes `size` bits (64: the high half from `hi`). */
   writeSized(size: number, seg: number, off: number, v: number): void {
     if (size === 32) this.write32(seg, off, v);
     else if (size === 16) this.write16(seg, off, v);
-    else this.write8(seg, off, v);
+    else if (size === 8) this.write8(seg, off, v);
+    else this.write64(seg, off, v, this.hi);
+  }
+
+  /** `off + delta` wrapped to the address size (for operands spread over several words). */
+  offsetAdd(off: number, delta: number): number {
+    const a = this.adSize;
+    return a === 32 ? (off + delta) >>> 0 : a === 16 ? (off + delta) & 0xffff : off + delta;
   }
 
   // ============================================================================================
@@ -429,11 +563,29 @@ export class X86Cpu {
   // ============================================================================================
 
   fetch8(): number {
+    if (this.mode64) return this.fetch8Long();
     const s = this.s;
     const eip = s.eip;
     if ((eip >>> 0) > s.segLimit[SegReg.CS]!) this.gp(0);
     const v = this.bus.mem.read(this.physical(s.segBase[SegReg.CS]! + (eip >>> 0)), 1);
     s.eip = (eip + 1) & this.ipMask;
+    return v;
+  }
+
+  /**
+   * 64-bit mode fetch: RIP is ripHi:eip, CS has neither base nor limit, and RIP must stay
+   * canonical. A byte fetched after a RIP-relative operand moves eaOff along, because the
+   * operand is relative to the end of the instruction (SDM Vol. 2A 2.2.1.6).
+   */
+  private fetch8Long(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    const lin = s.ripHi * 4294967296 + eip;
+    if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
+    const v = this.bus.mem.read(this.physical(linear48(lin)), 1);
+    if (eip === 0xffffffff) s.ripHi = (s.ripHi + 1) | 0;
+    s.eip = (eip + 1) | 0;
+    if (this.ripRelative) this.eaOff++;
     return v;
   }
 
@@ -447,8 +599,16 @@ export class X86Cpu {
     return (lo | (this.fetch16() << 16)) >>> 0;
   }
 
-  /** An immediate of operand size (16 or 32 bits; 8 for byte operations). */
+  /**
+   * An immediate of operand size (16 or 32 bits; 8 for byte operations). At size 64 it is a
+   * sign-extended imm32: low half returned, high half in `hi`.
+   */
   fetchImm(size: number): number {
+    if (size === 64) {
+      const v = this.fetch32();
+      this.hi = (v | 0) >> 31;
+      return v;
+    }
     return size === 32 ? this.fetch32() : size === 16 ? this.fetch16() : this.fetch8();
   }
 
@@ -462,7 +622,8 @@ export class X86Cpu {
     this.modrm = m;
     if (m >= 0xc0) return;
     if (this.adSize === 16) this.decodeEa16(m);
-    else this.decodeEa32(m);
+    else if (this.adSize === 32 && !this.mode64) this.decodeEa32(m);
+    else decodeEaLong(this, m);
   }
 
   private decodeEa16(m: number): void {
@@ -524,19 +685,29 @@ export class X86Cpu {
     this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
   }
 
-  /** The reg field of the current ModRM byte. */
+  /** The reg field of the current ModRM byte as a register number, extended by REX.R (0-15). */
   get modReg(): number {
+    return ((this.modrm >> 3) & 7) | this.rexR;
+  }
+
+  /** The reg field as an opcode extension (/digit): never extended by REX. */
+  get modOp(): number {
     return (this.modrm >> 3) & 7;
+  }
+
+  /** The r/m field of a register operand (mod = 3) as a register number, extended by REX.B (0-15). */
+  get rmReg(): number {
+    return (this.modrm & 7) | this.rexB;
   }
 
   /** Reads the r/m operand of the current instruction at `size` bits. */
   readRm(size: number): number {
-    if (this.modrm >= 0xc0) return this.getReg(size, this.modrm & 7);
+    if (this.modrm >= 0xc0) return this.getReg(size, (this.modrm & 7) | this.rexB);
     return this.readSized(size, this.eaSeg, this.eaOff);
   }
 
   writeRm(size: number, v: number): void {
-    if (this.modrm >= 0xc0) this.setReg(size, this.modrm & 7, v);
+    if (this.modrm >= 0xc0) this.setReg(size, (this.modrm & 7) | this.rexB, v);
     else this.writeSized(size, this.eaSeg, this.eaOff, v);
   }
 
@@ -549,17 +720,29 @@ export class X86Cpu {
   // Stack
   // ============================================================================================
 
+  /** The stack pointer: SP, ESP, or in 64-bit mode RSP as a signed number. */
   get sp(): number {
+    if (this.mode64) return this.reg64(Reg.ESP);
     return this.ss32 ? this.s.gpr[Reg.ESP]! >>> 0 : this.s.gpr[Reg.ESP]! & 0xffff;
   }
 
   setSp(v: number): void {
-    if (this.ss32) this.s.gpr[Reg.ESP] = v;
+    if (this.mode64) this.setReg64From(Reg.ESP, v);
+    else if (this.ss32) this.s.gpr[Reg.ESP] = v;
     else this.s.gpr[Reg.ESP] = (this.s.gpr[Reg.ESP]! & ~0xffff) | (v & 0xffff);
   }
 
-  /** Pushes `v` at `size` bits (16 or 32). Memory is written before ESP changes (restartable). */
+  /**
+   * Pushes `v` at `size` bits (16 or 32; 64-bit mode 16 or 64, the high half from `hi`).
+   * Memory is written before ESP changes (restartable).
+   */
   push(size: number, v: number): void {
+    if (this.mode64) {
+      const nsp = this.reg64(Reg.ESP) - size / 8;
+      this.writeSized(size, SegReg.SS, nsp, v);
+      this.setReg64From(Reg.ESP, nsp);
+      return;
+    }
     const mask = this.ss32 ? 0xffffffff : 0xffff;
     const nsp = ((this.sp - size / 8) & mask) >>> 0;
     if (size === 32) this.write32(SegReg.SS, nsp, v);
@@ -567,7 +750,14 @@ export class X86Cpu {
     this.setSp(nsp);
   }
 
+  /** Pops `size` bits (64: low half returned, high half in `hi`). */
   pop(size: number): number {
+    if (this.mode64) {
+      const rsp = this.reg64(Reg.ESP);
+      const v = this.readSized(size, SegReg.SS, rsp);
+      this.setReg64From(Reg.ESP, rsp + size / 8);
+      return v;
+    }
     const sp = this.sp;
     const v = size === 32 ? this.read32(SegReg.SS, sp) : this.read16(SegReg.SS, sp);
     this.setSp(sp + size / 8);
@@ -576,6 +766,7 @@ export class X86Cpu {
 
   /** Reads the stack `depth` bytes above SP without popping. */
   peekStack(size: number, depth: number): number {
+    if (this.mode64) return this.readSized(size, SegReg.SS, this.reg64(Reg.ESP) + depth);
     const mask = this.ss32 ? 0xffffffff : 0xffff;
     const off = ((this.sp + depth) & mask) >>> 0;
     return size === 32 ? this.read32(SegReg.SS, off) : this.read16(SegReg.SS, off);
@@ -709,8 +900,13 @@ export class X86Cpu {
 
   /** Decodes and executes one instruction. */
   step(): void {
+    if (this.mode64) {
+      stepLong(this);
+      return;
+    }
     const s = this.s;
     this.startEip = s.eip;
+    this.startRipHi = 0;
     this.segOverride = SEG_DEFAULT;
     this.repPrefix = 0;
     this.lockPrefix = false;
@@ -747,9 +943,11 @@ export class X86Cpu {
    * Whether LOCK may prefix `op` (SDM Vol. 2A LOCK): read-modify-write instructions with a
    * memory destination only. Peeks at the opcode's next bytes without consuming them.
    */
-  private lockable(op: number): boolean {
+  lockable(op: number): boolean {
     const csBase = this.s.segBase[SegReg.CS]!;
-    const peek = (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
+    const peek = this.mode64
+      ? (i: number) => this.peekLinear8(linear48(this.rip + i))
+      : (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
     let modrm: number;
     if (op === 0x0f) {
       const op2 = peek(0);
@@ -785,6 +983,7 @@ export class X86Cpu {
     const code = f.errorCode;
     // Faults restart the instruction; traps raised from INT n etc. set EIP themselves.
     this.s.eip = this.startEip;
+    this.s.ripHi = this.startRipHi;
     this.s.halted = false;
     if (this.bus.log.enabled('int')) {
       this.bus.log.log('int', `pcvm: exception ${vector} error=${code.toString(16)} at ${this.s.segSel[SegReg.CS]!.toString(16)}:${(this.startEip >>> 0).toString(16)}`);
@@ -829,6 +1028,7 @@ export class X86Cpu {
   /** Delivers an external interrupt or NMI at an instruction boundary. */
   private deliverExternal(vector: number, kind: EventKind): void {
     this.startEip = this.s.eip;
+    this.startRipHi = this.s.ripHi;
     try {
       deliverEvent(this, vector, kind, false, 0);
     } catch (e) {

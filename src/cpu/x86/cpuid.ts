@@ -10,6 +10,16 @@ const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
 const FEAT_EDX_CX8 = 1 << 8;
 const FEAT_EDX_CMOV = 1 << 15;
+/** CPUID.1:ECX.CX16: CMPXCHG16B. */
+const FEAT_ECX_CX16 = 1 << 13;
+
+/** CPUID.80000001H:EDX: SYSCALL/SYSRET (bit 11) and Intel 64 long mode (bit 29). */
+const EXT_EDX_SYSCALL = 1 << 11;
+const EXT_EDX_LM = 1 << 29;
+/** CPUID.80000001H:ECX: LAHF/SAHF in 64-bit mode. */
+const EXT_ECX_LAHF = 1 << 0;
+/** CPUID.80000008H:EAX: physical (7:0) and linear (15:8) address widths. */
+const ADDRESS_SIZES = 40 | (48 << 8);
 
 /** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
 export const CPU_SIGNATURE = 0x00000663;
@@ -25,11 +35,19 @@ function vendorDword(offset: number): number {
 /** Returns [EAX, EBX, ECX, EDX] for leaf `eax`, subleaf `ecx`. */
 export function cpuid(leaf: number, _subleaf: number): [number, number, number, number] {
   const maxBasic = 1;
-  const maxExtended = 0x80000000;
+  const maxExtended = 0x80000008;
   leaf >>>= 0;
   if (leaf >= 0x80000000) {
-    // Extended leaves: only the range query; above it Intel returns the highest basic leaf.
-    if (leaf === 0x80000000) return [maxExtended, 0, 0, 0];
+    switch (leaf) {
+      case 0x80000000: return [maxExtended, 0, 0, 0];
+      case 0x80000001: return [0, 0, EXT_ECX_LAHF, (EXT_EDX_SYSCALL | EXT_EDX_LM) >>> 0];
+      case 0x80000008: return [ADDRESS_SIZES, 0, 0, 0];
+      default:
+        // Leaves 0x80000002-7 (brand string, cache details) are not modelled: zeros, as an
+        // Intel part returns for reserved leaves inside the range.
+        if (leaf <= maxExtended) return [0, 0, 0, 0];
+    }
+    // Above the range Intel returns the highest basic leaf.
     leaf = maxBasic;
   } else if (leaf > maxBasic) {
     leaf = maxBasic;
@@ -39,6 +57,6 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default:
-      return [CPU_SIGNATURE, 0, 0, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
+      return [CPU_SIGNATURE, 0, FEAT_ECX_CX16, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
   }
 }

@@ -37,12 +37,22 @@ export function parityFlag(v: number): number {
   return PARITY[v & 0xff]!;
 }
 
-/** Lazy flag state. `size` is the operand width in bits (8, 16, 32). */
+/**
+ * Lazy flag state. `size` is the operand width in bits (8, 16, 32, 64). A 64-bit operation
+ * keeps its operands and result as 32-bit halves: the carry and overflow formulas above only
+ * look at the top bit, so they work on the high halves unchanged, while AF and PF come from
+ * the low halves and ZF from both.
+ */
 export class LazyFlags {
   op = LazyOp.None;
   a = 0;
   b = 0;
   r = 0;
+  /** High halves of a 64-bit operation; `wide` says whether they are in use. */
+  aHi = 0;
+  bHi = 0;
+  rHi = 0;
+  wide = false;
   /** Sign bit of the operand width (0x80, 0x8000, 0x80000000). */
   sign = 0x80;
   /** All-ones mask of the operand width. */
@@ -55,6 +65,21 @@ export class LazyFlags {
     this.r = r;
     this.sign = sizeBits === 32 ? 0x80000000 : sizeBits === 16 ? 0x8000 : 0x80;
     this.mask = sizeBits === 32 ? 0xffffffff : sizeBits === 16 ? 0xffff : 0xff;
+    this.wide = false;
+  }
+
+  /** A 64-bit operation: operands and result as low (unsigned) and high halves. */
+  set64(op: LazyOp, a: number, aHi: number, b: number, bHi: number, r: number, rHi: number): void {
+    this.op = op;
+    this.a = a;
+    this.b = b;
+    this.r = r;
+    this.aHi = aHi;
+    this.bHi = bHi;
+    this.rHi = rHi;
+    this.sign = 0x80000000;
+    this.mask = 0xffffffff;
+    this.wide = true;
   }
 
   /**
@@ -62,6 +87,7 @@ export class LazyFlags {
    * Inc/Dec, which leave CF alone.
    */
   compute(prevCf: number): number {
+    if (this.wide) return this.compute64(prevCf);
     const { a, b, r, sign, mask } = this;
     const res = (r & mask) >>> 0;
     let f = PARITY[res & 0xff]!;
@@ -96,8 +122,44 @@ export class LazyFlags {
     return f;
   }
 
+  private compute64(prevCf: number): number {
+    const { a, b, r, aHi, bHi, rHi } = this;
+    const sign = 0x80000000;
+    let f = PARITY[r & 0xff]!;
+    if ((r | rHi) === 0) f |= Fl.ZF;
+    if (rHi & sign) f |= Fl.SF;
+    switch (this.op) {
+      case LazyOp.Add:
+        if (((aHi & bHi) | ((aHi | bHi) & ~rHi)) & sign) f |= Fl.CF;
+        if ((aHi ^ rHi) & (bHi ^ rHi) & sign) f |= Fl.OF;
+        f |= (a ^ b ^ r) & Fl.AF;
+        break;
+      case LazyOp.Sub:
+        if (((~aHi & bHi) | ((~aHi | bHi) & rHi)) & sign) f |= Fl.CF;
+        if ((aHi ^ bHi) & (aHi ^ rHi) & sign) f |= Fl.OF;
+        f |= (a ^ b ^ r) & Fl.AF;
+        break;
+      case LazyOp.Logic:
+        break;
+      case LazyOp.Inc:
+        f |= prevCf & Fl.CF;
+        if ((rHi | 0) === -0x80000000 && (r | 0) === 0) f |= Fl.OF;
+        f |= (a ^ 1 ^ r) & Fl.AF;
+        break;
+      case LazyOp.Dec:
+        f |= prevCf & Fl.CF;
+        if ((rHi | 0) === 0x7fffffff && (r | 0) === -1) f |= Fl.OF;
+        f |= (a ^ 1 ^ r) & Fl.AF;
+        break;
+      default:
+        return 0;
+    }
+    return f;
+  }
+
   /** CF alone, cheaper than compute() for ADC/SBB/Jb. */
   carry(prevCf: number): number {
+    if (this.wide) return this.carry64(prevCf);
     const { a, b, r, sign } = this;
     switch (this.op) {
       case LazyOp.Add: return ((a & b) | ((a | b) & ~r)) & sign ? 1 : 0;
@@ -107,8 +169,19 @@ export class LazyFlags {
     }
   }
 
+  private carry64(prevCf: number): number {
+    const { aHi, bHi, rHi } = this;
+    switch (this.op) {
+      case LazyOp.Add: return ((aHi & bHi) | ((aHi | bHi) & ~rHi)) & 0x80000000 ? 1 : 0;
+      case LazyOp.Sub: return ((~aHi & bHi) | ((~aHi | bHi) & rHi)) & 0x80000000 ? 1 : 0;
+      case LazyOp.Logic: return 0;
+      default: return prevCf & 1;
+    }
+  }
+
   /** ZF alone (the commonest flag read: JZ/JNZ after CMP/TEST/DEC). */
   zero(): boolean {
+    if (this.wide) return (this.r | this.rHi) === 0;
     return (this.r & this.mask) === 0;
   }
 }

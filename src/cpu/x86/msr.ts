@@ -3,6 +3,7 @@
  * other index raises #GP(0), as on hardware.
  */
 import type { X86Cpu } from './cpu.js';
+import { readLongMsr, writeLongMsr } from './long-system.js';
 
 export const enum Msr {
   TSC = 0x10,
@@ -16,9 +17,12 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       const t = cpu.tscNow();
       return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
     }
-    default:
+    default: {
+      const v = readLongMsr(cpu, index >>> 0);
+      if (v) return v;
       logUnknown(cpu, 'rdmsr', index);
       return cpu.gp(0);
+    }
   }
 }
 
@@ -32,6 +36,7 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       return;
     }
     default:
+      if (writeLongMsr(cpu, index >>> 0, lo, hi)) return;
       logUnknown(cpu, 'wrmsr', index);
       cpu.gp(0);
   }

@@ -7,13 +7,17 @@ import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
 import type { CpuState, CpuStateData } from './state.js';
 
-export const CPU_STATE_VERSION = 1;
+/** 2: RIP's high half and the long-mode registers (version 1 streams load with them zero). */
+export const CPU_STATE_VERSION = 2;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
 const I32_MAX = 0x7fffffff;
 /** Segment bases and debug registers are kept as doubles up to 2^53. */
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
+/** 64-bit addresses from MSRs (FS/GS base, LSTAR...) are kept as signed canonical numbers. */
+const CANON_MIN = -0x800000000000;
+const CANON_MAX = 0x7fffffffffff;
 
 /** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
 export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
@@ -46,12 +50,14 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
     interruptShadow: s.interruptShadow,
     nmiPending: s.nmiPending,
     nmiBlocked: s.nmiBlocked,
+    ripHi: s.ripHi,
+    long: { ...s.long },
   };
 }
 
 /** Validates `data` completely, then writes it into `s`. Returns the EFLAGS value to set. */
 export function loadCpuState(s: CpuState, data: unknown, version: number): number {
-  if (version !== CPU_STATE_VERSION) throw new SnapshotError(`cpu: state version ${version} is not supported`);
+  if (version !== CPU_STATE_VERSION && version !== 1) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const w = 'cpu';
   const v = {
@@ -60,7 +66,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
     eip: expectInt(r, 'eip', 0, U32, w),
     eflags: expectInt(r, 'eflags', 0, U32, w),
     segSel: expectIntArray(r, 'segSel', 0, 0xffff, 8, w),
-    segBase: expectIntArray(r, 'segBase', 0, ADDR_MAX, 8, w),
+    segBase: expectIntArray(r, 'segBase', CANON_MIN, ADDR_MAX, 8, w),
     segLimit: expectIntArray(r, 'segLimit', 0, U32, 8, w),
     segAr: expectIntArray(r, 'segAr', 0, 0x1ffff, 8, w),
     gdtBase: expectInt(r, 'gdtBase', 0, ADDR_MAX, w),
@@ -84,6 +90,22 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
   };
+  let ripHi = 0;
+  let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
+  if (version >= 2) {
+    ripHi = expectInt(r, 'ripHi', -0x8000, 0x7fff, w);
+    const l = expectRecord(r['long'], 'cpu.long');
+    const wl = 'cpu.long';
+    long = {
+      cr8: expectInt(l, 'cr8', 0, 15, wl),
+      starLo: expectInt(l, 'starLo', 0, U32, wl),
+      starHi: expectInt(l, 'starHi', 0, U32, wl),
+      lstar: expectInt(l, 'lstar', CANON_MIN, CANON_MAX, wl),
+      cstar: expectInt(l, 'cstar', CANON_MIN, CANON_MAX, wl),
+      sfmask: expectInt(l, 'sfmask', 0, U32, wl),
+      kernelGsBase: expectInt(l, 'kernelGsBase', CANON_MIN, CANON_MAX, wl),
+    };
+  }
   s.gpr.set(v.gpr.map((x) => x | 0));
   s.gprHi.set(v.gprHi.map((x) => x | 0));
   s.eip = v.eip;
@@ -111,5 +133,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   s.interruptShadow = v.interruptShadow;
   s.nmiPending = v.nmiPending;
   s.nmiBlocked = v.nmiBlocked;
+  s.ripHi = ripHi;
+  Object.assign(s.long, long);
   return v.eflags;
 }

@@ -289,6 +289,6 @@ function bswap32(v: number): number {
 
 /** BSWAP r64: returns the new low half, the new high half in cpu.hi. */
 export function bswap64(cpu: X86Cpu, lo: number, hi: number): number {
-  cpu.hi = bswap32(hi) | 0;
-  return bswap32(lo) >>> 0;
+  cpu.hi = bswap32(lo) | 0;
+  return bswap32(hi) >>> 0;
 }

@@ -164,6 +164,30 @@ export class PhysicalMemory {
     return start;
   }
 
+  /**
+   * The buffer that holds the 4 KiB page at `addr` when it is RAM or ROM, for the CPU's
+   * instruction fetch (reads only: ROM must still ignore writes), or undefined for MMIO and
+   * unassigned pages. `directOffset(addr)` is where the page starts in that buffer.
+   */
+  directBuffer(addr: number): Uint8Array | undefined {
+    if (addr >= FOUR_GIB) return this.ramOffsetOf(addr, PAGE_SIZE) >= 0 ? this.ram : undefined;
+    const page = addr >>> PAGE_SHIFT;
+    switch (this.pageKind[page]) {
+      case PageKind.Ram: return this.ram;
+      case PageKind.Rom: return this.roms[this.pageRef[page]!]!.data;
+      default: return undefined;
+    }
+  }
+
+  /** Offset of the page holding `addr` in `directBuffer(addr)`. */
+  directOffset(addr: number): number {
+    if (addr >= FOUR_GIB) return this.ramOffsetOf(addr - (addr % PAGE_SIZE), PAGE_SIZE);
+    const page = addr >>> PAGE_SHIFT;
+    if (this.pageKind[page] === PageKind.Ram) return this.pageRef[page]! * PAGE_SIZE;
+    const rom = this.roms[this.pageRef[page]!]!;
+    return page * PAGE_SIZE - rom.base;
+  }
+
   // --- CPU and device accesses -------------------------------------------------------------
 
   read(addr: number, size: AccessSize): number {

@@ -163,7 +163,7 @@ export class LongModeHarness {
     cpu.reset();
     for (let i = 0; i < 7; i++) this.write64(CELLS64 + 8 * i, NO_VALUE);
     for (const m of input.mem ?? []) this.write(m.addr, m.bytes);
-    s.cr0 = 0x11; // PE, ET. XXX: PG joins once the 4-level page walker is merged (branch paging).
+    s.cr0 = 0x80000011; // PG, PE, ET
     s.cr3 = PML4_ADDR;
     s.cr4 = 0x20; // PAE
     s.efer = 0x500; // LME, LMA

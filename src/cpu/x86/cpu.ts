@@ -9,9 +9,9 @@
  * Sensitive instructions (CPUID, HLT, I/O, RDMSR/WRMSR, MOV CR, INVLPG, RDTSC, …) pass through
  * `intercept` so that VMX non-root operation can turn them into VM exits in one place.
  *
- * Intel SDM Vol. 3A chapters 3 (segmentation), 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): paging, long
- * mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
+ * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
+ * 6 (interrupts and exceptions), 9 (reset).
+ * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, x87/SSE, call gates.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -21,6 +21,9 @@ import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
 import { Ar, Cr0, CpuState, Efer, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
+import { Mmu } from './mmu.js';
+import { Access } from './paging.js';
+import { TLB_USER } from './tlb.js';
 import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -143,6 +146,25 @@ export class X86Cpu {
   ipMask = 0xffff;
   /** Physical address mask for the A20 gate. */
   a20Mask = -1;
+  /** TLB set of explicit accesses: TLB_USER at CPL 3, else 0 (supervisor). */
+  tlbSet = 0;
+
+  /** Paging, the TLB and linear-address accesses. */
+  readonly mmu: Mmu;
+
+  // --- Instruction-fetch cache: the current code page, read straight from its RAM/ROM buffer.
+  // EIPs in [fetchLo, fetchHi] lie in that page and within CS's limit; their byte is
+  // fetchBuf[fetchDelta + eip]. An empty range (lo > hi) forces the slow path, which refills.
+  private fetchBuf: Uint8Array = new Uint8Array(0);
+  private fetchDelta = 0;
+  private fetchLo = 1;
+  private fetchHi = 0;
+  // The same for 64-bit mode, where the page also belongs to one value of RIP's high half.
+  private fetch64Buf: Uint8Array = new Uint8Array(0);
+  private fetch64Delta = 0;
+  private fetch64Lo = 1;
+  private fetch64Hi = 0;
+  private fetch64RipHi = 0;
 
   readonly fault = new CpuFault();
   /** Depth of nested exception delivery, for #DF and triple-fault detection. */
@@ -150,6 +172,7 @@ export class X86Cpu {
   private readonly reportedUnimplemented = new Set<string>();
 
   constructor(readonly bus: CpuBus) {
+    this.mmu = new Mmu(this);
     this.reset();
   }
 
@@ -196,6 +219,7 @@ export class X86Cpu {
     s.cr3 = 0;
     s.cr4 = 0;
     s.efer = 0;
+    s.pdpte.fill(0);
     s.dr.fill(0);
     s.dr[6] = 0xffff0ff0;
     s.dr[7] = 0x400;
@@ -212,6 +236,7 @@ export class X86Cpu {
     this.tripleFault = false;
     this.deliveringVector = -1;
     this.updateMode();
+    this.mmu.flushAll();
   }
 
   /** Recomputes cached mode bits from the state. Call after any CR0/segment/EFLAGS.VM change. */
@@ -226,12 +251,25 @@ export class X86Cpu {
     if (!this.mode64) s.ripHi = 0;
     this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
     this.a20Mask = s.a20 ? -1 : ~0x100000;
+    this.tlbSet = this.cpl === 3 ? TLB_USER : 0;
+    this.invalidateFetch();
+  }
+
+  /** Drops the cached code page (CS, CPL or translations changed). */
+  invalidateFetch(): void {
+    this.fetchLo = 1;
+    this.fetchHi = 0;
+    this.fetch64Lo = 1;
+    this.fetch64Hi = 0;
   }
 
   /** The A20 gate (port 0x92, the i8042 output port). */
   setA20(enabled: boolean): void {
+    const changed = this.s.a20 !== enabled;
     this.s.a20 = enabled;
     this.updateMode();
+    // The TLB holds physical addresses with A20 applied.
+    if (changed) this.mmu.flushAll();
   }
 
   // ============================================================================================
@@ -435,31 +473,46 @@ export class X86Cpu {
     return this.raise(Vec.UD);
   }
 
-  /** Reads a byte for diagnostics without faulting (returns 0xff where nothing is). */
+  /**
+   * Reads a byte for diagnostics without faulting or side effects (0xff where nothing is,
+   * or where the page is not mapped).
+   */
+  peekLinear8Long(lin: number): number {
+    const pa = this.mmu.probe(lin, Access.Read, false);
+    return pa < 0 ? 0xff : this.bus.mem.read(pa, 1);
+  }
+
   peekLinear8(lin: number): number {
-    return this.bus.mem.read(((lin >>> 0) & this.a20Mask) >>> 0, 1);
+    const pa = this.mmu.probe(lin >>> 0, Access.Read, false);
+    return pa < 0 ? 0xff : this.bus.mem.read(pa, 1);
   }
 
   // ============================================================================================
   // Memory: linear and segmented access
   // ============================================================================================
 
-  /** Linear → physical. Paging is the CPU issue's next step; until then it fails loudly. */
-  private physical(lin: number): number {
-    if (this.s.cr0 & Cr0.PG) this.pagingUnimplemented();
-    return ((lin >>> 0) & this.a20Mask) >>> 0;
-  }
-
-  private pagingUnimplemented(): never {
-    return this.unimplemented('paging (CR0.PG=1)');
-  }
-
+  /**
+   * Implicit supervisor-mode read (SDM Vol. 3A 4.6): GDT/LDT descriptors, the IDT, the TSS,
+   * the inner-level stack of an interrupt — supervisor accesses whatever the CPL. Faults with
+   * #PF as any access does. `lin` wraps at 4 GiB outside IA-32e mode.
+   */
   readLinear(lin: number, size: AccessSize): number {
-    return this.bus.mem.read(this.physical(lin), size);
+    return this.mmu.read(this.lma ? lin : lin >>> 0, size, 0);
   }
 
+  /** Implicit supervisor-mode write (descriptor accessed/busy bits, inner-level stack pushes). */
   writeLinear(lin: number, size: AccessSize, v: number): void {
-    this.bus.mem.write(this.physical(lin), size, v);
+    this.mmu.write(this.lma ? lin : lin >>> 0, size, v, 0);
+  }
+
+  /** An explicit data read at linear `lin` with the current privilege (CPL 3 = user mode). */
+  readData(lin: number, size: AccessSize): number {
+    return this.mmu.read(lin, size, this.tlbSet);
+  }
+
+  /** An explicit data write at linear `lin` with the current privilege. */
+  writeData(lin: number, size: AccessSize, v: number): void {
+    this.mmu.write(lin, size, v, this.tlbSet);
   }
 
   /**
@@ -507,36 +560,41 @@ export class X86Cpu {
   }
 
   read8(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 1, false), 1);
+    return this.mmu.read(this.segAddr(seg, off, 1, false), 1, this.tlbSet);
   }
   read16(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 2, false), 2);
+    return this.mmu.read(this.segAddr(seg, off, 2, false), 2, this.tlbSet);
   }
   read32(seg: number, off: number): number {
-    return this.readLinear(this.segAddr(seg, off, 4, false), 4);
+    return this.mmu.read(this.segAddr(seg, off, 4, false), 4, this.tlbSet);
   }
   write8(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 1, true), 1, v);
+    this.mmu.write(this.segAddr(seg, off, 1, true), 1, v, this.tlbSet);
   }
   write16(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 2, true), 2, v);
+    this.mmu.write(this.segAddr(seg, off, 2, true), 2, v, this.tlbSet);
   }
   write32(seg: number, off: number, v: number): void {
-    this.writeLinear(this.segAddr(seg, off, 4, true), 4, v);
+    this.mmu.write(this.segAddr(seg, off, 4, true), 4, v, this.tlbSet);
   }
 
   /** Reads 64 bits: returns the low half, leaves the high half in `hi`. */
   read64(seg: number, off: number): number {
     const lin = this.segAddr(seg, off, 8, false);
-    const lo = this.readLinear(lin, 4);
-    this.hi = this.readLinear(lin + 4, 4) | 0;
+    // A quadword crossing a page translates the second page first, so that a #PF there
+    // happens before anything is read (for a write: before anything is written).
+    if ((lin & 0xfff) > 0xff8) this.mmu.physical(this.lma ? lin + 4 : (lin + 4) >>> 0, Access.Read, this.tlbSet);
+    const lo = this.mmu.read(lin, 4, this.tlbSet);
+    this.hi = this.mmu.read(this.lma ? lin + 4 : (lin + 4) >>> 0, 4, this.tlbSet) | 0;
     return lo;
   }
 
   write64(seg: number, off: number, lo: number, hi: number): void {
     const lin = this.segAddr(seg, off, 8, true);
-    this.writeLinear(lin, 4, lo >>> 0);
-    this.writeLinear(lin + 4, 4, hi >>> 0);
+    const lin2 = this.lma ? lin + 4 : (lin + 4) >>> 0;
+    if ((lin & 0xfff) > 0xff8) this.mmu.physical(lin2, Access.Write, this.tlbSet);
+    this.mmu.write(lin, 4, lo >>> 0, this.tlbSet);
+    this.mmu.write(lin2, 4, hi >>> 0, this.tlbSet);
   }
 
   /** Reads `size` bits (64: low half returned, high half in `hi`). */
@@ -565,11 +623,12 @@ export class X86Cpu {
   fetch8(): number {
     if (this.mode64) return this.fetch8Long();
     const s = this.s;
-    const eip = s.eip;
-    if ((eip >>> 0) > s.segLimit[SegReg.CS]!) this.gp(0);
-    const v = this.bus.mem.read(this.physical(s.segBase[SegReg.CS]! + (eip >>> 0)), 1);
-    s.eip = (eip + 1) & this.ipMask;
-    return v;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip <= this.fetchHi) {
+      s.eip = (eip + 1) & this.ipMask;
+      return this.fetchBuf[this.fetchDelta + eip]!;
+    }
+    return this.fetchSlow();
   }
 
   /**
@@ -580,9 +639,28 @@ export class X86Cpu {
   private fetch8Long(): number {
     const s = this.s;
     const eip = s.eip >>> 0;
-    const lin = s.ripHi * 4294967296 + eip;
-    if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
-    const v = this.bus.mem.read(this.physical(linear48(lin)), 1);
+    let v: number;
+    if (s.ripHi === this.fetch64RipHi && eip >= this.fetch64Lo && eip <= this.fetch64Hi) {
+      v = this.fetch64Buf[this.fetch64Delta + eip]!;
+    } else {
+      const lin = s.ripHi * 4294967296 + eip;
+      if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
+      const lin48 = linear48(lin);
+      const pa = this.mmu.physical(lin48, Access.Fetch, this.tlbSet);
+      const mem = this.bus.mem;
+      const buf = mem.directBuffer(pa);
+      if (buf !== undefined) {
+        // The code page covers RIPs ripHi:[start, start + 4095] (a page never straddles the
+        // canonical boundary, which is page-aligned).
+        const start = eip - (lin48 % 4096);
+        this.fetch64Buf = buf;
+        this.fetch64Delta = mem.directOffset(pa) - start;
+        this.fetch64Lo = Math.max(start, 0);
+        this.fetch64Hi = Math.min(start + 4095, 0xffffffff);
+        this.fetch64RipHi = s.ripHi;
+      }
+      v = mem.read(pa, 1);
+    }
     if (eip === 0xffffffff) s.ripHi = (s.ripHi + 1) | 0;
     s.eip = (eip + 1) | 0;
     if (this.ripRelative) this.eaOff++;
@@ -590,13 +668,55 @@ export class X86Cpu {
   }
 
   fetch16(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip + 1 <= this.fetchHi) {
+      s.eip = (eip + 2) & this.ipMask;
+      const b = this.fetchBuf;
+      const a = this.fetchDelta + eip;
+      return b[a]! | (b[a + 1]! << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    if (eip >= this.fetchLo && eip + 3 <= this.fetchHi) {
+      s.eip = (eip + 4) & this.ipMask;
+      const b = this.fetchBuf;
+      const a = this.fetchDelta + eip;
+      return (b[a]! | (b[a + 1]! << 8) | (b[a + 2]! << 16) | (b[a + 3]! << 24)) >>> 0;
+    }
     const lo = this.fetch16();
     return (lo | (this.fetch16() << 16)) >>> 0;
+  }
+
+  /**
+   * Fetches one byte the long way — CS limit check, translation for an instruction fetch
+   * (may #PF) — and makes its page the cached code page if it is RAM or ROM.
+   */
+  private fetchSlow(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    const limit = s.segLimit[SegReg.CS]!;
+    if (eip > limit) this.gp(0);
+    const lin = (s.segBase[SegReg.CS]! + eip) >>> 0;
+    const pa = this.mmu.physical(lin, Access.Fetch, this.tlbSet);
+    const mem = this.bus.mem;
+    const buf = mem.directBuffer(pa);
+    if (buf !== undefined) {
+      // The page's bytes are EIPs [start, start + 4095], clipped to the limit and EIP's width
+      // (so that a multi-byte fast fetch never wraps a 16-bit IP).
+      const start = eip - (lin & 0xfff);
+      this.fetchBuf = buf;
+      this.fetchDelta = mem.directOffset(pa) - start;
+      this.fetchLo = Math.max(start, 0);
+      this.fetchHi = Math.min(start + 4095, limit, this.ipMask >>> 0);
+    }
+    s.eip = (eip + 1) & this.ipMask;
+    return mem.read(pa, 1);
   }
 
   /**
@@ -846,6 +966,8 @@ export class X86Cpu {
     const s = this.s;
     let left = budget;
     let exit = CpuExit.Budget;
+    // State may have been written from outside since the last batch (monitor, tests).
+    this.invalidateFetch();
     while (left > 0) {
       if (this.exitRequested) {
         this.exitRequested = false;
@@ -946,7 +1068,7 @@ export class X86Cpu {
   lockable(op: number): boolean {
     const csBase = this.s.segBase[SegReg.CS]!;
     const peek = this.mode64
-      ? (i: number) => this.peekLinear8(linear48(this.rip + i))
+      ? (i: number) => this.peekLinear8Long(linear48(this.rip + i))
       : (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
     let modrm: number;
     if (op === 0x0f) {
@@ -1056,6 +1178,8 @@ export class X86Cpu {
     this.tripleFault = false;
     this.deliveringVector = -1;
     this.updateMode();
+    // The TLB is a cache, never saved: start empty (the PDPTE registers were restored).
+    this.mmu.flushAll();
   }
 
   /** Raises NMI (the LINT1 / monitor `nmi` path). */

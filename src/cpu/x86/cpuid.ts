@@ -6,9 +6,12 @@
  */
 
 /** CPUID.1:EDX bits pcvm implements today. */
+const FEAT_EDX_PSE = 1 << 3;
 const FEAT_EDX_TSC = 1 << 4;
 const FEAT_EDX_MSR = 1 << 5;
+const FEAT_EDX_PAE = 1 << 6;
 const FEAT_EDX_CX8 = 1 << 8;
+const FEAT_EDX_PGE = 1 << 13;
 const FEAT_EDX_CMOV = 1 << 15;
 /** CPUID.1:ECX.CX16: CMPXCHG16B. */
 const FEAT_ECX_CX16 = 1 << 13;
@@ -20,6 +23,10 @@ const EXT_EDX_LM = 1 << 29;
 const EXT_ECX_LAHF = 1 << 0;
 /** CPUID.80000008H:EAX: physical (7:0) and linear (15:8) address widths. */
 const ADDRESS_SIZES = 40 | (48 << 8);
+
+/** CPUID.80000001h:EDX bits: execute-disable (EFER.NXE) and 1 GiB pages (4-level paging). */
+const EXT_EDX_NX = 1 << 20;
+const EXT_EDX_PAGE1GB = 1 << 26;
 
 /** Family 6, model 6, stepping 3: a P6-class part without an FPU advertised yet. */
 export const CPU_SIGNATURE = 0x00000663;
@@ -40,7 +47,7 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
   if (leaf >= 0x80000000) {
     switch (leaf) {
       case 0x80000000: return [maxExtended, 0, 0, 0];
-      case 0x80000001: return [0, 0, EXT_ECX_LAHF, (EXT_EDX_SYSCALL | EXT_EDX_LM) >>> 0];
+      case 0x80000001: return [0, 0, EXT_ECX_LAHF, (EXT_EDX_SYSCALL | EXT_EDX_NX | EXT_EDX_PAGE1GB | EXT_EDX_LM) >>> 0];
       case 0x80000008: return [ADDRESS_SIZES, 0, 0, 0];
       default:
         // Leaves 0x80000002-7 (brand string, cache details) are not modelled: zeros, as an
@@ -57,6 +64,6 @@ export function cpuid(leaf: number, _subleaf: number): [number, number, number, 
       // EBX, EDX, ECX spell the vendor string.
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default:
-      return [CPU_SIGNATURE, 0, FEAT_ECX_CX16, (FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_CX8 | FEAT_EDX_CMOV) >>> 0];
+      return [CPU_SIGNATURE, 0, FEAT_ECX_CX16, (FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV) >>> 0];
   }
 }

@@ -7,13 +7,14 @@ import { alu, AluOp, doubleShift, imulTrunc, maskOf, signExtend } from './alu.js
 import { Ar, Cr0, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { cpuid } from './cpuid.js';
+import { writeCr0, writeCr3, writeCr4 } from './control-regs.js';
 import { readMsr, writeMsr } from './msr.js';
 import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
-import { checkCr0ForLongMode, checkCr4ForLongMode, systemDescriptorHighBase, updateLma } from './long-system.js';
+import { systemDescriptorHighBase } from './long-system.js';
 import { swapgs } from './long-control.js';
-import { isCanonical } from './long-decode.js';
+import { isCanonical, linear48 } from './long-decode.js';
 
 export function exec0f(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
@@ -262,24 +263,10 @@ function movCr(cpu: X86Cpu, toCr: boolean): void {
 export function writeCr(cpu: X86Cpu, cr: number, v: number): void {
   const s = cpu.s;
   switch (cr) {
-    case 0: {
-      if ((v & Cr0.PG) && !(v & Cr0.PE)) cpu.gp(0);
-      if ((v & Cr0.NW) && !(v & Cr0.CD)) cpu.gp(0);
-      checkCr0ForLongMode(cpu, v);
-      if (v & Cr0.PG) cpu.unimplemented('paging (MOV to CR0 with PG=1)');
-      // ET is hardwired to 1 on P6-class parts.
-      s.cr0 = (v | Cr0.ET) & 0xe005003f;
-      updateLma(cpu);
-      return;
-    }
+    case 0: writeCr0(cpu, v); return;
     case 2: s.cr2 = v; return;
-    case 3: s.cr3 = v; return;
-    default:
-      // Only CR4 bits for features we implement may be set; the rest are reserved (#GP).
-      if (v & ~0x4) cpu.gp(0); // TSD only, until PSE/PAE/PGE/OSFXSR exist
-      checkCr4ForLongMode(cpu, v);
-      s.cr4 = v;
-      return;
+    case 3: writeCr3(cpu, v); return;
+    default: writeCr4(cpu, v); return;
   }
 }
 
@@ -420,15 +407,20 @@ function group7(cpu: X86Cpu): void {
       cpu.updateMode();
       return;
     }
-    case 7: // INVLPG; 0F 01 F8 SWAPGS
+    case 7: { // INVLPG (no segment-limit check, only the linear address matters); 0F 01 F8 SWAPGS
       if (cpu.modrm === 0xf8) {
         swapgs(cpu);
         return;
       }
       if (!mem) cpu.unimplemented(`0f 01 ${cpu.modrm.toString(16)}`);
       if (cpu.cpl !== 0) cpu.gp(0);
-      if (cpu.intercept?.(cpu, Sensitive.Invlpg, cpu.eaOff)) return;
-      return; // no TLB until paging exists
+      const lin = cpu.mode64
+        ? linear48(cpu.eaOff + (cpu.eaSeg >= SegReg.FS ? s.segBase[cpu.eaSeg]! : 0))
+        : (s.segBase[cpu.eaSeg]! + cpu.eaOff) >>> 0;
+      if (cpu.intercept?.(cpu, Sensitive.Invlpg, lin)) return;
+      cpu.mmu.invalidatePage(lin);
+      return;
+    }
     default:
       cpu.unimplemented(`0f 01 /${r}`);
   }

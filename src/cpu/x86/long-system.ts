@@ -1,10 +1,10 @@
 /**
- * System registers of IA-32e mode: the mode switch through CR0.PG / CR4.PAE / EFER.LME
- * (SDM Vol. 3A 9.8.5, 2.5 and the MOV CR page), MOV CR/DR with 64-bit operands and CR8, the
- * long-mode MSRs (Vol. 4 Table 2-2: EFER, STAR, LSTAR, CSTAR, FMASK, FS/GS/KERNEL_GS base),
+ * System registers of IA-32e mode: MOV CR/DR with 64-bit operands and CR8 (the mode switch
+ * itself, through CR0.PG / CR4.PAE / EFER.LME, is in control-regs.ts), the long-mode MSRs
+ * (Vol. 4 Table 2-2: STAR, LSTAR, CSTAR, FMASK, FS/GS/KERNEL_GS base; EFER is in msr.ts),
  * and the 16-byte system descriptors LLDT/LTR read in IA-32e mode (Vol. 3A 7.2.3, 3.5.2).
  */
-import { Cr0, Cr4, Efer, SegReg } from './state.js';
+import { Cr4, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { isCanonical, linear48, CANONICAL_LIMIT } from './long-decode.js';
 import { descriptorAddress } from './segmentation.js';
@@ -26,48 +26,6 @@ export const enum LongMsr {
   KERNEL_GS_BASE = 0xc0000102,
 }
 
-/** EFER bits software may write: SCE, LME and NXE (LMA is read-only). */
-const EFER_WRITABLE = Efer.SCE | Efer.LME | Efer.NXE;
-
-/**
- * Checks a MOV to CR0 for the IA-32e rules and returns the EFER value it leads to: enabling
- * paging with EFER.LME set activates IA-32e mode (LMA = 1), disabling it leaves it.
- * #GP(0): PG with LME but without CR4.PAE; clearing PG in 64-bit mode.
- */
-export function checkCr0ForLongMode(cpu: X86Cpu, v: number): void {
-  const s = cpu.s;
-  const pgOn = (v & Cr0.PG) !== 0;
-  const wasOn = (s.cr0 & Cr0.PG) !== 0;
-  if (pgOn && !wasOn && (s.efer & Efer.LME)) {
-    if (!(s.cr4 & Cr4.PAE)) cpu.gp(0);
-    // Activating IA-32e mode with a 64-bit CS is impossible (SDM 9.8.5).
-    if (s.segAr[SegReg.CS]! & (1 << 13)) cpu.gp(0);
-  }
-  if (!pgOn && wasOn && cpu.mode64) cpu.gp(0);
-}
-
-/** After CR0 changed: EFER.LMA follows CR0.PG && EFER.LME. */
-export function updateLma(cpu: X86Cpu): void {
-  const s = cpu.s;
-  if ((s.cr0 & Cr0.PG) && (s.efer & Efer.LME)) s.efer |= Efer.LMA;
-  else s.efer &= ~Efer.LMA;
-  cpu.updateMode();
-}
-
-/** #GP(0) for clearing CR4.PAE while IA-32e mode is active. */
-export function checkCr4ForLongMode(cpu: X86Cpu, v: number): void {
-  if (cpu.lma && !(v & Cr4.PAE)) cpu.gp(0);
-}
-
-/** WRMSR IA32_EFER: reserved bits and changing LME while paging is on are #GP(0). */
-export function writeEfer(cpu: X86Cpu, lo: number, hi: number): void {
-  const s = cpu.s;
-  if (hi !== 0 || (lo & ~(EFER_WRITABLE | Efer.LMA))) cpu.gp(0);
-  if ((s.cr0 & Cr0.PG) && ((lo ^ s.efer) & Efer.LME)) cpu.gp(0);
-  s.efer = (lo & EFER_WRITABLE) | (s.efer & Efer.LMA);
-  cpu.updateMode();
-}
-
 function split(v: number): [number, number] {
   return [v >>> 0, Math.floor(v / 4294967296) >>> 0];
 }
@@ -84,7 +42,6 @@ export function readLongMsr(cpu: X86Cpu, index: number): [number, number] | unde
   const s = cpu.s;
   const l = s.long;
   switch (index) {
-    case LongMsr.EFER: return [s.efer >>> 0, 0];
     case LongMsr.STAR: return [l.starLo >>> 0, l.starHi >>> 0];
     case LongMsr.LSTAR: return split(l.lstar);
     case LongMsr.CSTAR: return split(l.cstar);
@@ -101,7 +58,6 @@ export function writeLongMsr(cpu: X86Cpu, index: number, lo: number, hi: number)
   const s = cpu.s;
   const l = s.long;
   switch (index) {
-    case LongMsr.EFER: writeEfer(cpu, lo, hi); return true;
     case LongMsr.STAR: l.starLo = lo >>> 0; l.starHi = hi >>> 0; return true;
     case LongMsr.LSTAR: l.lstar = canonicalFrom(cpu, lo, hi); return true;
     case LongMsr.CSTAR: l.cstar = canonicalFrom(cpu, lo, hi); return true;

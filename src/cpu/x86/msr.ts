@@ -4,10 +4,13 @@
  */
 import type { X86Cpu } from './cpu.js';
 import { readLongMsr, writeLongMsr } from './long-system.js';
+import { writeEfer } from './control-regs.js';
 
 export const enum Msr {
   TSC = 0x10,
   APIC_BASE = 0x1b,
+  /** IA32_EFER: SCE, LME, LMA, NXE (control-regs.ts says which bits are writable). */
+  EFER = 0xc0000080,
 }
 
 /** RDMSR: returns [low, high] or raises #GP(0). */
@@ -17,6 +20,8 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       const t = cpu.tscNow();
       return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
     }
+    case Msr.EFER:
+      return [cpu.s.efer >>> 0, 0];
     default: {
       const v = readLongMsr(cpu, index >>> 0);
       if (v) return v;
@@ -35,6 +40,9 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       s.tscOffset = value - cpu.tscNow(0);
       return;
     }
+    case Msr.EFER:
+      writeEfer(cpu, lo, hi);
+      return;
     default:
       if (writeLongMsr(cpu, index >>> 0, lo, hi)) return;
       logUnknown(cpu, 'wrmsr', index);

@@ -7,8 +7,8 @@ import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
 import type { CpuState, CpuStateData } from './state.js';
 
-/** 2: RIP's high half and the long-mode registers (version 1 streams load with them zero). */
-export const CPU_STATE_VERSION = 2;
+/** 2 added the PAE PDPTE registers, 3 RIP's high half and the long-mode registers (older streams load them as zero). */
+export const CPU_STATE_VERSION = 3;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -39,6 +39,7 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
     cr3: s.cr3 >>> 0,
     cr4: s.cr4 >>> 0,
     efer: s.efer >>> 0,
+    pdpte: Array.from(s.pdpte),
     dr: Array.from(s.dr),
     halted: s.halted,
     a20: s.a20,
@@ -57,7 +58,7 @@ export function saveCpuState(s: CpuState, eflags: number): CpuStateData {
 
 /** Validates `data` completely, then writes it into `s`. Returns the EFLAGS value to set. */
 export function loadCpuState(s: CpuState, data: unknown, version: number): number {
-  if (version !== CPU_STATE_VERSION && version !== 1) throw new SnapshotError(`cpu: state version ${version} is not supported`);
+  if (version < 1 || version > CPU_STATE_VERSION || !Number.isInteger(version)) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const w = 'cpu';
   const v = {
@@ -78,6 +79,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
     cr3: expectInt(r, 'cr3', 0, ADDR_MAX, w),
     cr4: expectInt(r, 'cr4', 0, U32, w),
     efer: expectInt(r, 'efer', 0, U32, w),
+    pdpte: version === 1 ? new Array<number>(8).fill(0) : expectIntArray(r, 'pdpte', 0, U32, 8, w),
     dr: expectIntArray(r, 'dr', 0, ADDR_MAX, 8, w),
     halted: expectBool(r, 'halted', w),
     a20: expectBool(r, 'a20', w),
@@ -92,7 +94,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   };
   let ripHi = 0;
   let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
-  if (version >= 2) {
+  if (version >= 3) {
     ripHi = expectInt(r, 'ripHi', -0x8000, 0x7fff, w);
     const l = expectRecord(r['long'], 'cpu.long');
     const wl = 'cpu.long';
@@ -122,6 +124,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number): numbe
   s.cr3 = v.cr3;
   s.cr4 = v.cr4;
   s.efer = v.efer;
+  s.pdpte.set(v.pdpte);
   s.dr.set(v.dr);
   s.halted = v.halted;
   s.a20 = v.a20;

@@ -97,6 +97,8 @@ export interface CpuStateData {
   cr3: number;
   cr4: number;
   efer: number;
+  /** PAE PDPTE registers as (low, high) dword pairs (paging.ts). */
+  pdpte: number[];
   dr: number[];
   halted: boolean;
   a20: boolean;
@@ -147,6 +149,11 @@ export class CpuState {
   cr3 = 0;
   cr4 = 0;
   efer = 0;
+  /**
+   * The four PAE PDPTE registers (SDM Vol. 3A 4.4.1), loaded from CR3 by MOV to CR0/CR3/CR4:
+   * pdpte[2i] low dword, pdpte[2i + 1] high dword of PDPTEi.
+   */
+  readonly pdpte = new Uint32Array(8);
   readonly dr = new Float64Array(8);
   halted = false;
   a20 = true;

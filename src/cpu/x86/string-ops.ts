@@ -8,7 +8,8 @@
  */
 import { alu, AluOp } from './alu.js';
 import { alu64 } from './alu64.js';
-import { Fl, Reg, SegReg } from './state.js';
+import { Ar, Fl, Reg, SegReg } from './state.js';
+import { Access } from './paging.js';
 import type { X86Cpu } from './cpu.js';
 import type { AccessSize } from '../../memory/io-bus.js';
 
@@ -21,16 +22,32 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
   const s = cpu.s;
   const g = s.gpr;
   const ad = cpu.adSize;
+  /** Offset mask of the address size; -1 in 64-bit mode, where limits do not apply. */
+  const amask = ad === 32 ? 0xffffffff : ad === 16 ? 0xffff : -1;
   const step = s.eflags & Fl.DF ? -(size / 8) : size / 8;
   const rep = cpu.repPrefix;
   const src = cpu.dataSeg;
   const bytes = (size / 8) as AccessSize;
   let count = rep ? indexReg(cpu, Reg.ECX, ad) : 1;
   if (count === 0) return;
+  // REP MOVS/STOS between RAM pages go a page at a time (blockMove below).
+  const block = rep !== 0 && (op === StrOp.Movs || op === StrOp.Stos) && !expandDown(cpu, SegReg.ES) && (op === StrOp.Stos || !expandDown(cpu, src));
   let n = 0;
   for (; n < CHUNK && count > 0; n++) {
     const si = indexReg(cpu, Reg.ESI, ad);
     const di = indexReg(cpu, Reg.EDI, ad);
+    if (block) {
+      const m = blockMove(cpu, op === StrOp.Movs, size / 8, src, si, di, Math.min(count, CHUNK - n), step < 0, amask);
+      if (m > 0) {
+        const delta = step * m;
+        if (op === StrOp.Movs) advance(cpu, Reg.ESI, si, delta, ad);
+        advance(cpu, Reg.EDI, di, delta, ad);
+        count -= m;
+        setIndexReg(cpu, Reg.ECX, count, ad);
+        n += m - 1;
+        continue;
+      }
+    }
     let stop = false;
     switch (op) {
       case StrOp.Movs:
@@ -110,4 +127,111 @@ function setIndexReg(cpu: X86Cpu, reg: number, v: number, ad: number): void {
 
 function advance(cpu: X86Cpu, reg: number, value: number, step: number, ad: number): void {
   setIndexReg(cpu, reg, ad === 32 ? (value + step) >>> 0 : value + step, ad);
+}
+
+function expandDown(cpu: X86Cpu, seg: number): boolean {
+  return cpu.protectedMode && (cpu.s.segAr[seg]! & (Ar.S | 0xc)) === (Ar.S | 0x4);
+}
+
+/**
+ * Does up to `max` iterations of REP MOVS (`movs`) or REP STOS straight in guest RAM, as many
+ * as stay within the segment limits, without wrapping the offsets, and inside one source and
+ * one destination page. Returns how many it did; 0 sends the caller to the one-element path
+ * (MMIO or ROM, an element crossing a page or the limit). The first element's checks run in
+ * the order one iteration does them (source segment, source page, destination segment,
+ * destination page), so a fault is raised exactly where the element-wise loop raises it.
+ * Elements are copied one at a time in the direction of DF, so overlapping moves behave as
+ * on hardware.
+ */
+function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: number, di: number, max: number, down: boolean, amask: number): number {
+  const s = cpu.s;
+  const set = cpu.tlbSet;
+  let m = Math.min(max, inSegment(s.segLimit[SegReg.ES]!, di, bytes, down, amask));
+  let from = 0;
+  if (movs) {
+    m = Math.min(m, inSegment(s.segLimit[src]!, si, bytes, down, amask));
+    if (m < 2) return 0;
+    const sLin = cpu.segAddr(src, si, bytes, false);
+    from = cpu.mmu.ramIndex(sLin, Access.Read, set);
+    if (from < 0) return 0;
+    m = Math.min(m, inPage(sLin, bytes, down));
+  }
+  if (m < 2) return 0;
+  const dLin = cpu.segAddr(SegReg.ES, di, bytes, true);
+  const to = cpu.mmu.ramIndex(dLin, Access.Write, set);
+  if (to < 0) return 0;
+  m = Math.min(m, inPage(dLin, bytes, down));
+  if (m < 2) return 0;
+  const ram = cpu.bus.mem.ram;
+  const st = down ? -bytes : bytes;
+  let d = to;
+  if (movs) {
+    let f = from;
+    const len = m * bytes;
+    // Copying in the direction of DF reads every byte before overwriting it exactly when the
+    // destination does not lie ahead of the source within the range: then it is a memmove.
+    if (down ? d >= f || d + bytes <= f - len + bytes : d <= f || d >= f + len) {
+      const lo = down ? f - len + bytes : f;
+      ram.copyWithin(down ? d - len + bytes : d, lo, lo + len);
+      return m;
+    }
+    if (bytes === 1) {
+      for (let k = 0; k < m; k++, f += st, d += st) ram[d] = ram[f]!;
+    } else if (bytes === 2) {
+      for (let k = 0; k < m; k++, f += st, d += st) {
+        const v = ram[f]! | (ram[f + 1]! << 8);
+        ram[d] = v;
+        ram[d + 1] = v >> 8;
+      }
+    } else if (bytes === 8) {
+      for (let k = 0; k < m; k++, f += st, d += st) {
+        for (let b = 0; b < 8; b++) ram[d + b] = ram[f + b]!;
+      }
+    } else {
+      for (let k = 0; k < m; k++, f += st, d += st) {
+        const v = ram[f]! | (ram[f + 1]! << 8) | (ram[f + 2]! << 16) | (ram[f + 3]! << 24);
+        ram[d] = v;
+        ram[d + 1] = v >> 8;
+        ram[d + 2] = v >> 16;
+        ram[d + 3] = v >> 24;
+      }
+    }
+  } else {
+    const v = s.gpr[Reg.EAX]!;
+    if (bytes === 1) {
+      ram.fill(v & 0xff, down ? d - m + 1 : d, down ? d + 1 : d + m);
+      return m;
+    }
+    const vHi = s.gprHi[Reg.EAX]!;
+    for (let k = 0; k < m; k++, d += st) {
+      ram[d] = v;
+      if (bytes > 1) ram[d + 1] = v >> 8;
+      if (bytes > 2) {
+        ram[d + 2] = v >> 16;
+        ram[d + 3] = v >> 24;
+      }
+      if (bytes > 4) {
+        ram[d + 4] = vHi;
+        ram[d + 5] = vHi >> 8;
+        ram[d + 6] = vHi >> 16;
+        ram[d + 7] = vHi >> 24;
+      }
+    }
+  }
+  return m;
+}
+
+/** Elements from offset `off` (in the direction of DF) that stay within `limit` and `amask`. */
+function inSegment(limit: number, off: number, bytes: number, down: boolean, amask: number): number {
+  // 64-bit mode: no limits (only the pages bound a block; a negative offset takes the slow path).
+  if (amask < 0) return off < 0 ? 0 : 0x7fffffff;
+  if (down) return Math.floor(off / bytes) + 1;
+  return Math.max(0, Math.floor((Math.min(limit, amask) - off + 1) / bytes));
+}
+
+/** Elements from linear `lin` (in the direction of DF) that stay inside its page. */
+function inPage(lin: number, bytes: number, down: boolean): number {
+  const o = lin & 0xfff;
+  if (o + bytes > 4096) return 0;
+  return down ? Math.floor(o / bytes) + 1 : Math.floor((4096 - o) / bytes);
 }

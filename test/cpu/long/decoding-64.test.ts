@@ -75,13 +75,16 @@ describe('REX prefixes', () => {
     // mov rax, [r12]; mov rbx, [r13+0]; mov rcx, [rsi+r12*8]; mov rdx, [rsi+r13*2+8]
     const d = DATA_ADDR;
     const r = run([0x49, 0x8b, 0x04, 0x24, 0x49, 0x8b, 0x5d, 0x00, 0x4a, 0x8b, 0x0c, 0xe6, 0x4a, 0x8b, 0x54, 0x6e, 0x08],
-      { r12: 2n, r13: BigInt(d + 0x10), rsi: BigInt(d) },
-      [{ addr: d, bytes: [...le64(0x0101n), ...le64(0x0202n), ...le64(0x0303n), ...le64(0x0404n), ...le64(0x0505n), ...le64(0x0606n)] }]);
-    // [r12] = [2]: low memory (the harness IVT area is unused in 64-bit mode; whatever is there)
-    expect(r.regs.rbx).toBe(0x0303n); // [d + 0x10]
-    expect(r.regs.rcx).toBe(0x0303n); // [d + 2*8]
-    // [rsi + r13*2 + 8] = d + 2*(d+0x10) + 8: outside the window; just check it decoded the length right
-    expect(r.rip).toBe(BigInt(0x100000 + 17 + 1));
+      { r12: 0x18n, r13: 0x10n, rsi: BigInt(d) },
+      [
+        { addr: 0x10, bytes: [...le64(0xaaaan), ...le64(0xbbbbn)] },
+        { addr: d, bytes: [...le64(0x0101n), ...le64(0x0202n), ...le64(0x0303n), ...le64(0x0404n), ...le64(0x0505n), ...le64(0x0606n)] },
+        { addr: d + 0xc0, bytes: le64(0x0c0cn) },
+      ]);
+    expect(r.regs.rax).toBe(0xbbbbn); // [r12] = [0x18]
+    expect(r.regs.rbx).toBe(0xaaaan); // [r13 + 0] = [0x10]
+    expect(r.regs.rcx).toBe(0x0c0cn); // [rsi + r12*8] = [d + 0xc0]
+    expect(r.regs.rdx).toBe(0x0606n); // [rsi + r13*2 + 8] = [d + 0x28]
   });
 });
 

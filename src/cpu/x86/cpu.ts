@@ -105,8 +105,11 @@ export class X86Cpu {
   rexR = 0;
   rexX = 0;
   rexB = 0;
-  /** The memory operand is RIP-relative: bytes fetched after it move eaOff (see fetch8Long). */
-  ripRelative = false;
+  /**
+   * 64-bit mode: the opcode being executed (0x000-0x0FF one-byte map, 0x100 | op for 0F op),
+   * so that a RIP-relative ModRM operand can account for the immediate that follows it.
+   */
+  opcode = 0;
   /**
    * High half (signed 32 bits) of 64-bit values: every read at size 64 returns the low half
    * (unsigned) and leaves the high half here; every write at size 64 takes its high half
@@ -633,8 +636,7 @@ export class X86Cpu {
 
   /**
    * 64-bit mode fetch: RIP is ripHi:eip, CS has neither base nor limit, and RIP must stay
-   * canonical. A byte fetched after a RIP-relative operand moves eaOff along, because the
-   * operand is relative to the end of the instruction (SDM Vol. 2A 2.2.1.6).
+   * canonical (SDM Vol. 3A 5.3.1).
    */
   private fetch8Long(): number {
     const s = this.s;
@@ -663,7 +665,6 @@ export class X86Cpu {
     }
     if (eip === 0xffffffff) s.ripHi = (s.ripHi + 1) | 0;
     s.eip = (eip + 1) | 0;
-    if (this.ripRelative) this.eaOff++;
     return v;
   }
 

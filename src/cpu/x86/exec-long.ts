@@ -79,7 +79,12 @@ export function execLong(cpu: X86Cpu, op: number): void {
       if (aop !== AluOp.Cmp) cpu.setReg(64, Reg.EAX, r);
       return;
     }
-    case 0x0f: execLong0f(cpu, cpu.fetch8()); return;
+    case 0x0f: {
+      const op2 = cpu.fetch8();
+      cpu.opcode = 0x100 | op2;
+      execLong0f(cpu, op2);
+      return;
+    }
 
     // ---- PUSH/POP r64 (REX.B extends the register) ----
     case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: {

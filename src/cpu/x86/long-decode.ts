@@ -73,7 +73,6 @@ export function stepLong(cpu: X86Cpu): void {
   cpu.repPrefix = 0;
   cpu.lockPrefix = false;
   cpu.prefix66 = false;
-  cpu.ripRelative = false;
   let rex = 0;
   let ad32 = false;
   let op = cpu.fetch8();
@@ -101,6 +100,7 @@ export function stepLong(cpu: X86Cpu): void {
           cpu.opSize = cpu.rexW ? 64 : cpu.prefix66 ? 16 : 32;
           cpu.adSize = ad32 ? 32 : 64;
           if (cpu.lockPrefix && !cpu.lockable(op)) cpu.raise(Vec.UD);
+          cpu.opcode = op;
           switch (ROUTE[op]) {
             case Route.Legacy: execPrimary(cpu, op); break;
             case Route.Long: execLong(cpu, op); break;
@@ -136,7 +136,6 @@ export function decodeEaLong(cpu: X86Cpu, m: number): void {
   let lo = 0;
   let hi = 0;
   let seg: number = SegReg.DS;
-  let ripRelative = false;
   if (rm === 4) {
     const sib = cpu.fetch8();
     const base = (sib & 7) | cpu.rexB;
@@ -154,8 +153,9 @@ export function decodeEaLong(cpu: X86Cpu, m: number): void {
       if (base === Reg.ESP || base === Reg.EBP) seg = SegReg.SS;
     }
   } else if (rm === 5 && mod === 0) {
-    lo = cpu.fetch32() | 0;
-    ripRelative = true;
+    // RIP-relative: from the end of the instruction, i.e. past the immediate that follows.
+    lo = (cpu.fetch32() | 0) + (cpu.s.eip >>> 0) + immediateBytes(cpu, m);
+    hi = cpu.s.ripHi;
   } else {
     const r = rm | cpu.rexB;
     lo = g[r]! >>> 0;
@@ -164,11 +164,6 @@ export function decodeEaLong(cpu: X86Cpu, m: number): void {
   }
   if (mod === 1) lo += (cpu.fetch8() << 24) >> 24;
   else if (mod === 2) lo += cpu.fetch32() | 0;
-  if (ripRelative) {
-    // Relative to the next instruction; immediates fetched later move it on (fetch8Long).
-    lo += cpu.s.eip >>> 0;
-    hi = cpu.s.ripHi;
-  }
   if (wide) {
     const eaHi = (hi + Math.floor(lo / 4294967296)) | 0;
     const eaLo = lo >>> 0;
@@ -180,6 +175,25 @@ export function decodeEaLong(cpu: X86Cpu, m: number): void {
     cpu.eaLo = lo >>> 0;
     cpu.eaOff = lo >>> 0;
   }
-  cpu.ripRelative = ripRelative;
   cpu.eaSeg = cpu.segOverride >= 0 ? cpu.segOverride : seg;
+}
+
+/**
+ * Immediate bytes that follow the ModRM operand of `cpu.opcode` (SDM Vol. 2D Tables A-2/A-3:
+ * the Ib/Iz operands of ModRM forms). Only RIP-relative addressing needs it.
+ */
+function immediateBytes(cpu: X86Cpu, modrm: number): number {
+  const op = cpu.opcode;
+  const z = cpu.opSize === 16 ? 2 : 4;
+  switch (op) {
+    case 0x69: case 0x81: case 0xc7: return z;
+    case 0x6b: case 0x80: case 0x83: case 0xc0: case 0xc1: case 0xc6: return 1;
+    case 0xf6: return (modrm & 0x30) === 0 ? 1 : 0; // TEST Eb, Ib is /0 and /1
+    case 0xf7: return (modrm & 0x30) === 0 ? z : 0;
+    // 0F map: PSHUFx/PSxxx Ib, SHLD/SHRD Ib, BT group Ib, CMPPx, PINSRW, PEXTRW, SHUFPx; 0F 3A xx.
+    case 0x170: case 0x171: case 0x172: case 0x173: case 0x1a4: case 0x1ac: case 0x1ba:
+    case 0x1c2: case 0x1c4: case 0x1c5: case 0x1c6: case 0x13a:
+      return 1;
+    default: return 0;
+  }
 }

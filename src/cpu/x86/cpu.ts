@@ -500,12 +500,13 @@ export class X86Cpu {
    * #PF as any access does. `lin` wraps at 4 GiB outside IA-32e mode.
    */
   readLinear(lin: number, size: AccessSize): number {
-    return this.mmu.read(this.lma ? lin : lin >>> 0, size, 0);
+    // IA-32e mode: table bases may be canonical upper-half addresses (negative numbers here).
+    return this.mmu.read(this.lma ? linear48(lin) : lin >>> 0, size, 0);
   }
 
   /** Implicit supervisor-mode write (descriptor accessed/busy bits, inner-level stack pushes). */
   writeLinear(lin: number, size: AccessSize, v: number): void {
-    this.mmu.write(this.lma ? lin : lin >>> 0, size, v, 0);
+    this.mmu.write(this.lma ? linear48(lin) : lin >>> 0, size, v, 0);
   }
 
   /** An explicit data read at linear `lin` with the current privilege (CPL 3 = user mode). */

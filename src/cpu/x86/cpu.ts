@@ -468,10 +468,18 @@ export class X86Cpu {
     const log = this.bus.log;
     if (log.enabled('unimp') && !this.reportedUnimplemented.has(what)) {
       this.reportedUnimplemented.add(what);
-      const lin = this.s.segBase[SegReg.CS]! + this.startEip;
       const bytes: string[] = [];
-      for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8(lin + i).toString(16).padStart(2, '0'));
-      log.log('unimp', `pcvm: unimplemented instruction ${what} at ${this.s.segSel[SegReg.CS]!.toString(16).padStart(4, '0')}:${(this.startEip >>> 0).toString(16).padStart(8, '0')} bytes ${bytes.join(' ')}`);
+      let where: string;
+      if (this.mode64) {
+        const rip = this.startRipHi * 4294967296 + (this.startEip >>> 0);
+        for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8Long(linear48(rip + i)).toString(16).padStart(2, '0'));
+        where = BigInt.asUintN(64, BigInt(rip)).toString(16).padStart(16, '0');
+      } else {
+        const lin = this.s.segBase[SegReg.CS]! + this.startEip;
+        for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8(lin + i).toString(16).padStart(2, '0'));
+        where = (this.startEip >>> 0).toString(16).padStart(8, '0');
+      }
+      log.log('unimp', `pcvm: unimplemented instruction ${what} at ${this.s.segSel[SegReg.CS]!.toString(16).padStart(4, '0')}:${where} bytes ${bytes.join(' ')}`);
     }
     return this.raise(Vec.UD);
   }

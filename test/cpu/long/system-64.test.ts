@@ -252,4 +252,23 @@ describe('interrupts and exceptions in IA-32e mode (SDM 6.14)', () => {
     expect(r.exception?.errorCode).toBe(BigInt(0x80 * 8 + 2));
     expect(r.exception?.rip).toBe(BigInt(CODE_ADDR + 22));
   });
+
+  it('a #PF at an upper-half address: CR2 reads back as the sign-extended 64-bit address', () => {
+    const r = h.run({ code: [0x48, 0xa1, 0x00, 0x00, 0x20, 0x00, 0x00, 0x80, 0xff, 0xff] });
+    expect(r.exception?.vector).toBe(14);
+    expect(r.exception?.errorCode).toBe(0n); // not present, read, supervisor
+    const cr2 = r.cpu.s.cr2;
+    const m = h.run({ code: [0x0f, 0x20, 0xd3], setup: (cpu) => { cpu.s.cr2 = cr2; } });
+    expect(m.regs.rbx).toBe(0xffff800000200000n);
+  });
+
+  it('an interrupt in compatibility mode is delivered through the 64-bit IDT into 64-bit mode', () => {
+    // push 0x18; push c32; retfq; c32 (32-bit): mov eax, 0x77; int 0x41
+    const r = h.run({ code: [0x6a, 0x18, 0x68, 0x09, 0x00, 0x10, 0x00, 0x48, 0xcb, 0xb8, 0x77, 0x00, 0x00, 0x00, 0xcd, 0x41] });
+    expect(r.regs.rax).toBe(0x77n);
+    expect(r.exception?.vector).toBe(0x41);
+    expect(r.exception?.cs).toBe(SEL64.KCODE32);
+    expect(r.exception?.rip).toBe(BigInt(CODE_ADDR + 16));
+    expect(r.cpu.mode64).toBe(true);
+  });
 });

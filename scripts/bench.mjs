@@ -62,3 +62,39 @@ async function demoBoot() {
 await run('alu-loop', loop);
 await run('rep-movsw', strings, copies * 0x8000);
 await demoBoot();
+
+// Debian guests (from `npm run guests`): boot to GUEST-READY and each guest-bench figure, in
+// pcvm and — when qemu-system-x86_64 is installed — in QEMU TCG in the same run, side by side.
+// `node scripts/bench.mjs --no-guests` skips them; `--arch i386` picks one.
+const argv = process.argv.slice(2);
+if (!argv.includes('--no-guests')) {
+  const { benchFigures, guestArgs, guestFiles, PCVM, runConsole } = await import('./guest-run.mjs');
+  const { spawnSync } = await import('node:child_process');
+  const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+  const archIndex = argv.indexOf('--arch');
+  const arches = archIndex >= 0 ? [argv[archIndex + 1]] : ['i386', 'amd64'];
+  for (const arch of arches) {
+    const guest = guestFiles(arch);
+    if (!guest) {
+      console.log(`BENCH guest-${arch} skipped (run \`npm run guests\`)`);
+      continue;
+    }
+    const append = 'console=ttyS0 autorun=guest-bench;poweroff+-f';
+    const engines = [['pcvm', process.execPath, [PCVM, ...guestArgs(guest, append)]]];
+    if (haveQemu) engines.push(['qemu-tcg', 'qemu-system-x86_64', ['-accel', 'tcg', '-no-reboot', ...guestArgs(guest, append)]]);
+    for (const [engine, command, args] of engines) {
+      const vm = runConsole(command, args);
+      try {
+        const ready = await vm.waitFor(/^GUEST-READY /, 900_000);
+        console.log(`BENCH ${engine}-${arch}-boot-to-ready ${(ready.t * 1000).toFixed(0)} ms`);
+        await vm.waitFor(/^BENCH-DONE/, 900_000);
+        for (const [name, ms] of Object.entries(benchFigures(vm.lines))) console.log(`BENCH ${engine}-${arch}-${name} ${ms} ms`);
+        await vm.exit;
+      } catch (e) {
+        console.log(`BENCH ${engine}-${arch} failed: ${String(e).split('\n')[0]}`);
+      } finally {
+        vm.kill();
+      }
+    }
+  }
+}

@@ -5,6 +5,7 @@
  */
 import type { Machine } from '../machine/machine.js';
 import { formatRegisters } from './info-registers.js';
+import type { HmpSession } from './hmp-session.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -13,10 +14,10 @@ interface Command {
   aliases?: string[];
   args: string;
   help: string;
-  run(m: Machine, args: string[]): string;
+  run(m: Machine, args: string[], session?: HmpSession): string;
 }
 
-const INFO: Record<string, { help: string; run(m: Machine): string }> = {
+const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession): string }> = {
   status: {
     help: 'show the current VM status (running|paused)',
     run(m) {
@@ -42,6 +43,10 @@ const INFO: Record<string, { help: string; run(m: Machine): string }> = {
   version: { help: 'show the version of QEMU', run: (m) => m.version },
   name: { help: 'show the current VM name', run: (m) => (m.config.name ? m.config.name : '') },
   accel: { help: 'show accelerator info', run: (m) => `accelerator: ${m.accel.name}` },
+  history: {
+    help: 'show the command line history',
+    run: (_m, session) => (session?.commandHistory ?? []).map((line, i) => `${i}: '${line}'`).join('\n'),
+  },
 };
 
 const COMMANDS: Command[] = [
@@ -51,12 +56,12 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'info', args: '[subcommand]', help: 'show various information about the system state',
-    run(m, args) {
+    run(m, args, session) {
       const sub = args[0];
       if (!sub) return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
-      const entry = INFO[sub];
+      const entry = Object.hasOwn(INFO, sub) ? INFO[sub] : undefined;
       if (!entry) return `Error: unknown info subcommand '${sub}'`;
-      return entry.run(m);
+      return entry.run(m, session);
     },
   },
   { name: 'stop', args: '', help: 'stop emulation', run: (m) => (m.stop(), '') },
@@ -68,13 +73,24 @@ const COMMANDS: Command[] = [
 ];
 
 /** Runs one HMP command line; returns its output (without the trailing prompt). */
-export function runHmpCommand(m: Machine, line: string): string {
+export function runHmpCommand(m: Machine, line: string, session?: HmpSession): string {
   const words = line.trim().split(/\s+/).filter((w) => w.length > 0);
   if (words.length === 0) return '';
   const [name, ...args] = words as [string, ...string[]];
   const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
   if (!cmd) return `unknown command: '${name}'`;
-  return cmd.run(m, args);
+  return cmd.run(m, args, session);
+}
+
+/** Completions for the last word of a partly typed line (command names, then `info` topics). */
+export function hmpCompletions(before: string): string[] {
+  const words = before.split(/\s+/);
+  const word = words[words.length - 1] ?? '';
+  if (words.length <= 1) {
+    return COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]).filter((n) => n.startsWith(word) && n !== '?').sort();
+  }
+  if (words.length === 2 && words[0] === 'info') return Object.keys(INFO).filter((n) => n.startsWith(word)).sort();
+  return [];
 }
 
 export function hmpBanner(version: string): string {

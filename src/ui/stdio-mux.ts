@@ -13,7 +13,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { BufferedCharBackend } from '../chardev/chardev.js';
 import type { Machine } from '../machine/machine.js';
-import { HMP_PROMPT, hmpBanner, runHmpCommand } from '../monitor/hmp.js';
+import { HmpSession } from '../monitor/hmp-session.js';
 
 const CTRL_A = 0x01;
 
@@ -39,7 +39,7 @@ export interface StdioMuxOptions {
 export class StdioMux {
   private escape = false;
   private monitorFocused = false;
-  private line = '';
+  private monitor: HmpSession | undefined;
   private timestamps = false;
   private readonly onData = (chunk: Buffer) => this.input(chunk);
   private rawMode = false;
@@ -50,7 +50,7 @@ export class StdioMux {
     const { stdin } = this.opts;
     if (this.opts.monitorOnly) {
       this.monitorFocused = true;
-      this.write(`${hmpBanner(this.machine.version)}\r\n${HMP_PROMPT}`);
+      this.hmp().start();
     }
     if (stdin.isTTY && stdin.setRawMode) {
       stdin.setRawMode(true);
@@ -67,6 +67,12 @@ export class StdioMux {
     if (this.rawMode && stdin.setRawMode) stdin.setRawMode(false);
     this.rawMode = false;
     stdin.pause();
+  }
+
+  /** The monitor session, created on first use (QEMU prints the banner when it is first shown). */
+  private hmp(): HmpSession {
+    this.monitor ??= new HmpSession(this.machine, (t) => this.write(t));
+    return this.monitor;
   }
 
   private write(text: string): void {
@@ -97,7 +103,7 @@ export class StdioMux {
   }
 
   private deliver(bytes: Uint8Array): void {
-    if (this.monitorFocused) this.monitorInput(bytes);
+    if (this.monitorFocused) this.hmp().input(bytes);
     else this.console.pushInput(bytes);
   }
 
@@ -113,8 +119,14 @@ export class StdioMux {
       case 'c':
         if (!this.opts.withMonitor || this.opts.monitorOnly) return;
         this.monitorFocused = !this.monitorFocused;
-        if (this.monitorFocused) this.write(`\r\n${hmpBanner(this.machine.version)}\r\n${HMP_PROMPT}`);
-        else this.write('\r\n');
+        if (!this.monitorFocused) this.write('\r\n');
+        else if (this.monitor) {
+          this.write('\r\n');
+          this.monitor.redraw();
+        } else {
+          this.write('\r\n');
+          this.hmp().start();
+        }
         return;
       case 'b':
         this.console.sendBreak();
@@ -127,26 +139,6 @@ export class StdioMux {
         return; // no disks yet: nothing to save
       default:
         if (key === CTRL_A) this.deliver(Uint8Array.of(CTRL_A));
-    }
-  }
-
-  private monitorInput(bytes: Uint8Array): void {
-    for (const b of bytes) {
-      if (b === 0x0d || b === 0x0a) {
-        this.write('\r\n');
-        const out = runHmpCommand(this.machine, this.line);
-        this.line = '';
-        if (out) this.write(out.replace(/\n/g, '\r\n') + '\r\n');
-        if (!this.machine.exited) this.write(HMP_PROMPT);
-      } else if (b === 0x7f || b === 0x08) {
-        if (this.line.length > 0) {
-          this.line = this.line.slice(0, -1);
-          this.write('\b \b');
-        }
-      } else if (b >= 0x20 && b < 0x7f) {
-        this.line += String.fromCharCode(b);
-        this.write(String.fromCharCode(b));
-      }
     }
   }
 }

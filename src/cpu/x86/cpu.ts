@@ -251,7 +251,13 @@ export class X86Cpu {
     this.cs32 = this.protectedMode && (s.segAr[SegReg.CS]! & Ar.DB) !== 0;
     this.ss32 = this.protectedMode && (s.segAr[SegReg.SS]! & Ar.DB) !== 0;
     this.ipMask = this.cs32 || this.mode64 ? -1 : 0xffff;
-    if (!this.mode64) s.ripHi = 0;
+    if (!this.mode64) {
+      // Leaving 64-bit mode: no RIP high half, and no REX state left over from its last
+      // instruction (the 32-bit decoder never sets it).
+      s.ripHi = 0;
+      this.rex = this.rexR = this.rexX = this.rexB = 0;
+      this.rexW = false;
+    }
     this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
     this.a20Mask = s.a20 ? -1 : ~0x100000;
     this.tlbSet = this.cpl === 3 ? TLB_USER : 0;
@@ -1039,6 +1045,7 @@ export class X86Cpu {
     const s = this.s;
     this.startEip = s.eip;
     this.startRipHi = 0;
+    this.prefix66 = false;
     this.segOverride = SEG_DEFAULT;
     this.repPrefix = 0;
     this.lockPrefix = false;
@@ -1049,7 +1056,7 @@ export class X86Cpu {
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);
       switch (op) {
-        case 0x66: opSize32 = !this.cs32; break;
+        case 0x66: opSize32 = !this.cs32; this.prefix66 = true; break;
         case 0x67: adSize32 = !this.cs32; break;
         case 0x26: this.segOverride = SegReg.ES; break;
         case 0x2e: this.segOverride = SegReg.CS; break;

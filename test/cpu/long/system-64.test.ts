@@ -72,6 +72,15 @@ describe('entering IA-32e mode (SDM 9.8.5)', () => {
   });
 });
 
+describe('compatibility mode decoding', () => {
+  it('no REX state survives the switch: after RETFQ (48 CB) to 32-bit code, 88 E3 is mov bl, ah', () => {
+    const r = h.run({ code: [0x6a, 0x18, 0x68, 0x09, 0x00, 0x10, 0x00, 0x48, 0xcb, 0x88, 0xe3], regs: { rax: 0x1100n } });
+    expect(r.exception).toBeUndefined();
+    expect(r.cpu.mode64).toBe(false);
+    expect(r.regs.rbx).toBe(0x11n);
+  });
+});
+
 describe('64-bit addressing and canonical addresses', () => {
   it('RIP-relative operands are relative to the end of the instruction, immediates included', () => {
     // mov rax,[rel $$+0x10000]; cmp qword [rel $$+0x10008],5; mov dword [rel $$+0x10010],0x11223344; lea rbx,[rel $]; setz cl

@@ -398,14 +398,16 @@ export class X86Cpu {
   }
 
   /**
-   * Writes register `r` at `size` bits. A 32-bit write zero-extends into the high half (SDM
-   * Vol. 1 3.4.1.1; outside 64-bit mode the high halves are zero anyway); 8- and 16-bit
-   * writes keep the rest. At size 64 the high half comes from `hi`.
+   * Writes register `r` at `size` bits. In 64-bit mode a 32-bit write zero-extends into the
+   * high half (SDM Vol. 1 3.4.1.1); 8- and 16-bit writes keep the rest. At size 64 the high
+   * half comes from `hi`.
    */
   setReg(size: number, r: number, v: number): void {
     if (size === 32) {
       this.s.gpr[r] = v;
-      this.s.gprHi[r] = 0;
+      // Zero-extension matters in 64-bit mode only: the high halves are undefined after
+      // compatibility mode (SDM Vol. 1 3.4.1.1), and this keeps 32-bit code to one store.
+      if (this.mode64) this.s.gprHi[r] = 0;
     } else if (size === 16) {
       this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
     } else if (size === 8) {
@@ -639,7 +641,6 @@ export class X86Cpu {
   // ============================================================================================
 
   fetch8(): number {
-    if (this.mode64) return this.fetch8Long();
     const s = this.s;
     const eip = s.eip >>> 0;
     if (eip >= this.fetchLo && eip <= this.fetchHi) {
@@ -714,6 +715,8 @@ export class X86Cpu {
    * (may #PF) — and makes its page the cached code page if it is RAM or ROM.
    */
   private fetchSlow(): number {
+    // 64-bit mode never fills the 32-bit code-page cache, so every fetch comes here first.
+    if (this.mode64) return this.fetch8Long();
     const s = this.s;
     const eip = s.eip >>> 0;
     const limit = s.segLimit[SegReg.CS]!;
@@ -1044,8 +1047,6 @@ export class X86Cpu {
     }
     const s = this.s;
     this.startEip = s.eip;
-    this.startRipHi = 0;
-    this.prefix66 = false;
     this.segOverride = SEG_DEFAULT;
     this.repPrefix = 0;
     this.lockPrefix = false;
@@ -1056,7 +1057,7 @@ export class X86Cpu {
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);
       switch (op) {
-        case 0x66: opSize32 = !this.cs32; this.prefix66 = true; break;
+        case 0x66: opSize32 = !this.cs32; break;
         case 0x67: adSize32 = !this.cs32; break;
         case 0x26: this.segOverride = SegReg.ES; break;
         case 0x2e: this.segOverride = SegReg.CS; break;
@@ -1068,6 +1069,7 @@ export class X86Cpu {
         case 0xf2: case 0xf3: this.repPrefix = op; break;
         default:
           this.opSize = opSize32 ? 32 : 16;
+          this.prefix66 = opSize32 !== this.cs32;
           this.adSize = adSize32 ? 32 : 16;
           if (this.lockPrefix && !this.lockable(op)) this.raise(Vec.UD);
           execPrimary(this, op);
@@ -1122,7 +1124,7 @@ export class X86Cpu {
     const code = f.errorCode;
     // Faults restart the instruction; traps raised from INT n etc. set EIP themselves.
     this.s.eip = this.startEip;
-    this.s.ripHi = this.startRipHi;
+    if (this.mode64) this.s.ripHi = this.startRipHi;
     this.s.halted = false;
     if (this.bus.log.enabled('int')) {
       this.bus.log.log('int', `pcvm: exception ${vector} error=${code.toString(16)} at ${this.s.segSel[SegReg.CS]!.toString(16)}:${(this.startEip >>> 0).toString(16)}`);

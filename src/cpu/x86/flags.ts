@@ -23,7 +23,16 @@ export const enum LazyOp {
   /** INC/DEC: like Add/Sub with b = 1, but CF is kept from before (in eflags). */
   Inc = 4,
   Dec = 5,
+  /** The same five at 64-bit operand size (set64 adds WIDE): halves in a/aHi, b/bHi, r/rHi. */
+  Add64 = 6,
+  Sub64 = 7,
+  Logic64 = 8,
+  Inc64 = 9,
+  Dec64 = 10,
 }
+
+/** LazyOp.X + WIDE = LazyOp.X64. */
+const WIDE = 5;
 
 const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
@@ -48,11 +57,10 @@ export class LazyFlags {
   a = 0;
   b = 0;
   r = 0;
-  /** High halves of a 64-bit operation; `wide` says whether they are in use. */
+  /** High halves of a 64-bit operation (op >= Add64); stale otherwise. */
   aHi = 0;
   bHi = 0;
   rHi = 0;
-  wide = false;
   /** Sign bit of the operand width (0x80, 0x8000, 0x80000000). */
   sign = 0x80;
   /** All-ones mask of the operand width. */
@@ -65,12 +73,11 @@ export class LazyFlags {
     this.r = r;
     this.sign = sizeBits === 32 ? 0x80000000 : sizeBits === 16 ? 0x8000 : 0x80;
     this.mask = sizeBits === 32 ? 0xffffffff : sizeBits === 16 ? 0xffff : 0xff;
-    this.wide = false;
   }
 
   /** A 64-bit operation: operands and result as low (unsigned) and high halves. */
   set64(op: LazyOp, a: number, aHi: number, b: number, bHi: number, r: number, rHi: number): void {
-    this.op = op;
+    this.op = op + WIDE;
     this.a = a;
     this.b = b;
     this.r = r;
@@ -79,7 +86,6 @@ export class LazyFlags {
     this.rHi = rHi;
     this.sign = 0x80000000;
     this.mask = 0xffffffff;
-    this.wide = true;
   }
 
   /**
@@ -87,7 +93,7 @@ export class LazyFlags {
    * Inc/Dec, which leave CF alone.
    */
   compute(prevCf: number): number {
-    if (this.wide) return this.compute64(prevCf);
+    if (this.op >= LazyOp.Add64) return this.compute64(prevCf);
     const { a, b, r, sign, mask } = this;
     const res = (r & mask) >>> 0;
     let f = PARITY[res & 0xff]!;
@@ -128,7 +134,7 @@ export class LazyFlags {
     let f = PARITY[r & 0xff]!;
     if ((r | rHi) === 0) f |= Fl.ZF;
     if (rHi & sign) f |= Fl.SF;
-    switch (this.op) {
+    switch (this.op - WIDE) {
       case LazyOp.Add:
         if (((aHi & bHi) | ((aHi | bHi) & ~rHi)) & sign) f |= Fl.CF;
         if ((aHi ^ rHi) & (bHi ^ rHi) & sign) f |= Fl.OF;
@@ -159,29 +165,29 @@ export class LazyFlags {
 
   /** CF alone, cheaper than compute() for ADC/SBB/Jb. */
   carry(prevCf: number): number {
-    if (this.wide) return this.carry64(prevCf);
     const { a, b, r, sign } = this;
     switch (this.op) {
       case LazyOp.Add: return ((a & b) | ((a | b) & ~r)) & sign ? 1 : 0;
       case LazyOp.Sub: return ((~a & b) | ((~a | b) & r)) & sign ? 1 : 0;
       case LazyOp.Logic: return 0;
-      default: return prevCf & 1;
+      case LazyOp.Inc: case LazyOp.Dec: return prevCf & 1;
+      default: return this.carry64(prevCf);
     }
   }
 
   private carry64(prevCf: number): number {
     const { aHi, bHi, rHi } = this;
     switch (this.op) {
-      case LazyOp.Add: return ((aHi & bHi) | ((aHi | bHi) & ~rHi)) & 0x80000000 ? 1 : 0;
-      case LazyOp.Sub: return ((~aHi & bHi) | ((~aHi | bHi) & rHi)) & 0x80000000 ? 1 : 0;
-      case LazyOp.Logic: return 0;
+      case LazyOp.Add64: return ((aHi & bHi) | ((aHi | bHi) & ~rHi)) & 0x80000000 ? 1 : 0;
+      case LazyOp.Sub64: return ((~aHi & bHi) | ((~aHi | bHi) & rHi)) & 0x80000000 ? 1 : 0;
+      case LazyOp.Logic64: return 0;
       default: return prevCf & 1;
     }
   }
 
   /** ZF alone (the commonest flag read: JZ/JNZ after CMP/TEST/DEC). */
   zero(): boolean {
-    if (this.wide) return (this.r | this.rHi) === 0;
+    if (this.op >= LazyOp.Add64) return (this.r | this.rHi) === 0;
     return (this.r & this.mask) === 0;
   }
 }

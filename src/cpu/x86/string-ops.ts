@@ -107,7 +107,7 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
   // Not finished: restart the instruction so that pending interrupts are taken in between.
   if (rep && count > 0) {
     s.eip = cpu.startEip;
-    s.ripHi = cpu.startRipHi;
+    if (cpu.mode64) s.ripHi = cpu.startRipHi;
   }
 }
 

@@ -203,7 +203,8 @@ describe('CPUID and snapshots', () => {
     const [, ebx, ecx, edx] = cpuid(1, 0);
     for (const bit of [19, 23, 24, 25, 26]) expect((edx >>> bit) & 1, `bit ${bit}`).toBe(1);
     expect((ebx >> 8) & 0xff).toBe(8);
-    expect(ecx).toBe(0); // nothing beyond SSE2 (no SSE3)
+    // Nothing beyond SSE2: SSE3 (0), SSSE3 (9), SSE4.1 (19), SSE4.2 (20), POPCNT (23), AVX (28) clear.
+    for (const bit of [0, 9, 19, 20, 23, 28]) expect((ecx >>> bit) & 1, `ecx bit ${bit}`).toBe(0);
   });
 
   it('the XMM registers and MXCSR survive a save/load round trip', () => {

@@ -255,8 +255,8 @@ export function mulAcc(cpu: X86Cpu, size: number, src: number): void {
     mulFlags(cpu, r > 0xffff, r & 0xffff, 16);
   } else {
     const [lo, hi] = mul32(g[Reg.EAX]! >>> 0, src);
-    g[Reg.EAX] = lo;
-    g[Reg.EDX] = hi;
+    cpu.setReg32(Reg.EAX, lo);
+    cpu.setReg32(Reg.EDX, hi);
     mulFlags(cpu, hi !== 0, lo, 32);
   }
 }
@@ -275,8 +275,8 @@ export function imulAcc(cpu: X86Cpu, size: number, src: number): void {
     mulFlags(cpu, r !== signExtend(r & 0xffff, 16), r & 0xffff, 16);
   } else {
     const [lo, hi] = imul32(g[Reg.EAX]!, src);
-    g[Reg.EAX] = lo;
-    g[Reg.EDX] = hi;
+    cpu.setReg32(Reg.EAX, lo);
+    cpu.setReg32(Reg.EDX, hi);
     mulFlags(cpu, hi !== ((lo | 0) < 0 ? 0xffffffff : 0), lo, 32);
   }
 }
@@ -326,8 +326,8 @@ export function divAcc(cpu: X86Cpu, size: number, src: number): void {
       q = Number(n / d);
       r = Number(n % d);
     }
-    g[Reg.EAX] = q;
-    g[Reg.EDX] = r;
+    cpu.setReg32(Reg.EAX, q);
+    cpu.setReg32(Reg.EDX, r);
   }
 }
 
@@ -353,8 +353,8 @@ export function idivAcc(cpu: X86Cpu, size: number, src: number): void {
     const dd = BigInt(d);
     const q = n / dd; // BigInt division truncates toward zero, as IDIV does
     if (q > 2147483647n || q < -2147483648n) cpu.raise(Vec.DE);
-    g[Reg.EAX] = Number(q);
-    g[Reg.EDX] = Number(n % dd);
+    cpu.setReg32(Reg.EAX, Number(q));
+    cpu.setReg32(Reg.EDX, Number(n % dd));
   }
 }
 

@@ -9,11 +9,15 @@
  * a MOV to CR3, after a MOV to CR0 that changes PG, CD or NW, and after a MOV to CR4 that
  * changes PAE, PGE or PSE (SDM 4.4.1).
  *
- * Not implemented (reserved, #GP): long-mode activation (EFER.LME is not writable until the
- * long-mode work lands), CR4 bits of features CPUID does not advertise (VME, PVI, DE, MCE, PCE,
+ * IA-32e mode (SDM 9.8.5, 2.2.1): with EFER.LME set, enabling CR0.PG activates IA-32e mode
+ * (EFER.LMA = 1) and disabling it leaves it; #GP(0) for enabling it without CR4.PAE or with a
+ * 64-bit CS, for clearing PG in 64-bit mode, for clearing CR4.PAE while LMA = 1, and for
+ * changing EFER.LME while paging is on. IA-32e mode uses 4-level paging, without PDPTE loads.
+ *
+ * Not implemented (reserved, #GP): CR4 bits of features CPUID does not advertise (VME, PVI, DE, MCE, PCE,
  * OSFXSR, OSXMMEXCPT, UMIP, VMXE, SMXE, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE).
  */
-import { Cr0, Cr4, Efer } from './state.js';
+import { Ar, Cr0, Cr4, Efer, SegReg } from './state.js';
 import { pagingMode, PagingMode } from './paging.js';
 import type { X86Cpu } from './cpu.js';
 
@@ -21,8 +25,8 @@ import type { X86Cpu } from './cpu.js';
 const CR0_BITS = 0xe005003f;
 /** CR4 bits of implemented features; setting any other bit is #GP(0). */
 export const CR4_SUPPORTED = Cr4.TSD | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
-/** IA32_EFER bits WRMSR may change (the long-mode work adds SCE and LME). */
-export const EFER_WRITABLE = Efer.NXE;
+/** IA32_EFER bits WRMSR may change: SCE (SYSCALL), LME (long mode), NXE. */
+export const EFER_WRITABLE = Efer.SCE | Efer.LME | Efer.NXE;
 
 /** MOV to CR0. */
 export function writeCr0(cpu: X86Cpu, value: number): void {
@@ -34,11 +38,18 @@ export function writeCr0(cpu: X86Cpu, value: number): void {
   const next = ((v | Cr0.ET) & CR0_BITS) >>> 0;
   const old = s.cr0 >>> 0;
   const changed = old ^ next;
-  if ((next & Cr0.PG) && (s.efer & Efer.LME) && !(old & Cr0.PG)) cpu.unimplemented('long mode (CR0.PG=1 with EFER.LME=1)');
-  if ((changed & (Cr0.PG | Cr0.CD | Cr0.NW)) && (next & Cr0.PG) && (s.cr4 & Cr4.PAE) && !(s.efer & Efer.LMA)) {
+  if ((next & Cr0.PG) && !(old & Cr0.PG) && (s.efer & Efer.LME)) {
+    if (!(s.cr4 & Cr4.PAE)) cpu.gp(0);
+    if (s.segAr[SegReg.CS]! & Ar.L) cpu.gp(0);
+  }
+  if (!(next & Cr0.PG) && (old & Cr0.PG) && cpu.mode64) cpu.gp(0);
+  // With LME set, paging on means IA-32e mode: 4-level tables, no PDPTE registers.
+  if ((changed & (Cr0.PG | Cr0.CD | Cr0.NW)) && (next & Cr0.PG) && (s.cr4 & Cr4.PAE) && !(s.efer & Efer.LME)) {
     if (!cpu.mmu.loadPdptes(s.cr3)) cpu.gp(0);
   }
   s.cr0 = next;
+  if ((next & Cr0.PG) && (s.efer & Efer.LME)) s.efer |= Efer.LMA;
+  else s.efer &= ~Efer.LMA;
   cpu.updateMode();
   if (changed & (Cr0.PG | Cr0.WP)) cpu.mmu.flushAll();
 }
@@ -46,7 +57,8 @@ export function writeCr0(cpu: X86Cpu, value: number): void {
 /** MOV to CR3. */
 export function writeCr3(cpu: X86Cpu, value: number): void {
   const s = cpu.s;
-  const v = value >>> 0;
+  // In 64-bit mode CR3 holds up to MAXPHYADDR bits (the caller checked the reserved ones).
+  const v = cpu.mode64 ? value : value >>> 0;
   if (pagingMode(s) === PagingMode.Pae && !cpu.mmu.loadPdptes(v)) cpu.gp(0);
   // Every bit is kept: outside PAE the low bits are ignored when walking, not cleared.
   s.cr3 = v;
@@ -72,8 +84,11 @@ export function writeCr4(cpu: X86Cpu, value: number): void {
 export function writeEfer(cpu: X86Cpu, lo: number, hi: number): void {
   const s = cpu.s;
   if (hi !== 0 || ((lo >>> 0) & ~(EFER_WRITABLE | Efer.LMA))) cpu.gp(0);
+  // LME cannot change while paging is enabled (SDM 9.8.5).
+  if ((s.cr0 & Cr0.PG) && ((lo ^ s.efer) & Efer.LME)) cpu.gp(0);
   const next = ((lo & EFER_WRITABLE) | (s.efer & ~EFER_WRITABLE)) >>> 0;
   const changed = s.efer ^ next;
   s.efer = next;
   if (changed & Efer.NXE) cpu.mmu.flushAll();
+  cpu.updateMode();
 }

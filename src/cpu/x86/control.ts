@@ -44,6 +44,8 @@ function checkFarTarget(cpu: X86Cpu, selector: number): void {
   const d = readDescriptor(cpu, selector);
   if (!(d.ar & Ar.S)) {
     const type = d.ar & 0xf;
+    // IA-32e mode (here: compatibility mode) has no task switches and only 64-bit call gates.
+    if (cpu.lma && type !== 0xc) cpu.gp(selector & 0xfffc);
     if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
     if (type === 0x5 || type === 0x1 || type === 0x9) cpu.unimplemented('far transfer to a task (task switch)');
     cpu.gp(selector & 0xfffc);
@@ -109,6 +111,7 @@ export function iret(cpu: X86Cpu, size: number): void {
     cpu.setEflags(nf);
     return;
   }
+  if ((oldFlags & Fl.NT) && cpu.lma) cpu.gp(0); // no task return in IA-32e mode
   if (oldFlags & Fl.NT) cpu.unimplemented('IRET with NT=1 (task return)');
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;

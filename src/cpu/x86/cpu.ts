@@ -21,7 +21,7 @@ import type { CpuApic } from './apic-interface.js';
 import { LazyFlags, LazyOp } from './flags.js';
 import { FpuState } from './fpu/fpu-state.js';
 import { SseState } from './sse/sse-state.js';
-import { Ar, Cr0, CpuState, Fl, Reg, SegReg } from './state.js';
+import { Ar, Cr0, CpuState, Efer, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
@@ -30,6 +30,7 @@ import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
+import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
 
 /** What the board hands a CPU. */
@@ -101,23 +102,48 @@ export class X86Cpu {
   lastRunCount = 0;
 
   // --- Decoder state of the current instruction (reused, never allocated per instruction) ---
-  /** Operand size in bits: 16 or 32. */
+  /** Operand size in bits: 16, 32 or (64-bit mode) 64. */
   opSize = 16;
-  /** Address size in bits: 16 or 32. */
+  /** Address size in bits: 16, 32 or (64-bit mode) 64. */
   adSize = 16;
+  /** A 66h prefix is present (with REX.W, opSize alone no longer shows it). */
+  prefix66 = false;
+  /**
+   * REX prefix (64-bit mode, SDM Vol. 2A 2.2.1): the byte (0x40-0x4F) or 0, and its bits
+   * pre-shifted: rexR/rexX/rexB are 8 or 0 so that `| rexR` extends a 3-bit register number.
+   */
+  rex = 0;
+  rexW = false;
+  rexR = 0;
+  rexX = 0;
+  rexB = 0;
+  /**
+   * 64-bit mode: the opcode being executed (0x000-0x0FF one-byte map, 0x100 | op for 0F op),
+   * so that a RIP-relative ModRM operand can account for the immediate that follows it.
+   */
+  opcode = 0;
+  /**
+   * High half (signed 32 bits) of 64-bit values: every read at size 64 returns the low half
+   * (unsigned) and leaves the high half here; every write at size 64 takes its high half
+   * from here.
+   */
+  hi = 0;
   /** Segment override prefix (SegReg) or SEG_DEFAULT. */
   segOverride = SEG_DEFAULT;
   /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE): the last of the two, which selects SSE instructions. */
   repPrefix = 0;
-  /** A 66 prefix was present (an operand-size override, or SSE's mandatory prefix). */
-  prefix66 = false;
   lockPrefix = false;
   /** EIP of the first byte of the current instruction (faults restart here). */
   startEip = 0;
+  /** High half of RIP at the start of the instruction (64-bit mode). */
+  startRipHi = 0;
   modrm = 0;
   /** Memory operand: segment and offset (after decodeModrm with mod != 3). */
   eaSeg = 0;
   eaOff = 0;
+  /** 64-bit mode: the effective address as exact halves (eaOff may round when not canonical). */
+  eaLo = 0;
+  eaHi = 0;
 
   // --- Cached mode bits, recomputed by updateMode() ---
   /** CS default size is 32 bits. */
@@ -126,6 +152,10 @@ export class X86Cpu {
   ss32 = false;
   /** CR0.PE and not VM86. */
   protectedMode = false;
+  /** IA-32e mode is active (EFER.LMA). */
+  lma = false;
+  /** 64-bit mode: IA-32e mode with CS.L = 1 (otherwise IA-32e runs in compatibility mode). */
+  mode64 = false;
   cpl = 0;
   /** EIP is masked to 16 bits in 16-bit code segments. */
   ipMask = 0xffff;
@@ -144,6 +174,12 @@ export class X86Cpu {
   private fetchDelta = 0;
   private fetchLo = 1;
   private fetchHi = 0;
+  // The same for 64-bit mode, where the page also belongs to one value of RIP's high half.
+  private fetch64Buf: Uint8Array = new Uint8Array(0);
+  private fetch64Delta = 0;
+  private fetch64Lo = 1;
+  private fetch64Hi = 0;
+  private fetch64RipHi = 0;
 
   readonly fault = new CpuFault();
   /** Depth of nested exception delivery, for #DF and triple-fault detection. */
@@ -164,6 +200,8 @@ export class X86Cpu {
     const s = this.s;
     s.gpr.fill(0);
     s.gprHi.fill(0);
+    s.ripHi = 0;
+    s.long.reset();
     // EDX holds the processor signature (family/model/stepping) after reset.
     s.gpr[Reg.EDX] = 0x00000663;
     s.eip = 0xfff0;
@@ -220,9 +258,18 @@ export class X86Cpu {
   updateMode(): void {
     const s = this.s;
     this.protectedMode = (s.cr0 & Cr0.PE) !== 0 && (s.eflags & Fl.VM) === 0;
+    this.lma = (s.efer & Efer.LMA) !== 0;
+    this.mode64 = this.lma && this.protectedMode && (s.segAr[SegReg.CS]! & Ar.L) !== 0;
     this.cs32 = this.protectedMode && (s.segAr[SegReg.CS]! & Ar.DB) !== 0;
     this.ss32 = this.protectedMode && (s.segAr[SegReg.SS]! & Ar.DB) !== 0;
-    this.ipMask = this.cs32 ? -1 : 0xffff;
+    this.ipMask = this.cs32 || this.mode64 ? -1 : 0xffff;
+    if (!this.mode64) {
+      // Leaving 64-bit mode: no RIP high half, and no REX state left over from its last
+      // instruction (the 32-bit decoder never sets it).
+      s.ripHi = 0;
+      this.rex = this.rexR = this.rexX = this.rexB = 0;
+      this.rexW = false;
+    }
     this.cpl = this.protectedMode ? (s.segAr[SegReg.CS]! >> Ar.DPL_SHIFT) & 3 : (s.eflags & Fl.VM) !== 0 ? 3 : 0;
     this.a20Mask = s.a20 ? -1 : ~0x100000;
     this.tlbSet = this.cpl === 3 ? TLB_USER : 0;
@@ -233,6 +280,8 @@ export class X86Cpu {
   invalidateFetch(): void {
     this.fetchLo = 1;
     this.fetchHi = 0;
+    this.fetch64Lo = 1;
+    this.fetch64Hi = 0;
   }
 
   /** The A20 gate (port 0x92, the i8042 output port). */
@@ -316,6 +365,17 @@ export class X86Cpu {
     this.lazy.set(op, a, b, r, size);
   }
 
+  /** Sets the arithmetic flags lazily from a 64-bit operation (operands and result as halves). */
+  setLazy64(op: LazyOp, a: number, aHi: number, b: number, bHi: number, r: number, rHi: number): void {
+    if (op === LazyOp.Inc || op === LazyOp.Dec) {
+      if (this.lazy.op !== LazyOp.None) {
+        const cf = this.lazy.carry(this.s.eflags);
+        this.s.eflags = (this.s.eflags & ~Fl.CF) | cf;
+      }
+    }
+    this.lazy.set64(op, a, aHi, b, bHi, r, rHi);
+  }
+
   /** Sets the arithmetic flags eagerly (shifts, multiplies, BCD): `flags` holds OSZAPC bits. */
   setArithFlags(flags: number): void {
     this.s.eflags = (this.s.eflags & ~Fl.ARITH) | (flags & Fl.ARITH);
@@ -326,27 +386,83 @@ export class X86Cpu {
   // Registers by size
   // ============================================================================================
 
+  /**
+   * Byte register `r`: AL CL DL BL AH CH DH BH, or with any REX prefix AL CL DL BL SPL BPL
+   * SIL DIL R8B-R15B (SDM Vol. 1 3.4.1.1).
+   */
   reg8(r: number): number {
-    return r < 4 ? this.s.gpr[r]! & 0xff : (this.s.gpr[r - 4]! >> 8) & 0xff;
+    return r < 4 || this.rex !== 0 ? this.s.gpr[r]! & 0xff : (this.s.gpr[r - 4]! >> 8) & 0xff;
   }
 
   setReg8(r: number, v: number): void {
     const g = this.s.gpr;
-    if (r < 4) g[r] = (g[r]! & ~0xff) | (v & 0xff);
+    if (r < 4 || this.rex !== 0) g[r] = (g[r]! & ~0xff) | (v & 0xff);
     else g[r - 4] = (g[r - 4]! & ~0xff00) | ((v & 0xff) << 8);
   }
 
-  /** Register `r` at operand size `size` (8, 16, 32), as an unsigned number. */
+  /** Register `r` at operand size `size` (8, 16, 32, 64), as an unsigned number (64: low half, high half in `hi`). */
   getReg(size: number, r: number): number {
     if (size === 32) return this.s.gpr[r]! >>> 0;
     if (size === 16) return this.s.gpr[r]! & 0xffff;
-    return this.reg8(r);
+    if (size === 8) return this.reg8(r);
+    this.hi = this.s.gprHi[r]!;
+    return this.s.gpr[r]! >>> 0;
   }
 
+  /**
+   * Writes register `r` at `size` bits. In 64-bit mode a 32-bit write zero-extends into the
+   * high half (SDM Vol. 1 3.4.1.1); 8- and 16-bit writes keep the rest. At size 64 the high
+   * half comes from `hi`.
+   */
   setReg(size: number, r: number, v: number): void {
-    if (size === 32) this.s.gpr[r] = v;
-    else if (size === 16) this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
-    else this.setReg8(r, v);
+    if (size === 32) {
+      this.s.gpr[r] = v;
+      // Zero-extension matters in 64-bit mode only: the high halves are undefined after
+      // compatibility mode (SDM Vol. 1 3.4.1.1), and this keeps 32-bit code to one store.
+      if (this.mode64) this.s.gprHi[r] = 0;
+    } else if (size === 16) {
+      this.s.gpr[r] = (this.s.gpr[r]! & ~0xffff) | (v & 0xffff);
+    } else if (size === 8) {
+      this.setReg8(r, v);
+    } else {
+      this.s.gpr[r] = v;
+      this.s.gprHi[r] = this.hi;
+    }
+  }
+
+  /** Writes a 32-bit result to register `r`, zero-extended to 64 bits. */
+  setReg32(r: number, v: number): void {
+    this.s.gpr[r] = v;
+    this.s.gprHi[r] = 0;
+  }
+
+  /** Writes all 64 bits of register `r`. */
+  setReg64(r: number, lo: number, hi: number): void {
+    this.s.gpr[r] = lo;
+    this.s.gprHi[r] = hi;
+  }
+
+  /** Register `r` as a signed 64-bit number (exact below 2^53: addresses, counts). */
+  reg64(r: number): number {
+    return this.s.gprHi[r]! * 4294967296 + (this.s.gpr[r]! >>> 0);
+  }
+
+  /** Sets register `r` from a signed 64-bit number (exact below 2^53). */
+  setReg64From(r: number, v: number): void {
+    this.s.gpr[r] = v >>> 0;
+    this.s.gprHi[r] = Math.floor(v / 4294967296) | 0;
+  }
+
+  /** RIP as a signed 64-bit number (EIP zero-extended outside 64-bit mode). */
+  get rip(): number {
+    return this.s.ripHi * 4294967296 + (this.s.eip >>> 0);
+  }
+
+  /** Sets RIP in 64-bit mode: #GP(0) if `v` is not canonical (SDM Vol. 1 3.3.7.1). */
+  setRip(v: number): void {
+    if (v < -CANONICAL_LIMIT || v >= CANONICAL_LIMIT) this.gp(0);
+    this.s.eip = v >>> 0;
+    this.s.ripHi = Math.floor(v / 4294967296) | 0;
   }
 
   // ============================================================================================
@@ -372,10 +488,18 @@ export class X86Cpu {
     const log = this.bus.log;
     if (log.enabled('unimp') && !this.reportedUnimplemented.has(what)) {
       this.reportedUnimplemented.add(what);
-      const lin = this.s.segBase[SegReg.CS]! + this.startEip;
       const bytes: string[] = [];
-      for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8(lin + i).toString(16).padStart(2, '0'));
-      log.log('unimp', `pcvm: unimplemented instruction ${what} at ${this.s.segSel[SegReg.CS]!.toString(16).padStart(4, '0')}:${(this.startEip >>> 0).toString(16).padStart(8, '0')} bytes ${bytes.join(' ')}`);
+      let where: string;
+      if (this.mode64) {
+        const rip = this.startRipHi * 4294967296 + (this.startEip >>> 0);
+        for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8Long(linear48(rip + i)).toString(16).padStart(2, '0'));
+        where = BigInt.asUintN(64, BigInt(rip)).toString(16).padStart(16, '0');
+      } else {
+        const lin = this.s.segBase[SegReg.CS]! + this.startEip;
+        for (let i = 0; i < 8; i++) bytes.push(this.peekLinear8(lin + i).toString(16).padStart(2, '0'));
+        where = (this.startEip >>> 0).toString(16).padStart(8, '0');
+      }
+      log.log('unimp', `pcvm: unimplemented instruction ${what} at ${this.s.segSel[SegReg.CS]!.toString(16).padStart(4, '0')}:${where} bytes ${bytes.join(' ')}`);
     }
     return this.raise(Vec.UD);
   }
@@ -384,6 +508,11 @@ export class X86Cpu {
    * Reads a byte for diagnostics without faulting or side effects (0xff where nothing is,
    * or where the page is not mapped).
    */
+  peekLinear8Long(lin: number): number {
+    const pa = this.mmu.probe(lin, Access.Read, false);
+    return pa < 0 ? 0xff : this.bus.mem.read(pa, 1);
+  }
+
   peekLinear8(lin: number): number {
     const pa = this.mmu.probe(lin >>> 0, Access.Read, false);
     return pa < 0 ? 0xff : this.bus.mem.read(pa, 1);
@@ -399,12 +528,13 @@ export class X86Cpu {
    * #PF as any access does. `lin` wraps at 4 GiB outside IA-32e mode.
    */
   readLinear(lin: number, size: AccessSize): number {
-    return this.mmu.read(lin >>> 0, size, 0);
+    // IA-32e mode: table bases may be canonical upper-half addresses (negative numbers here).
+    return this.mmu.read(this.lma ? linear48(lin) : lin >>> 0, size, 0);
   }
 
   /** Implicit supervisor-mode write (descriptor accessed/busy bits, inner-level stack pushes). */
   writeLinear(lin: number, size: AccessSize, v: number): void {
-    this.mmu.write(lin >>> 0, size, v, 0);
+    this.mmu.write(this.lma ? linear48(lin) : lin >>> 0, size, v, 0);
   }
 
   /** An explicit data read at linear `lin` with the current privilege (CPL 3 = user mode). */
@@ -426,6 +556,7 @@ export class X86Cpu {
     const ar = s.segAr[seg]!;
     const limit = s.segLimit[seg]!;
     if (this.protectedMode) {
+      if (this.mode64) return this.segAddr64(seg, off, size);
       if (ar & Ar.UNUSABLE) this.segFault(seg);
       if (write) {
         // Writable data segment required (type bit 3 = 0 data, bit 1 = writable).
@@ -443,6 +574,17 @@ export class X86Cpu {
     }
     if (off + size - 1 > limit) this.segFault(seg);
     return (s.segBase[seg]! + off) >>> 0;
+  }
+
+  /**
+   * 64-bit mode: no limit or type checks, only FS and GS have a base, and the access must be
+   * canonical: #SS(0) for the stack segment, #GP(0) otherwise (SDM Vol. 3A 5.3.1). `off` is
+   * a signed 64-bit number; the result is the 48-bit linear address.
+   */
+  private segAddr64(seg: number, off: number, size: number): number {
+    const lin = seg >= SegReg.FS ? off + this.s.segBase[seg]! : off;
+    if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT) this.segFault(seg);
+    return linear48(lin);
   }
 
   private segFault(seg: number): never {
@@ -468,14 +610,42 @@ export class X86Cpu {
     this.mmu.write(this.segAddr(seg, off, 4, true), 4, v, this.tlbSet);
   }
 
-  readSized(size: number, seg: number, off: number): number {
-    return size === 32 ? this.read32(seg, off) : size === 16 ? this.read16(seg, off) : this.read8(seg, off);
+  /** Reads 64 bits: returns the low half, leaves the high half in `hi`. */
+  read64(seg: number, off: number): number {
+    const lin = this.segAddr(seg, off, 8, false);
+    // A quadword crossing a page translates the second page first, so that a #PF there
+    // happens before anything is read (for a write: before anything is written).
+    if ((lin & 0xfff) > 0xff8) this.mmu.physical(this.lma ? lin + 4 : (lin + 4) >>> 0, Access.Read, this.tlbSet);
+    const lo = this.mmu.read(lin, 4, this.tlbSet);
+    this.hi = this.mmu.read(this.lma ? lin + 4 : (lin + 4) >>> 0, 4, this.tlbSet) | 0;
+    return lo;
   }
 
+  write64(seg: number, off: number, lo: number, hi: number): void {
+    const lin = this.segAddr(seg, off, 8, true);
+    const lin2 = this.lma ? lin + 4 : (lin + 4) >>> 0;
+    if ((lin & 0xfff) > 0xff8) this.mmu.physical(lin2, Access.Write, this.tlbSet);
+    this.mmu.write(lin, 4, lo >>> 0, this.tlbSet);
+    this.mmu.write(lin2, 4, hi >>> 0, this.tlbSet);
+  }
+
+  /** Reads `size` bits (64: low half returned, high half in `hi`). */
+  readSized(size: number, seg: number, off: number): number {
+    return size === 32 ? this.read32(seg, off) : size === 16 ? this.read16(seg, off) : size === 8 ? this.read8(seg, off) : this.read64(seg, off);
+  }
+
+  /** Writes `size` bits (64: the high half from `hi`). */
   writeSized(size: number, seg: number, off: number, v: number): void {
     if (size === 32) this.write32(seg, off, v);
     else if (size === 16) this.write16(seg, off, v);
-    else this.write8(seg, off, v);
+    else if (size === 8) this.write8(seg, off, v);
+    else this.write64(seg, off, v, this.hi);
+  }
+
+  /** `off + delta` wrapped to the address size (for operands spread over several words). */
+  offsetAdd(off: number, delta: number): number {
+    const a = this.adSize;
+    return a === 32 ? (off + delta) >>> 0 : a === 16 ? (off + delta) & 0xffff : off + delta;
   }
 
   // ============================================================================================
@@ -490,6 +660,40 @@ export class X86Cpu {
       return this.fetchBuf[this.fetchDelta + eip]!;
     }
     return this.fetchSlow();
+  }
+
+  /**
+   * 64-bit mode fetch: RIP is ripHi:eip, CS has neither base nor limit, and RIP must stay
+   * canonical (SDM Vol. 3A 5.3.1).
+   */
+  private fetch8Long(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    let v: number;
+    if (s.ripHi === this.fetch64RipHi && eip >= this.fetch64Lo && eip <= this.fetch64Hi) {
+      v = this.fetch64Buf[this.fetch64Delta + eip]!;
+    } else {
+      const lin = s.ripHi * 4294967296 + eip;
+      if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
+      const lin48 = linear48(lin);
+      const pa = this.mmu.physical(lin48, Access.Fetch, this.tlbSet);
+      const mem = this.bus.mem;
+      const buf = mem.directBuffer(pa);
+      if (buf !== undefined) {
+        // The code page covers RIPs ripHi:[start, start + 4095] (a page never straddles the
+        // canonical boundary, which is page-aligned).
+        const start = eip - (lin48 % 4096);
+        this.fetch64Buf = buf;
+        this.fetch64Delta = mem.directOffset(pa) - start;
+        this.fetch64Lo = Math.max(start, 0);
+        this.fetch64Hi = Math.min(start + 4095, 0xffffffff);
+        this.fetch64RipHi = s.ripHi;
+      }
+      v = mem.read(pa, 1);
+    }
+    if (eip === 0xffffffff) s.ripHi = (s.ripHi + 1) | 0;
+    s.eip = (eip + 1) | 0;
+    return v;
   }
 
   fetch16(): number {
@@ -523,6 +727,8 @@ export class X86Cpu {
    * (may #PF) — and makes its page the cached code page if it is RAM or ROM.
    */
   private fetchSlow(): number {
+    // 64-bit mode never fills the 32-bit code-page cache, so every fetch comes here first.
+    if (this.mode64) return this.fetch8Long();
     const s = this.s;
     const eip = s.eip >>> 0;
     const limit = s.segLimit[SegReg.CS]!;
@@ -544,8 +750,16 @@ export class X86Cpu {
     return mem.read(pa, 1);
   }
 
-  /** An immediate of operand size (16 or 32 bits; 8 for byte operations). */
+  /**
+   * An immediate of operand size (16 or 32 bits; 8 for byte operations). At size 64 it is a
+   * sign-extended imm32: low half returned, high half in `hi`.
+   */
   fetchImm(size: number): number {
+    if (size === 64) {
+      const v = this.fetch32();
+      this.hi = (v | 0) >> 31;
+      return v;
+    }
     return size === 32 ? this.fetch32() : size === 16 ? this.fetch16() : this.fetch8();
   }
 
@@ -559,7 +773,8 @@ export class X86Cpu {
     this.modrm = m;
     if (m >= 0xc0) return;
     if (this.adSize === 16) this.decodeEa16(m);
-    else this.decodeEa32(m);
+    else if (this.adSize === 32 && !this.mode64) this.decodeEa32(m);
+    else decodeEaLong(this, m);
   }
 
   private decodeEa16(m: number): void {
@@ -621,19 +836,29 @@ export class X86Cpu {
     this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
   }
 
-  /** The reg field of the current ModRM byte. */
+  /** The reg field of the current ModRM byte as a register number, extended by REX.R (0-15). */
   get modReg(): number {
+    return ((this.modrm >> 3) & 7) | this.rexR;
+  }
+
+  /** The reg field as an opcode extension (/digit): never extended by REX. */
+  get modOp(): number {
     return (this.modrm >> 3) & 7;
+  }
+
+  /** The r/m field of a register operand (mod = 3) as a register number, extended by REX.B (0-15). */
+  get rmReg(): number {
+    return (this.modrm & 7) | this.rexB;
   }
 
   /** Reads the r/m operand of the current instruction at `size` bits. */
   readRm(size: number): number {
-    if (this.modrm >= 0xc0) return this.getReg(size, this.modrm & 7);
+    if (this.modrm >= 0xc0) return this.getReg(size, (this.modrm & 7) | this.rexB);
     return this.readSized(size, this.eaSeg, this.eaOff);
   }
 
   writeRm(size: number, v: number): void {
-    if (this.modrm >= 0xc0) this.setReg(size, this.modrm & 7, v);
+    if (this.modrm >= 0xc0) this.setReg(size, (this.modrm & 7) | this.rexB, v);
     else this.writeSized(size, this.eaSeg, this.eaOff, v);
   }
 
@@ -646,17 +871,29 @@ export class X86Cpu {
   // Stack
   // ============================================================================================
 
+  /** The stack pointer: SP, ESP, or in 64-bit mode RSP as a signed number. */
   get sp(): number {
+    if (this.mode64) return this.reg64(Reg.ESP);
     return this.ss32 ? this.s.gpr[Reg.ESP]! >>> 0 : this.s.gpr[Reg.ESP]! & 0xffff;
   }
 
   setSp(v: number): void {
-    if (this.ss32) this.s.gpr[Reg.ESP] = v;
+    if (this.mode64) this.setReg64From(Reg.ESP, v);
+    else if (this.ss32) this.s.gpr[Reg.ESP] = v;
     else this.s.gpr[Reg.ESP] = (this.s.gpr[Reg.ESP]! & ~0xffff) | (v & 0xffff);
   }
 
-  /** Pushes `v` at `size` bits (16 or 32). Memory is written before ESP changes (restartable). */
+  /**
+   * Pushes `v` at `size` bits (16 or 32; 64-bit mode 16 or 64, the high half from `hi`).
+   * Memory is written before ESP changes (restartable).
+   */
   push(size: number, v: number): void {
+    if (this.mode64) {
+      const nsp = this.reg64(Reg.ESP) - size / 8;
+      this.writeSized(size, SegReg.SS, nsp, v);
+      this.setReg64From(Reg.ESP, nsp);
+      return;
+    }
     const mask = this.ss32 ? 0xffffffff : 0xffff;
     const nsp = ((this.sp - size / 8) & mask) >>> 0;
     if (size === 32) this.write32(SegReg.SS, nsp, v);
@@ -664,7 +901,14 @@ export class X86Cpu {
     this.setSp(nsp);
   }
 
+  /** Pops `size` bits (64: low half returned, high half in `hi`). */
   pop(size: number): number {
+    if (this.mode64) {
+      const rsp = this.reg64(Reg.ESP);
+      const v = this.readSized(size, SegReg.SS, rsp);
+      this.setReg64From(Reg.ESP, rsp + size / 8);
+      return v;
+    }
     const sp = this.sp;
     const v = size === 32 ? this.read32(SegReg.SS, sp) : this.read16(SegReg.SS, sp);
     this.setSp(sp + size / 8);
@@ -673,6 +917,7 @@ export class X86Cpu {
 
   /** Reads the stack `depth` bytes above SP without popping. */
   peekStack(size: number, depth: number): number {
+    if (this.mode64) return this.readSized(size, SegReg.SS, this.reg64(Reg.ESP) + depth);
     const mask = this.ss32 ? 0xffffffff : 0xffff;
     const off = ((this.sp + depth) & mask) >>> 0;
     return size === 32 ? this.read32(SegReg.SS, off) : this.read16(SegReg.SS, off);
@@ -808,6 +1053,10 @@ export class X86Cpu {
 
   /** Decodes and executes one instruction. */
   step(): void {
+    if (this.mode64) {
+      stepLong(this);
+      return;
+    }
     const s = this.s;
     this.startEip = s.eip;
     this.segOverride = SEG_DEFAULT;
@@ -847,9 +1096,11 @@ export class X86Cpu {
    * Whether LOCK may prefix `op` (SDM Vol. 2A LOCK): read-modify-write instructions with a
    * memory destination only. Peeks at the opcode's next bytes without consuming them.
    */
-  private lockable(op: number): boolean {
+  lockable(op: number): boolean {
     const csBase = this.s.segBase[SegReg.CS]!;
-    const peek = (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
+    const peek = this.mode64
+      ? (i: number) => this.peekLinear8Long(linear48(this.rip + i))
+      : (i: number) => this.peekLinear8(csBase + ((this.s.eip + i) & this.ipMask));
     let modrm: number;
     if (op === 0x0f) {
       const op2 = peek(0);
@@ -885,6 +1136,7 @@ export class X86Cpu {
     const code = f.errorCode;
     // Faults restart the instruction; traps raised from INT n etc. set EIP themselves.
     this.s.eip = this.startEip;
+    if (this.mode64) this.s.ripHi = this.startRipHi;
     this.s.halted = false;
     if (this.bus.log.enabled('int')) {
       this.bus.log.log('int', `pcvm: exception ${vector} error=${code.toString(16)} at ${this.s.segSel[SegReg.CS]!.toString(16)}:${(this.startEip >>> 0).toString(16)}`);
@@ -929,6 +1181,7 @@ export class X86Cpu {
   /** Delivers an external interrupt or NMI at an instruction boundary. */
   private deliverExternal(vector: number, kind: EventKind): void {
     this.startEip = this.s.eip;
+    this.startRipHi = this.s.ripHi;
     try {
       deliverEvent(this, vector, kind, false, 0);
     } catch (e) {

@@ -26,6 +26,16 @@ const FEAT_EDX_SSE = 1 << 25;
 const FEAT_EDX_SSE2 = 1 << 26;
 /** CLFLUSH line size in EBX[15:8], in 8-byte units (64 bytes). */
 const CLFLUSH_LINE_UNITS = 8;
+/** CPUID.1:ECX.CX16: CMPXCHG16B. */
+const FEAT_ECX_CX16 = 1 << 13;
+
+/** CPUID.80000001H:EDX: SYSCALL/SYSRET (bit 11) and Intel 64 long mode (bit 29). */
+const EXT_EDX_SYSCALL = 1 << 11;
+const EXT_EDX_LM = 1 << 29;
+/** CPUID.80000001H:ECX: LAHF/SAHF in 64-bit mode. */
+const EXT_ECX_LAHF = 1 << 0;
+/** CPUID.80000008H:EAX: physical (7:0) and linear (15:8) address widths. */
+const ADDRESS_SIZES = 40 | (48 << 8);
 
 /** CPUID.80000001h:EDX bits: execute-disable (EFER.NXE) and 1 GiB pages (4-level paging). */
 const EXT_EDX_NX = 1 << 20;
@@ -48,12 +58,19 @@ function vendorDword(offset: number): number {
  */
 export function cpuid(leaf: number, _subleaf: number, apic?: CpuApic): [number, number, number, number] {
   const maxBasic = 1;
-  const maxExtended = 0x80000001;
+  const maxExtended = 0x80000008;
   leaf >>>= 0;
   if (leaf >= 0x80000000) {
-    // Extended leaves; above the range Intel returns the highest basic leaf.
-    if (leaf === 0x80000000) return [maxExtended, 0, 0, 0];
-    if (leaf === 0x80000001) return [0, 0, 0, (EXT_EDX_NX | EXT_EDX_PAGE1GB) >>> 0];
+    switch (leaf) {
+      case 0x80000000: return [maxExtended, 0, 0, 0];
+      case 0x80000001: return [0, 0, EXT_ECX_LAHF, (EXT_EDX_SYSCALL | EXT_EDX_NX | EXT_EDX_PAGE1GB | EXT_EDX_LM) >>> 0];
+      case 0x80000008: return [ADDRESS_SIZES, 0, 0, 0];
+      default:
+        // Leaves 0x80000002-7 (brand string, cache details) are not modelled: zeros, as an
+        // Intel part returns for reserved leaves inside the range.
+        if (leaf <= maxExtended) return [0, 0, 0, 0];
+    }
+    // Above the range Intel returns the highest basic leaf.
     leaf = maxBasic;
   } else if (leaf > maxBasic) {
     leaf = maxBasic;
@@ -64,7 +81,7 @@ export function cpuid(leaf: number, _subleaf: number, apic?: CpuApic): [number, 
       return [maxBasic, vendorDword(0), vendorDword(8), vendorDword(4)];
     default: {
       let ebx = CLFLUSH_LINE_UNITS << 8;
-      let ecx = 0;
+      let ecx = FEAT_ECX_CX16;
       let edx = FEAT_EDX_FPU | FEAT_EDX_PSE | FEAT_EDX_TSC | FEAT_EDX_MSR | FEAT_EDX_PAE | FEAT_EDX_CX8 | FEAT_EDX_PGE | FEAT_EDX_CMOV |
         FEAT_EDX_CLFSH | FEAT_EDX_MMX | FEAT_EDX_FXSR | FEAT_EDX_SSE | FEAT_EDX_SSE2;
       if (apic) {

@@ -13,6 +13,9 @@ import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import { execSse } from './sse/exec-sse.js';
+import { systemDescriptorHighBase } from './long-system.js';
+import { swapgs } from './long-control.js';
+import { isCanonical, linear48 } from './long-decode.js';
 
 export function exec0f(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
@@ -49,16 +52,16 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       if ((s.cr4 & 4) && cpu.cpl !== 0) cpu.gp(0); // CR4.TSD
       if (cpu.intercept?.(cpu, Sensitive.Rdtsc, 0)) return;
       const t = cpu.tscNow();
-      g[Reg.EAX] = t % 4294967296;
-      g[Reg.EDX] = Math.floor(t / 4294967296);
+      cpu.setReg32(Reg.EAX, t % 4294967296);
+      cpu.setReg32(Reg.EDX, Math.floor(t / 4294967296));
       return;
     }
     case 0x32: { // RDMSR
       if (cpu.cpl !== 0) cpu.gp(0);
       if (cpu.intercept?.(cpu, Sensitive.Rdmsr, g[Reg.ECX]! >>> 0)) return;
       const [lo, hi] = readMsr(cpu, g[Reg.ECX]! >>> 0);
-      g[Reg.EAX] = lo;
-      g[Reg.EDX] = hi;
+      cpu.setReg32(Reg.EAX, lo);
+      cpu.setReg32(Reg.EDX, hi);
       return;
     }
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
@@ -86,10 +89,10 @@ export function exec0f(cpu: X86Cpu, op: number): void {
     case 0xa2: { // CPUID
       if (cpu.intercept?.(cpu, Sensitive.Cpuid, g[Reg.EAX]! >>> 0)) return;
       const [a, b, c, d] = cpuid(g[Reg.EAX]! >>> 0, g[Reg.ECX]! >>> 0, cpu.bus.apic);
-      g[Reg.EAX] = a;
-      g[Reg.EBX] = b;
-      g[Reg.ECX] = c;
-      g[Reg.EDX] = d;
+      cpu.setReg32(Reg.EAX, a);
+      cpu.setReg32(Reg.EBX, b);
+      cpu.setReg32(Reg.ECX, c);
+      cpu.setReg32(Reg.EDX, d);
       return;
     }
     case 0xa3: case 0xab: case 0xb3: case 0xbb: bitTest(cpu, (op >> 3) & 3, false); return;
@@ -167,19 +170,20 @@ export function exec0f(cpu: X86Cpu, op: number): void {
     }
     case 0xc7: { // Group 9: CMPXCHG8B
       cpu.decodeModrm();
-      if (cpu.modReg !== 1 || cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      if (cpu.modOp !== 1 || cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+      const hiOff = cpu.offsetAdd(cpu.eaOff, 4);
       const lo = cpu.read32(cpu.eaSeg, cpu.eaOff);
-      const hi = cpu.read32(cpu.eaSeg, (cpu.eaOff + 4) >>> 0);
+      const hi = cpu.read32(cpu.eaSeg, hiOff);
       cpu.materializeFlags();
       if (lo === g[Reg.EAX]! >>> 0 && hi === g[Reg.EDX]! >>> 0) {
         cpu.write32(cpu.eaSeg, cpu.eaOff, g[Reg.EBX]!);
-        cpu.write32(cpu.eaSeg, (cpu.eaOff + 4) >>> 0, g[Reg.ECX]!);
+        cpu.write32(cpu.eaSeg, hiOff, g[Reg.ECX]!);
         s.eflags |= Fl.ZF;
       } else {
         cpu.write32(cpu.eaSeg, cpu.eaOff, lo);
-        cpu.write32(cpu.eaSeg, (cpu.eaOff + 4) >>> 0, hi);
-        g[Reg.EAX] = lo;
-        g[Reg.EDX] = hi;
+        cpu.write32(cpu.eaSeg, hiOff, hi);
+        cpu.setReg32(Reg.EAX, lo);
+        cpu.setReg32(Reg.EDX, hi);
         s.eflags &= ~Fl.ZF;
       }
       return;
@@ -212,7 +216,7 @@ function bitTest(cpu: X86Cpu, kind: number, immediate: boolean): void {
   let k = kind;
   let bit: number;
   if (immediate) {
-    k = cpu.modReg - 4;
+    k = cpu.modOp - 4;
     if (k < 0) cpu.raise(Vec.UD);
     bit = cpu.fetch8() & (os - 1);
   } else {
@@ -221,13 +225,12 @@ function bitTest(cpu: X86Cpu, kind: number, immediate: boolean): void {
   let value: number;
   if (cpu.modrm >= 0xc0) {
     bit &= os - 1;
-    value = cpu.getReg(os, cpu.modrm & 7);
+    value = cpu.getReg(os, cpu.rmReg);
   } else {
     if (!immediate) {
       const signed = signExtend(bit, os);
       const step = Math.floor(signed / os) * (os / 8);
-      cpu.eaOff = (cpu.eaOff + step) & (cpu.adSize === 32 ? 0xffffffff : 0xffff);
-      cpu.eaOff >>>= 0;
+      cpu.eaOff = cpu.offsetAdd(cpu.eaOff, step);
       bit = ((signed % os) + os) % os;
     }
     value = cpu.readRm(os);
@@ -245,17 +248,22 @@ function movCr(cpu: X86Cpu, toCr: boolean): void {
   const s = cpu.s;
   cpu.decodeModrm(); // always a register operand, whatever mod says
   const cr = cpu.modReg;
-  const r = cpu.modrm & 7;
+  const r = cpu.rmReg;
   if (cpu.cpl !== 0) cpu.gp(0);
   if (cr === 1 || cr > 4) cpu.raise(Vec.UD);
   if (!toCr) {
     if (cpu.intercept?.(cpu, Sensitive.MovFromCr, cr | (r << 8))) return;
     const v = cr === 0 ? s.cr0 : cr === 2 ? s.cr2 : cr === 3 ? s.cr3 : s.cr4;
-    s.gpr[r] = v;
+    cpu.setReg32(r, v);
     return;
   }
   if (cpu.intercept?.(cpu, Sensitive.MovToCr, cr | (r << 8))) return;
-  const v = s.gpr[r]! >>> 0;
+  writeCr(cpu, cr, s.gpr[r]! >>> 0);
+}
+
+/** MOV to CR0/CR2/CR3/CR4 after the privilege and intercept checks (also used in 64-bit mode). */
+export function writeCr(cpu: X86Cpu, cr: number, v: number): void {
+  const s = cpu.s;
   switch (cr) {
     case 0: writeCr0(cpu, v); return;
     case 2: s.cr2 = v; return;
@@ -268,7 +276,7 @@ function movDr(cpu: X86Cpu, toDr: boolean): void {
   const s = cpu.s;
   cpu.decodeModrm();
   const dr = cpu.modReg;
-  const r = cpu.modrm & 7;
+  const r = cpu.rmReg;
   if (cpu.cpl !== 0) cpu.gp(0);
   if ((dr === 4 || dr === 5) && (s.cr4 & 0x8)) cpu.raise(Vec.UD); // CR4.DE
   if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
@@ -278,7 +286,7 @@ function movDr(cpu: X86Cpu, toDr: boolean): void {
     // XXX: breakpoints in DR0-3/DR7 are stored but not yet acted on (the CPU issue adds #DB).
     s.dr[idx] = idx === 6 ? (v | 0xffff0ff0) >>> 0 : idx === 7 ? ((v | 0x400) & 0xffff2fff) >>> 0 : v;
   } else {
-    s.gpr[r] = s.dr[idx]!;
+    cpu.setReg32(r, s.dr[idx]!);
   }
 }
 
@@ -286,12 +294,12 @@ function movDr(cpu: X86Cpu, toDr: boolean): void {
 function group6(cpu: X86Cpu): void {
   const s = cpu.s;
   cpu.decodeModrm();
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   if (!cpu.protectedMode) cpu.raise(Vec.UD);
   switch (r) {
     case 0: case 1: { // SLDT / STR: a register destination gets the zero-extended selector
       const sel = s.segSel[r === 0 ? SegReg.LDTR : SegReg.TR]!;
-      if (cpu.modrm >= 0xc0) cpu.setReg(cpu.opSize, cpu.modrm & 7, sel);
+      if (cpu.modrm >= 0xc0) cpu.setReg(cpu.opSize === 16 ? 16 : 32, cpu.rmReg, sel);
       else cpu.writeRm(16, sel);
       return;
     }
@@ -307,6 +315,7 @@ function group6(cpu: X86Cpu): void {
       const d = readDescriptor(cpu, sel);
       if ((d.ar & (Ar.S | 0xf)) !== 0x2) cpu.gp(sel & 0xfffc);
       if (!(d.ar & Ar.P)) cpu.raise(Vec.NP, sel & 0xfffc);
+      if (cpu.lma) d.base += systemDescriptorHighBase(cpu, sel);
       loadSegmentUnchecked(cpu, SegReg.LDTR, sel, d);
       return;
     }
@@ -316,8 +325,10 @@ function group6(cpu: X86Cpu): void {
       if ((sel & 0xfffc) === 0 || (sel & 4)) cpu.gp(sel & 0xfffc);
       const d = readDescriptor(cpu, sel);
       const type = d.ar & (Ar.S | 0xf);
-      if (type !== 0x1 && type !== 0x9) cpu.gp(sel & 0xfffc);
+      // IA-32e mode knows only the 64-bit TSS (type 9); 16-bit TSSs are #GP there.
+      if (type !== 0x9 && (type !== 0x1 || cpu.lma)) cpu.gp(sel & 0xfffc);
       if (!(d.ar & Ar.P)) cpu.raise(Vec.NP, sel & 0xfffc);
+      if (cpu.lma) d.base += systemDescriptorHighBase(cpu, sel);
       const addr = (sel & 4 ? s.segBase[SegReg.LDTR]! : s.gdtBase) + (sel & 0xfff8);
       cpu.writeLinear(addr + 5, 1, ((d.hi >>> 8) & 0xff) | 0x2);
       d.ar |= 0x2;
@@ -348,7 +359,7 @@ function group6(cpu: X86Cpu): void {
 function group7(cpu: X86Cpu): void {
   const s = cpu.s;
   cpu.decodeModrm();
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   const mem = cpu.modrm < 0xc0;
   switch (r) {
     case 0: case 1: { // SGDT / SIDT
@@ -356,16 +367,27 @@ function group7(cpu: X86Cpu): void {
       const base = r === 0 ? s.gdtBase : s.idtBase;
       const limit = r === 0 ? s.gdtLimit : s.idtLimit;
       cpu.write16(cpu.eaSeg, cpu.eaOff, limit);
-      // With a 16-bit operand size the 286 wrote 0xFF in the top byte; 386+ store the full base.
-      cpu.write32(cpu.eaSeg, (cpu.eaOff + 2) >>> 0, base);
+      // With a 16-bit operand size the 286 wrote 0xFF in the top byte; 386+ store the full base;
+      // 64-bit mode stores 8 bytes (the 10-byte form).
+      const baseOff = cpu.offsetAdd(cpu.eaOff, 2);
+      if (cpu.mode64) cpu.write64(cpu.eaSeg, baseOff, base >>> 0, Math.floor(base / 4294967296));
+      else cpu.write32(cpu.eaSeg, baseOff, base);
       return;
     }
     case 2: case 3: { // LGDT / LIDT
       if (!mem) cpu.unimplemented(`0f 01 ${cpu.modrm.toString(16)}`);
       if (cpu.cpl !== 0) cpu.gp(0);
       const limit = cpu.read16(cpu.eaSeg, cpu.eaOff);
-      let base = cpu.read32(cpu.eaSeg, (cpu.eaOff + 2) >>> 0);
-      if (cpu.opSize === 16) base &= 0xffffff;
+      const baseOff = cpu.offsetAdd(cpu.eaOff, 2);
+      let base = cpu.read32(cpu.eaSeg, baseOff);
+      if (cpu.mode64) {
+        // The 10-byte form: a 64-bit base, which must be canonical.
+        base = cpu.read64(cpu.eaSeg, baseOff);
+        base = cpu.hi * 4294967296 + base;
+        if (!isCanonical(base)) cpu.gp(0);
+      } else if (cpu.opSize === 16) {
+        base &= 0xffffff;
+      }
       if (r === 2) {
         s.gdtBase = base;
         s.gdtLimit = limit;
@@ -376,7 +398,7 @@ function group7(cpu: X86Cpu): void {
       return;
     }
     case 4: // SMSW
-      if (!mem) cpu.setReg(cpu.opSize, cpu.modrm & 7, s.cr0 & (cpu.opSize === 32 ? 0xffffffff : 0xffff));
+      if (!mem) cpu.setReg(cpu.opSize === 16 ? 16 : 32, cpu.rmReg, s.cr0 & (cpu.opSize === 16 ? 0xffff : 0xffffffff));
       else cpu.writeRm(16, s.cr0 & 0xffff);
       return;
     case 6: { // LMSW: can set PE but never clear it; only the low four bits
@@ -387,10 +409,16 @@ function group7(cpu: X86Cpu): void {
       cpu.updateMode();
       return;
     }
-    case 7: { // INVLPG: no segment-limit check, only the linear address matters
+    case 7: { // INVLPG (no segment-limit check, only the linear address matters); 0F 01 F8 SWAPGS
+      if (cpu.modrm === 0xf8) {
+        swapgs(cpu);
+        return;
+      }
       if (!mem) cpu.unimplemented(`0f 01 ${cpu.modrm.toString(16)}`);
       if (cpu.cpl !== 0) cpu.gp(0);
-      const lin = (s.segBase[cpu.eaSeg]! + cpu.eaOff) >>> 0;
+      const lin = cpu.mode64
+        ? linear48(cpu.eaOff + (cpu.eaSeg >= SegReg.FS ? s.segBase[cpu.eaSeg]! : 0))
+        : (s.segBase[cpu.eaSeg]! + cpu.eaOff) >>> 0;
       if (cpu.intercept?.(cpu, Sensitive.Invlpg, lin)) return;
       cpu.mmu.invalidatePage(lin);
       return;

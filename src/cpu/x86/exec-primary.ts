@@ -151,7 +151,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0x80: case 0x81: case 0x82: case 0x83: {
       const size = op & 1 ? os : 8;
       cpu.decodeModrm();
-      const aop = cpu.modReg;
+      const aop = cpu.modOp;
       const a = cpu.readRm(size);
       const imm = op === 0x81 ? cpu.fetchImm(size) : op === 0x83 ? signExtend(cpu.fetch8(), 8) & maskOf(size) : cpu.fetch8();
       const r = alu(cpu, aop, size, a, imm);
@@ -179,21 +179,22 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0x8b: cpu.decodeModrm(); cpu.setReg(os, cpu.modReg, cpu.readRm(os)); return;
     case 0x8c: { // MOV Ev, Sreg (register destinations get the zero-extended selector at 32 bits)
       cpu.decodeModrm();
-      const sr = cpu.modReg;
+      const sr = cpu.modOp;
       if (sr > 5) cpu.raise(Vec.UD);
-      if (cpu.modrm >= 0xc0) cpu.setReg(os, cpu.modrm & 7, s.segSel[sr]!);
+      if (cpu.modrm >= 0xc0) cpu.setReg(os, cpu.rmReg, s.segSel[sr]!);
       else cpu.writeRm(16, s.segSel[sr]!);
       return;
     }
     case 0x8d: { // LEA
       cpu.decodeModrm();
       if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
-      cpu.setReg(os, cpu.modReg, cpu.eaOff);
+      // In 64-bit mode eaLo is the exact low half even of a non-canonical address.
+      cpu.setReg(os, cpu.modReg, cpu.mode64 ? cpu.eaLo : cpu.eaOff);
       return;
     }
     case 0x8e: { // MOV Sreg, Ew
       cpu.decodeModrm();
-      const sr = cpu.modReg;
+      const sr = cpu.modOp;
       if (sr === SegReg.CS || sr > 5) cpu.raise(Vec.UD);
       cpu.loadSeg(sr, cpu.readRm(16));
       if (sr === SegReg.SS) s.interruptShadow = 1;
@@ -205,7 +206,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       cpu.setSp(cpu.sp + os / 8);
       try {
         cpu.decodeModrm();
-        if (cpu.modReg !== 0) cpu.raise(Vec.UD);
+        if (cpu.modOp !== 0) cpu.raise(Vec.UD);
         cpu.writeRm(os, v);
       } catch (e) {
         g[Reg.ESP] = oldSp;
@@ -226,11 +227,11 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     }
     case 0x98: // CBW / CWDE
       if (os === 16) cpu.setReg(16, Reg.EAX, signExtend(g[Reg.EAX]! & 0xff, 8));
-      else g[Reg.EAX] = signExtend(g[Reg.EAX]! & 0xffff, 16);
+      else cpu.setReg32(Reg.EAX, signExtend(g[Reg.EAX]! & 0xffff, 16));
       return;
     case 0x99: // CWD / CDQ
       if (os === 16) cpu.setReg(16, Reg.EDX, g[Reg.EAX]! & 0x8000 ? 0xffff : 0);
-      else g[Reg.EDX] = g[Reg.EAX]! >> 31;
+      else cpu.setReg32(Reg.EDX, g[Reg.EAX]! >> 31);
       return;
     case 0x9a: { // CALL ptr16:16/32
       const off = cpu.fetchImm(os);
@@ -286,7 +287,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       cpu.decodeModrm();
       const a = cpu.readRm(size);
       const count = (op <= 0xc1 ? cpu.fetch8() : op <= 0xd1 ? 1 : g[Reg.ECX]!) & 0x1f;
-      cpu.writeRm(size, shift(cpu, cpu.modReg, size, a, count));
+      cpu.writeRm(size, shift(cpu, cpu.modOp, size, a, count));
       return;
     }
     case 0xc2: { // RET imm16
@@ -306,7 +307,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0xc6: case 0xc7: { // MOV Eb/Ev, Ib/Iv
       const size = op & 1 ? os : 8;
       cpu.decodeModrm();
-      if (cpu.modReg !== 0) cpu.raise(Vec.UD);
+      if (cpu.modOp !== 0) cpu.raise(Vec.UD);
       cpu.writeRm(size, cpu.fetchImm(size));
       return;
     }
@@ -410,7 +411,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0xfd: s.eflags |= Fl.DF; return;
     case 0xfe: { // Group 4: INC/DEC Eb
       cpu.decodeModrm();
-      const r = cpu.modReg;
+      const r = cpu.modOp;
       if (r > 1) cpu.raise(Vec.UD);
       const a = cpu.readRm(8);
       cpu.writeRm(8, r === 0 ? inc(cpu, 8, a) : dec(cpu, 8, a));
@@ -450,7 +451,7 @@ export function popSeg(cpu: X86Cpu, seg: number): void {
   cpu.setSp(cpu.sp + cpu.opSize / 8);
 }
 
-function popf(cpu: X86Cpu): void {
+export function popf(cpu: X86Cpu): void {
   const os = cpu.opSize;
   const old = cpu.getEflags();
   const iopl = (old & Fl.IOPL) >> 12;
@@ -471,9 +472,11 @@ function popf(cpu: X86Cpu): void {
 function loadFarPointer(cpu: X86Cpu, seg: number): void {
   const os = cpu.opSize;
   const off = cpu.readSized(os, cpu.eaSeg, cpu.eaOff);
-  const sel = cpu.read16(cpu.eaSeg, (cpu.eaOff + os / 8) >>> 0);
+  const offHi = cpu.hi; // LSS/LFS/LGS m16:64 (REX.W)
+  const sel = cpu.read16(cpu.eaSeg, cpu.offsetAdd(cpu.eaOff, os / 8));
   cpu.loadSeg(seg, sel);
   if (seg === SegReg.SS) cpu.s.interruptShadow = 1;
+  cpu.hi = offHi;
   cpu.setReg(os, cpu.modReg, off);
 }
 
@@ -513,7 +516,7 @@ function softwareInterrupt(cpu: X86Cpu, vector: number, kind: EventKind): void {
 
 function group3(cpu: X86Cpu, size: number): void {
   cpu.decodeModrm();
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   switch (r) {
     case 0: case 1: // TEST Eb/Ev, imm
       alu(cpu, AluOp.And, size, cpu.readRm(size), cpu.fetchImm(size));
@@ -530,7 +533,7 @@ function group3(cpu: X86Cpu, size: number): void {
 function group5(cpu: X86Cpu, os: number): void {
   const s = cpu.s;
   cpu.decodeModrm();
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   switch (r) {
     case 0: cpu.writeRm(os, inc(cpu, os, cpu.readRm(os))); return;
     case 1: cpu.writeRm(os, dec(cpu, os, cpu.readRm(os))); return;

@@ -3,12 +3,13 @@
  * IVT, or through protected-mode interrupt and trap gates with the stack switch from the TSS
  * when the handler runs at a more privileged level.
  *
- * Not implemented yet: task gates (hardware task switch), delivery from virtual-8086 mode,
- * and long-mode IDT gates; each raises a loud #UD report.
+ * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
+ * switch) and delivery from virtual-8086 mode; each raises a loud #UD report.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
+import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 
 export const enum EventKind {
@@ -28,7 +29,10 @@ const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
-  if (cpu.protectedMode) deliverProtected(cpu, vector, kind, hasCode, code);
+  if (cpu.lma) {
+    const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
+    deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);
+  } else if (cpu.protectedMode) deliverProtected(cpu, vector, kind, hasCode, code);
   else if (cpu.s.eflags & Fl.VM) cpu.unimplemented('interrupt delivery from virtual-8086 mode');
   else deliverReal(cpu, vector);
 }

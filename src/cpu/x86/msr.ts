@@ -3,6 +3,7 @@
  * other index raises #GP(0), as on hardware.
  */
 import { X86Cpu } from './cpu.js';
+import { readLongMsr, writeLongMsr } from './long-system.js';
 import { writeEfer } from './control-regs.js';
 
 export const enum Msr {
@@ -36,6 +37,11 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
     case Msr.TSC_DEADLINE:
       if (!apic) break;
       return apic.readTscDeadline();
+    default: {
+      const v = readLongMsr(cpu, index >>> 0);
+      if (v) return v;
+      break;
+    }
   }
   logUnknown(cpu, 'rdmsr', index);
   return cpu.gp(0);
@@ -68,6 +74,9 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       apic.writeTscDeadline(lo >>> 0, hi >>> 0, ns);
       return;
     }
+    default:
+      if (writeLongMsr(cpu, index >>> 0, lo, hi)) return;
+      break;
   }
   logUnknown(cpu, 'wrmsr', index);
   cpu.gp(0);

@@ -99,7 +99,9 @@ export function loadSegment(cpu: X86Cpu, seg: number, selector: number): void {
   const rpl = selector & 3;
   const cpl = cpu.cpl;
   if ((selector & 0xfffc) === 0) {
-    if (seg === SegReg.SS || seg === SegReg.CS) cpu.gp(0);
+    // 64-bit mode allows a null SS at CPL 0-2 with RPL = CPL (SDM Vol. 3A 5.8.8).
+    const nullSsOk = seg === SegReg.SS && cpu.mode64 && cpl !== 3 && rpl === cpl;
+    if ((seg === SegReg.SS && !nullSsOk) || seg === SegReg.CS) cpu.gp(0);
     // A null selector in a data segment register is legal until used.
     s.segSel[seg] = selector;
     s.segBase[seg] = 0;
@@ -124,6 +126,8 @@ export function loadSegment(cpu: X86Cpu, seg: number, selector: number): void {
       cpu.gp(err);
     }
     if (!(ar & Ar.P)) cpu.raise(Vec.NP, err);
+    // L and D together are reserved in IA-32e mode.
+    if (cpu.lma && (ar & Ar.L) && (ar & Ar.DB)) cpu.gp(err);
     selector = (selector & 0xfffc) | cpl;
   } else {
     if (!isData && !(isCode && (ar & 0x2))) cpu.gp(err);

@@ -11,16 +11,19 @@ import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.j
 import { validateSseState, type SseState } from './sse/sse-state.js';
 
 /**
- * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`): a version-1
- * state loads with the PDPTEs zero and the FPU and SSE registers reset.
+ * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`); 3 RIP's high
+ * half and the long-mode registers. Older streams load the missing parts as zero / reset.
  */
-export const CPU_STATE_VERSION = 2;
+export const CPU_STATE_VERSION = 3;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
 const I32_MAX = 0x7fffffff;
 /** Segment bases and debug registers are kept as doubles up to 2^53. */
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
+/** 64-bit addresses from MSRs (FS/GS base, LSTAR...) are kept as signed canonical numbers. */
+const CANON_MIN = -0x800000000000;
+const CANON_MAX = 0x7fffffffffff;
 
 /** `arithFlags` are the current arithmetic flags (the state may hold them lazily). */
 export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: SseState): CpuStateData {
@@ -55,12 +58,14 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     interruptShadow: s.interruptShadow,
     nmiPending: s.nmiPending,
     nmiBlocked: s.nmiBlocked,
+    ripHi: s.ripHi,
+    long: { ...s.long },
   };
 }
 
 /** Validates `data` completely, then writes it into `s`, `fpu` and `sse`. Returns the EFLAGS value to set. */
 export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState, sse: SseState): number {
-  if (version !== CPU_STATE_VERSION && version !== 1) throw new SnapshotError(`cpu: state version ${version} is not supported`);
+  if (version < 1 || version > CPU_STATE_VERSION || !Number.isInteger(version)) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const fpuData = version >= 2 ? parseFpuState(r.fpu) : undefined;
   const w = 'cpu';
@@ -70,7 +75,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     eip: expectInt(r, 'eip', 0, U32, w),
     eflags: expectInt(r, 'eflags', 0, U32, w),
     segSel: expectIntArray(r, 'segSel', 0, 0xffff, 8, w),
-    segBase: expectIntArray(r, 'segBase', 0, ADDR_MAX, 8, w),
+    segBase: expectIntArray(r, 'segBase', CANON_MIN, ADDR_MAX, 8, w),
     segLimit: expectIntArray(r, 'segLimit', 0, U32, 8, w),
     segAr: expectIntArray(r, 'segAr', 0, 0x1ffff, 8, w),
     gdtBase: expectInt(r, 'gdtBase', 0, ADDR_MAX, w),
@@ -95,6 +100,22 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
     sse: version >= 2 ? validateSseState(r.sse) : undefined,
   };
+  let ripHi = 0;
+  let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
+  if (version >= 3) {
+    ripHi = expectInt(r, 'ripHi', -0x8000, 0x7fff, w);
+    const l = expectRecord(r['long'], 'cpu.long');
+    const wl = 'cpu.long';
+    long = {
+      cr8: expectInt(l, 'cr8', 0, 15, wl),
+      starLo: expectInt(l, 'starLo', 0, U32, wl),
+      starHi: expectInt(l, 'starHi', 0, U32, wl),
+      lstar: expectInt(l, 'lstar', CANON_MIN, CANON_MAX, wl),
+      cstar: expectInt(l, 'cstar', CANON_MIN, CANON_MAX, wl),
+      sfmask: expectInt(l, 'sfmask', 0, U32, wl),
+      kernelGsBase: expectInt(l, 'kernelGsBase', CANON_MIN, CANON_MAX, wl),
+    };
+  }
   s.gpr.set(v.gpr.map((x) => x | 0));
   s.gprHi.set(v.gprHi.map((x) => x | 0));
   s.eip = v.eip;
@@ -126,5 +147,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   else fpu.reset();
   if (v.sse) sse.load(v.sse);
   else sse.reset();
+  s.ripHi = ripHi;
+  Object.assign(s.long, long);
   return v.eflags;
 }

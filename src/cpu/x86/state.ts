@@ -18,6 +18,7 @@ import type { FpuStateData } from './fpu/fpu-snapshot.js';
 
 export const enum Reg {
   EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
+  R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15,
 }
 
 export const enum SegReg {
@@ -116,6 +117,20 @@ export interface CpuStateData {
   nmiBlocked: boolean;
   /** XMM registers and MXCSR. */
   sse: SseStateData;
+  /** High half of RIP (64-bit mode). */
+  ripHi: number;
+  long: LongModeRegsData;
+}
+
+/** Plain-data copy of LongModeRegs. */
+export interface LongModeRegsData {
+  cr8: number;
+  starLo: number;
+  starHi: number;
+  lstar: number;
+  cstar: number;
+  sfmask: number;
+  kernelGsBase: number;
 }
 
 export class CpuState {
@@ -155,4 +170,38 @@ export class CpuState {
   interruptShadow = 0;
   nmiPending = false;
   nmiBlocked = false;
+  /**
+   * High 32 bits of RIP (signed, so canonical addresses stay small numbers). Only 64-bit
+   * mode uses it; `eip` keeps the low half so that every 32-bit path is unchanged.
+   */
+  ripHi = 0;
+  /** Long-mode registers outside the 32-bit architecture (long-mode-state.ts). */
+  readonly long = new LongModeRegs();
+}
+
+/**
+ * Registers that exist for IA-32e mode (SDM Vol. 3A 2.2.1, 5.8.8; Vol. 4 Table 2-2). 64-bit
+ * addresses are kept as signed doubles (canonical values are exact), STAR as its two halves.
+ */
+export class LongModeRegs {
+  /** CR8: the task-priority register (bits 3:0). */
+  cr8 = 0;
+  /** IA32_STAR bits 31:0 (legacy SYSCALL EIP) and 63:32 (SYSCALL CS, SYSRET CS selectors). */
+  starLo = 0;
+  starHi = 0;
+  /** IA32_LSTAR / IA32_CSTAR: SYSCALL targets from 64-bit and compatibility mode. */
+  lstar = 0;
+  cstar = 0;
+  /** IA32_FMASK: RFLAGS bits cleared by SYSCALL (bits 31:0; the upper half is reserved). */
+  sfmask = 0;
+  /** IA32_KERNEL_GS_BASE: swapped with GS.base by SWAPGS. */
+  kernelGsBase = 0;
+
+  reset(): void {
+    this.cr8 = 0;
+    this.starLo = this.starHi = 0;
+    this.lstar = this.cstar = 0;
+    this.sfmask = 0;
+    this.kernelGsBase = 0;
+  }
 }

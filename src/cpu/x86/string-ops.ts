@@ -7,6 +7,7 @@
  * cut into chunks so that interrupts are taken between them (the instruction restarts).
  */
 import { alu, AluOp } from './alu.js';
+import { alu64 } from './alu64.js';
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Access } from './paging.js';
 import type { X86Cpu } from './cpu.js';
@@ -20,29 +21,29 @@ export const enum StrOp { Movs, Cmps, Stos, Lods, Scas, Ins, Outs }
 export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
   const s = cpu.s;
   const g = s.gpr;
-  const a32 = cpu.adSize === 32;
-  const amask = a32 ? 0xffffffff : 0xffff;
+  const ad = cpu.adSize;
+  /** Offset mask of the address size; -1 in 64-bit mode, where limits do not apply. */
+  const amask = ad === 32 ? 0xffffffff : ad === 16 ? 0xffff : -1;
   const step = s.eflags & Fl.DF ? -(size / 8) : size / 8;
   const rep = cpu.repPrefix;
   const src = cpu.dataSeg;
   const bytes = (size / 8) as AccessSize;
-  let count = rep ? (a32 ? g[Reg.ECX]! >>> 0 : g[Reg.ECX]! & 0xffff) : 1;
+  let count = rep ? indexReg(cpu, Reg.ECX, ad) : 1;
   if (count === 0) return;
   // REP MOVS/STOS between RAM pages go a page at a time (blockMove below).
   const block = rep !== 0 && (op === StrOp.Movs || op === StrOp.Stos) && !expandDown(cpu, SegReg.ES) && (op === StrOp.Stos || !expandDown(cpu, src));
   let n = 0;
   for (; n < CHUNK && count > 0; n++) {
-    const si = a32 ? g[Reg.ESI]! >>> 0 : g[Reg.ESI]! & 0xffff;
-    const di = a32 ? g[Reg.EDI]! >>> 0 : g[Reg.EDI]! & 0xffff;
+    const si = indexReg(cpu, Reg.ESI, ad);
+    const di = indexReg(cpu, Reg.EDI, ad);
     if (block) {
       const m = blockMove(cpu, op === StrOp.Movs, size / 8, src, si, di, Math.min(count, CHUNK - n), step < 0, amask);
       if (m > 0) {
         const delta = step * m;
-        if (op === StrOp.Movs) advance(cpu, Reg.ESI, si, delta, amask);
-        advance(cpu, Reg.EDI, di, delta, amask);
+        if (op === StrOp.Movs) advance(cpu, Reg.ESI, si, delta, ad);
+        advance(cpu, Reg.EDI, di, delta, ad);
         count -= m;
-        if (a32) g[Reg.ECX] = count;
-        else g[Reg.ECX] = (g[Reg.ECX]! & ~0xffff) | count;
+        setIndexReg(cpu, Reg.ECX, count, ad);
         n += m - 1;
         continue;
       }
@@ -51,30 +52,33 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
     switch (op) {
       case StrOp.Movs:
         cpu.writeSized(size, SegReg.ES, di, cpu.readSized(size, src, si));
-        advance(cpu, Reg.ESI, si, step, amask);
-        advance(cpu, Reg.EDI, di, step, amask);
+        advance(cpu, Reg.ESI, si, step, ad);
+        advance(cpu, Reg.EDI, di, step, ad);
         break;
       case StrOp.Cmps: {
         const a = cpu.readSized(size, src, si);
+        const aHi = cpu.hi;
         const b = cpu.readSized(size, SegReg.ES, di);
-        alu(cpu, AluOp.Cmp, size, a, b);
-        advance(cpu, Reg.ESI, si, step, amask);
-        advance(cpu, Reg.EDI, di, step, amask);
+        if (size === 64) alu64(cpu, AluOp.Cmp, a, aHi, b, cpu.hi);
+        else alu(cpu, AluOp.Cmp, size, a, b);
+        advance(cpu, Reg.ESI, si, step, ad);
+        advance(cpu, Reg.EDI, di, step, ad);
         stop = rep === 0xf3 ? !cpu.getZF() : rep === 0xf2 ? cpu.getZF() : false;
         break;
       }
       case StrOp.Stos:
         cpu.writeSized(size, SegReg.ES, di, cpu.getReg(size, Reg.EAX));
-        advance(cpu, Reg.EDI, di, step, amask);
+        advance(cpu, Reg.EDI, di, step, ad);
         break;
       case StrOp.Lods:
         cpu.setReg(size, Reg.EAX, cpu.readSized(size, src, si));
-        advance(cpu, Reg.ESI, si, step, amask);
+        advance(cpu, Reg.ESI, si, step, ad);
         break;
       case StrOp.Scas: {
         const b = cpu.readSized(size, SegReg.ES, di);
-        alu(cpu, AluOp.Cmp, size, cpu.getReg(size, Reg.EAX), b);
-        advance(cpu, Reg.EDI, di, step, amask);
+        if (size === 64) alu64(cpu, AluOp.Cmp, g[Reg.EAX]!, s.gprHi[Reg.EAX]!, b, cpu.hi);
+        else alu(cpu, AluOp.Cmp, size, cpu.getReg(size, Reg.EAX), b);
+        advance(cpu, Reg.EDI, di, step, ad);
         stop = rep === 0xf3 ? !cpu.getZF() : rep === 0xf2 ? cpu.getZF() : false;
         break;
       }
@@ -84,32 +88,45 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
         cpu.segAddr(SegReg.ES, di, size / 8, true);
         const v = cpu.portIn(port, bytes);
         cpu.writeSized(size, SegReg.ES, di, v);
-        advance(cpu, Reg.EDI, di, step, amask);
+        advance(cpu, Reg.EDI, di, step, ad);
         break;
       }
       default: { // Outs
         const port = g[Reg.EDX]! & 0xffff;
         cpu.portOut(port, bytes, cpu.readSized(size, src, si));
-        advance(cpu, Reg.ESI, si, step, amask);
+        advance(cpu, Reg.ESI, si, step, ad);
         break;
       }
     }
     count--;
     if (rep) {
-      if (a32) g[Reg.ECX] = count;
-      else g[Reg.ECX] = (g[Reg.ECX]! & ~0xffff) | count;
+      setIndexReg(cpu, Reg.ECX, count, ad);
       if (stop) return;
     }
   }
   // Not finished: restart the instruction so that pending interrupts are taken in between.
-  if (rep && count > 0) s.eip = cpu.startEip;
+  if (rep && count > 0) {
+    s.eip = cpu.startEip;
+    if (cpu.mode64) s.ripHi = cpu.startRipHi;
+  }
 }
 
-function advance(cpu: X86Cpu, reg: number, value: number, step: number, amask: number): void {
+/** rSI, rDI or rCX at address size `ad` (64: a signed number, exact below 2^53). */
+function indexReg(cpu: X86Cpu, reg: number, ad: number): number {
   const g = cpu.s.gpr;
-  const v = (value + step) & amask;
-  if (amask === 0xffff) g[reg] = (g[reg]! & ~0xffff) | v;
-  else g[reg] = v;
+  return ad === 32 ? g[reg]! >>> 0 : ad === 16 ? g[reg]! & 0xffff : cpu.reg64(reg);
+}
+
+/** Writes rSI, rDI or rCX at address size `ad` (32-bit writes zero-extend, 16-bit ones merge). */
+function setIndexReg(cpu: X86Cpu, reg: number, v: number, ad: number): void {
+  const g = cpu.s.gpr;
+  if (ad === 32) cpu.setReg32(reg, v);
+  else if (ad === 16) g[reg] = (g[reg]! & ~0xffff) | (v & 0xffff);
+  else cpu.setReg64From(reg, v);
+}
+
+function advance(cpu: X86Cpu, reg: number, value: number, step: number, ad: number): void {
+  setIndexReg(cpu, reg, ad === 32 ? (value + step) >>> 0 : value + step, ad);
 }
 
 function expandDown(cpu: X86Cpu, seg: number): boolean {
@@ -166,6 +183,10 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
         ram[d] = v;
         ram[d + 1] = v >> 8;
       }
+    } else if (bytes === 8) {
+      for (let k = 0; k < m; k++, f += st, d += st) {
+        for (let b = 0; b < 8; b++) ram[d + b] = ram[f + b]!;
+      }
     } else {
       for (let k = 0; k < m; k++, f += st, d += st) {
         const v = ram[f]! | (ram[f + 1]! << 8) | (ram[f + 2]! << 16) | (ram[f + 3]! << 24);
@@ -181,12 +202,19 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
       ram.fill(v & 0xff, down ? d - m + 1 : d, down ? d + 1 : d + m);
       return m;
     }
+    const vHi = s.gprHi[Reg.EAX]!;
     for (let k = 0; k < m; k++, d += st) {
       ram[d] = v;
       if (bytes > 1) ram[d + 1] = v >> 8;
       if (bytes > 2) {
         ram[d + 2] = v >> 16;
         ram[d + 3] = v >> 24;
+      }
+      if (bytes > 4) {
+        ram[d + 4] = vHi;
+        ram[d + 5] = vHi >> 8;
+        ram[d + 6] = vHi >> 16;
+        ram[d + 7] = vHi >> 24;
       }
     }
   }
@@ -195,6 +223,8 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
 
 /** Elements from offset `off` (in the direction of DF) that stay within `limit` and `amask`. */
 function inSegment(limit: number, off: number, bytes: number, down: boolean, amask: number): number {
+  // 64-bit mode: no limits (only the pages bound a block; a negative offset takes the slow path).
+  if (amask < 0) return off < 0 ? 0 : 0x7fffffff;
   if (down) return Math.floor(off / bytes) + 1;
   return Math.max(0, Math.floor((Math.min(limit, amask) - off + 1) / bytes));
 }

@@ -142,7 +142,7 @@ function shiftImm(cpu: X86Cpu, pfx: number, op: number): void {
   else checkMmx(cpu);
   cpu.decodeModrm();
   if (!rmIsReg(cpu)) cpu.raise(Vec.UD);
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   const count = cpu.fetch8();
   const bits = op === 0x71 ? 16 : op === 0x72 ? 32 : 64;
   const n = xmm ? 16 : 8;
@@ -208,7 +208,7 @@ function pinsrPextr(cpu: X86Cpu, pfx: number, extract: boolean): void {
     cpu.setReg(32, cpu.modReg, a.u16[imm & (xmm ? 7 : 3)]!);
     return;
   }
-  const v = rmIsReg(cpu) ? cpu.s.gpr[cpu.modrm & 7]! & 0xffff : cpu.read16(cpu.eaSeg, cpu.eaOff);
+  const v = rmIsReg(cpu) ? cpu.s.gpr[cpu.rmReg]! & 0xffff : cpu.read16(cpu.eaSeg, cpu.eaOff);
   const imm = cpu.fetch8();
   if (xmm) {
     const d = xmmIndex(cpu, false);

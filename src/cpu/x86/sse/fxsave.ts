@@ -18,7 +18,7 @@ import { MXCSR_MASK } from './sse-state.js';
 
 export function group15(cpu: X86Cpu, pfx: number): void {
   cpu.decodeModrm();
-  const r = cpu.modReg;
+  const r = cpu.modOp;
   if (cpu.modrm >= 0xc0) {
     // LFENCE (5), MFENCE (6), SFENCE (7): ordering is trivially kept by an interpreter.
     if (pfx === 0 && r >= 5) return;

@@ -17,12 +17,13 @@ import { Mxcsr, type Vec128 } from './sse-state.js';
  * field of a register operand. The ONE place that REX.R / REX.B will extend to XMM8-15.
  */
 export function xmmIndex(cpu: X86Cpu, rm: boolean): number {
-  return rm ? cpu.modrm & 7 : cpu.modReg;
+  // REX.R extends the reg field and REX.B the r/m field to XMM8-15 (64-bit mode only).
+  return rm ? cpu.rmReg : cpu.modReg;
 }
 
 /** MMX register number (MM0-7; REX never extends these). */
 export function mmIndex(cpu: X86Cpu, rm: boolean): number {
-  return rm ? cpu.modrm & 7 : cpu.modReg;
+  return rm ? cpu.modrm & 7 : cpu.modOp;
 }
 
 /** The current instruction has a register (not memory) r/m operand. */

@@ -1,0 +1,294 @@
+/**
+ * Integer arithmetic at 64-bit operand size (SDM Vol. 2, the same instruction pages as
+ * alu.ts). Values travel as 32-bit halves: `lo` unsigned, `hi` signed int32. Every function
+ * returns the low half of its result and leaves the high half in `cpu.hi`, the convention of
+ * X86Cpu's 64-bit accessors.
+ *
+ * ADD/SUB/logic, INC/DEC/NEG and the shifts work on the halves directly (they are the hot
+ * ones in 64-bit code); the rotates through carry, double shifts, multiplies and divides use
+ * BigInt, which DESIGN.md allows where speed matters less. Undefined flags follow alu.ts.
+ */
+import { LazyOp, parityFlag } from './flags.js';
+import { AluOp } from './alu.js';
+import { Fl, Reg } from './state.js';
+import { Vec } from './exceptions.js';
+import type { X86Cpu } from './cpu.js';
+
+const TWO_32 = 4294967296;
+
+/** SF ZF PF of a 64-bit result. */
+export function szp64(lo: number, hi: number): number {
+  let f = parityFlag(lo);
+  if ((lo | hi) === 0) f |= Fl.ZF;
+  if (hi & 0x80000000) f |= Fl.SF;
+  return f;
+}
+
+/** A 64-bit value as a signed BigInt. */
+export function big64(lo: number, hi: number): bigint {
+  return (BigInt(hi | 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** Splits the low 64 bits of `v`: returns the low half, the high half goes to `cpu.hi`. */
+export function fromBig64(cpu: X86Cpu, v: bigint): number {
+  cpu.hi = Number(BigInt.asIntN(32, v >> 32n));
+  return Number(BigInt.asUintN(32, v));
+}
+
+/** One of the eight group-1 operations at 64 bits. CMP returns `a` (and `aHi` in cpu.hi). */
+export function alu64(cpu: X86Cpu, op: number, a: number, aHi: number, b: number, bHi: number): number {
+  a >>>= 0;
+  b >>>= 0;
+  aHi |= 0;
+  bHi |= 0;
+  let lo: number;
+  let hi: number;
+  let lazy: LazyOp;
+  switch (op) {
+    case AluOp.Add: case AluOp.Adc: {
+      const sum = a + b + (op === AluOp.Adc ? cpu.getCF() : 0);
+      lo = sum >>> 0;
+      hi = (aHi + bHi + (sum >= TWO_32 ? 1 : 0)) | 0;
+      lazy = LazyOp.Add;
+      break;
+    }
+    case AluOp.Sub: case AluOp.Sbb: case AluOp.Cmp: {
+      const diff = a - b - (op === AluOp.Sbb ? cpu.getCF() : 0);
+      lo = diff >>> 0;
+      hi = (aHi - bHi - (diff < 0 ? 1 : 0)) | 0;
+      lazy = LazyOp.Sub;
+      break;
+    }
+    case AluOp.Or: lo = (a | b) >>> 0; hi = aHi | bHi; lazy = LazyOp.Logic; break;
+    case AluOp.And: lo = (a & b) >>> 0; hi = aHi & bHi; lazy = LazyOp.Logic; break;
+    default: lo = (a ^ b) >>> 0; hi = aHi ^ bHi; lazy = LazyOp.Logic; break;
+  }
+  cpu.setLazy64(lazy, a, aHi, b, bHi, lo, hi);
+  if (op === AluOp.Cmp) {
+    cpu.hi = aHi;
+    return a;
+  }
+  cpu.hi = hi;
+  return lo;
+}
+
+export function inc64(cpu: X86Cpu, a: number, aHi: number): number {
+  const lo = (a + 1) >>> 0;
+  const hi = lo === 0 ? (aHi + 1) | 0 : aHi | 0;
+  cpu.setLazy64(LazyOp.Inc, a >>> 0, aHi, 1, 0, lo, hi);
+  cpu.hi = hi;
+  return lo;
+}
+
+export function dec64(cpu: X86Cpu, a: number, aHi: number): number {
+  const lo = (a - 1) >>> 0;
+  const hi = lo === 0xffffffff ? (aHi - 1) | 0 : aHi | 0;
+  cpu.setLazy64(LazyOp.Dec, a >>> 0, aHi, 1, 0, lo, hi);
+  cpu.hi = hi;
+  return lo;
+}
+
+export function neg64(cpu: X86Cpu, a: number, aHi: number): number {
+  return alu64(cpu, AluOp.Sub, 0, 0, a, aHi);
+}
+
+// ---- Shifts --------------------------------------------------------------------------------
+
+let shLo = 0;
+let shHi = 0;
+
+/** shLo:shHi = lo:hi << c, for c in 0..63. */
+function shl(lo: number, hi: number, c: number): void {
+  if (c === 0) { shLo = lo; shHi = hi; } else if (c < 32) { shHi = (hi << c) | (lo >>> (32 - c)); shLo = lo << c; } else { shHi = lo << (c - 32); shLo = 0; }
+}
+
+/** Logical right shift, c in 0..63. */
+function shr(lo: number, hi: number, c: number): void {
+  if (c === 0) { shLo = lo; shHi = hi; } else if (c < 32) { shLo = (lo >>> c) | (hi << (32 - c)); shHi = hi >>> c; } else { shLo = hi >>> (c - 32); shHi = 0; }
+}
+
+/** Arithmetic right shift, c in 0..63. */
+function sar(lo: number, hi: number, c: number): void {
+  if (c === 0) { shLo = lo; shHi = hi; } else if (c < 32) { shLo = (lo >>> c) | (hi << (32 - c)); shHi = hi >> c; } else { shLo = hi >> (c - 32); shHi = hi >> 31; }
+}
+
+/**
+ * Group-2 shift/rotate `op` (ROL ROR RCL RCR SHL SHR SAL SAR) of a 64-bit value by `count`
+ * (masked to 6 bits by the caller). A zero count changes neither the value nor any flag.
+ */
+export function shift64(cpu: X86Cpu, op: number, a: number, aHi: number, count: number): number {
+  cpu.hi = aHi;
+  if (count === 0) return a;
+  const flags = cpu.getEflags();
+  let lo: number;
+  let hi: number;
+  let cf: number;
+  let of: number;
+  switch (op) {
+    case 0: case 1: { // ROL, ROR: only CF and OF change
+      if (op === 0) {
+        shl(a, aHi, count); lo = shLo; hi = shHi;
+        shr(a, aHi, 64 - count); lo |= shLo; hi |= shHi;
+        cf = lo & 1;
+        of = (hi >>> 31) ^ cf;
+      } else {
+        shr(a, aHi, count); lo = shLo; hi = shHi;
+        shl(a, aHi, 64 - count); lo |= shLo; hi |= shHi;
+        cf = hi >>> 31;
+        of = cf ^ ((hi >>> 30) & 1);
+      }
+      cpu.setArithFlags((flags & ~(Fl.CF | Fl.OF)) | cf | (of ? Fl.OF : 0));
+      cpu.hi = hi | 0;
+      return lo >>> 0;
+    }
+    case 2: case 3: { // RCL, RCR: a 65-bit rotation through CF
+      const width = 65n;
+      const c = BigInt(count);
+      const v = (BigInt.asUintN(64, big64(a, aHi)) | (BigInt(flags & 1) << 64n));
+      const rot = op === 2
+        ? ((v << c) | (v >> (width - c))) & ((1n << width) - 1n)
+        : ((v >> c) | (v << (width - c))) & ((1n << width) - 1n);
+      cf = Number(rot >> 64n) & 1;
+      lo = Number(BigInt.asUintN(32, rot));
+      hi = Number(BigInt.asIntN(32, rot >> 32n));
+      if (op === 2) of = (hi >>> 31) ^ cf;
+      else of = ((aHi >>> 31) ^ (flags & 1)); // computed before the rotation (count 1), as alu.ts
+      cpu.setArithFlags((flags & ~(Fl.CF | Fl.OF)) | cf | (of ? Fl.OF : 0));
+      cpu.hi = hi;
+      return lo;
+    }
+    case 4: case 6: // SHL/SAL
+      shl(a, aHi, count - 1);
+      cf = shHi >>> 31;
+      shl(shLo, shHi, 1);
+      lo = shLo; hi = shHi;
+      of = (hi >>> 31) ^ cf;
+      break;
+    case 5: // SHR
+      shr(a, aHi, count - 1);
+      cf = shLo & 1;
+      shr(shLo, shHi, 1);
+      lo = shLo; hi = shHi;
+      of = aHi >>> 31;
+      break;
+    default: // SAR
+      sar(a, aHi | 0, count - 1);
+      cf = shLo & 1;
+      sar(shLo, shHi, 1);
+      lo = shLo; hi = shHi;
+      of = 0;
+      break;
+  }
+  lo >>>= 0;
+  hi |= 0;
+  cpu.setArithFlags(szp64(lo, hi) | cf | (of ? Fl.OF : 0));
+  cpu.hi = hi;
+  return lo;
+}
+
+/** SHLD/SHRD at 64 bits: shift a left/right by `count` (masked to 6 bits), filling from b. */
+export function doubleShift64(cpu: X86Cpu, left: boolean, a: number, aHi: number, b: number, bHi: number, count: number): number {
+  count &= 63;
+  cpu.hi = aHi;
+  if (count === 0) return a;
+  const x = BigInt.asUintN(64, big64(a, aHi));
+  const y = BigInt.asUintN(64, big64(b, bHi));
+  const c = BigInt(count);
+  let r: bigint;
+  let cf: number;
+  if (left) {
+    r = BigInt.asUintN(64, (x << c) | (y >> (64n - c)));
+    cf = Number((x >> (64n - c)) & 1n);
+  } else {
+    r = BigInt.asUintN(64, (x >> c) | (y << (64n - c)));
+    cf = Number((x >> (c - 1n)) & 1n);
+  }
+  const lo = fromBig64(cpu, r);
+  const hi = cpu.hi;
+  const of = ((hi ^ aHi) & 0x80000000) !== 0;
+  cpu.setArithFlags(szp64(lo, hi) | cf | (of ? Fl.OF : 0));
+  cpu.hi = hi;
+  return lo;
+}
+
+// ---- Multiply and divide --------------------------------------------------------------------
+
+function mulFlags64(cpu: X86Cpu, overflow: boolean, lo: number, hi: number): void {
+  cpu.setArithFlags(szp64(lo, hi) | (overflow ? Fl.CF | Fl.OF : 0));
+}
+
+/** MUL r/m64: RDX:RAX = RAX × src (unsigned). */
+export function mulAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
+  const p = BigInt.asUintN(64, big64(cpu.s.gpr[Reg.EAX]!, cpu.s.gprHi[Reg.EAX]!)) * BigInt.asUintN(64, big64(src, srcHi));
+  const lo = fromBig64(cpu, p);
+  const hi = cpu.hi;
+  cpu.setReg64(Reg.EAX, lo, hi);
+  const dlo = fromBig64(cpu, p >> 64n);
+  cpu.setReg64(Reg.EDX, dlo, cpu.hi);
+  mulFlags64(cpu, (p >> 64n) !== 0n, lo, hi);
+}
+
+/** IMUL r/m64: RDX:RAX = RAX × src (signed). */
+export function imulAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
+  const p = big64(cpu.s.gpr[Reg.EAX]!, cpu.s.gprHi[Reg.EAX]!) * big64(src, srcHi);
+  const lo = fromBig64(cpu, p);
+  const hi = cpu.hi;
+  cpu.setReg64(Reg.EAX, lo, hi);
+  const dlo = fromBig64(cpu, p >> 64n);
+  cpu.setReg64(Reg.EDX, dlo, cpu.hi);
+  mulFlags64(cpu, BigInt.asIntN(64, p) !== p, lo, hi);
+}
+
+/** Two- and three-operand IMUL at 64 bits: the truncated signed product. */
+export function imulTrunc64(cpu: X86Cpu, a: number, aHi: number, b: number, bHi: number): number {
+  const p = big64(a, aHi) * big64(b, bHi);
+  const lo = fromBig64(cpu, p);
+  const hi = cpu.hi;
+  mulFlags64(cpu, BigInt.asIntN(64, p) !== p, lo, hi);
+  cpu.hi = hi;
+  return lo;
+}
+
+/** DIV r/m64: RAX = RDX:RAX / src, RDX = remainder; #DE on zero or a quotient above 64 bits. */
+export function divAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
+  const s = cpu.s;
+  const d = BigInt.asUintN(64, big64(src, srcHi));
+  if (d === 0n) cpu.raise(Vec.DE);
+  const n = (BigInt.asUintN(64, big64(s.gpr[Reg.EDX]!, s.gprHi[Reg.EDX]!)) << 64n) | BigInt.asUintN(64, big64(s.gpr[Reg.EAX]!, s.gprHi[Reg.EAX]!));
+  const q = n / d;
+  if (q >> 64n) cpu.raise(Vec.DE);
+  const r = n % d;
+  cpu.setReg64(Reg.EAX, fromBig64(cpu, q), cpu.hi);
+  cpu.setReg64(Reg.EDX, fromBig64(cpu, r), cpu.hi);
+}
+
+/** IDIV r/m64: signed RDX:RAX / src, truncating toward zero; #DE on zero or overflow. */
+export function idivAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
+  const s = cpu.s;
+  const d = big64(src, srcHi);
+  if (d === 0n) cpu.raise(Vec.DE);
+  const n = (big64(s.gpr[Reg.EDX]!, s.gprHi[Reg.EDX]!) << 64n) | BigInt.asUintN(64, big64(s.gpr[Reg.EAX]!, s.gprHi[Reg.EAX]!));
+  const q = n / d;
+  if (BigInt.asIntN(64, q) !== q) cpu.raise(Vec.DE);
+  const r = n % d;
+  cpu.setReg64(Reg.EAX, fromBig64(cpu, q), cpu.hi);
+  cpu.setReg64(Reg.EDX, fromBig64(cpu, r), cpu.hi);
+}
+
+// ---- Bit scans and byte swap ----------------------------------------------------------------
+
+/** BSF/BSR index of a non-zero 64-bit value. */
+export function bitScan64(forward: boolean, lo: number, hi: number): number {
+  if (forward) return lo !== 0 ? 31 - Math.clz32(lo & -lo) : 63 - Math.clz32(hi & -hi);
+  return hi !== 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(lo);
+}
+
+function bswap32(v: number): number {
+  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+}
+
+/** BSWAP r64: returns the new low half, the new high half in cpu.hi. */
+export function bswap64(cpu: X86Cpu, lo: number, hi: number): number {
+  cpu.hi = bswap32(lo) | 0;
+  return bswap32(hi) >>> 0;
+}

@@ -36,6 +36,7 @@ import { IsaDebugExit } from '../../devices/misc/isa-debug-exit.js';
 import { ResetControl } from '../../devices/misc/reset-control.js';
 import { Port92 } from '../../devices/misc/port92.js';
 import { PostPort } from '../../devices/misc/post-port.js';
+import { FerrIrq13 } from '../../devices/misc/ferr-irq13.js';
 import { Pit8254 } from '../../devices/timer/pit8254.js';
 import { Port61 } from '../../devices/timer/port61.js';
 import { Mc146818 } from '../../devices/rtc/mc146818.js';
@@ -188,6 +189,11 @@ export class Machine extends EventEmitter implements MachineControl {
     const port92 = new Port92('port92', { setA20: (on) => this.cpu.setA20(on), onReset: () => this.requestReset() });
     this.io.map('port92', 0x92, 1, port92);
     this.devices.push(port92);
+    // x87 errors with CR0.NE = 0: FERR# raises IRQ 13 until the handler writes port 0xF0.
+    const ferr = new FerrIrq13('ferr', this.isaIrqs[13]!);
+    this.io.map('ferr', 0xf0, 1, ferr);
+    this.devices.push(ferr);
+    this.cpu.onFerr = (asserted) => ferr.setFerr(asserted);
     const post = new PostPort('ioport80');
     this.io.map('ioport80', 0x80, 1, post);
     this.devices.push(post);

@@ -10,6 +10,7 @@ import type { BufferedCharBackend, CharBackend } from '../chardev/chardev.js';
 import { NullCharBackend } from '../chardev/chardev.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
+import { TeeCharBackend } from '../chardev/tee.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
@@ -29,6 +30,8 @@ export interface HostSetup {
   stdio: StdioRoute | undefined;
   /** Serial ports on sockets: the CLI opens them (asynchronously) before the guest starts. */
   serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers }[];
+  /** COM1 copied to the WebSocket server's /serial clients (with `-websocket`). */
+  consoleTee: TeeCharBackend | undefined;
   /** Releases files opened for the back ends. */
   close(): void;
 }
@@ -121,6 +124,9 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     }
   }
   const serialPorts = Math.max(1, serial.length);
+  // -websocket serves COM1 as well as its own back end (the machine always has a COM1).
+  const consoleTee = opts.websocket ? new TeeCharBackend(serial[0] ?? new NullCharBackend()) : undefined;
+  if (consoleTee) serial[0] = consoleTee;
 
   // -d / -D
   let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
@@ -150,6 +156,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     log,
     stdio,
     serialSockets,
+    consoleTee,
     close() {
       for (const fd of fds.splice(0)) {
         try {

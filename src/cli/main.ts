@@ -14,6 +14,7 @@ import { helpText, topicHelpText, versionText } from './help.js';
 import { parseCommandLine } from './options.js';
 import { machineFromOptions } from './machine-from-options.js';
 import { openMonitors } from './monitors.js';
+import { PcvmWebSocketServer } from '../server/websocket-server.js';
 
 function fail(message: string): never {
   process.stderr.write(`pcvm: ${message}\n`);
@@ -71,8 +72,10 @@ async function main(argv: string[]): Promise<void> {
     ? new StdioMux(machine, stdio.backend, { stdin: process.stdin, stdout: process.stdout, withMonitor: stdio.withMonitor, monitorOnly })
     : undefined;
   let monitors;
+  let websocket: PcvmWebSocketServer | undefined;
   try {
     monitors = await openMonitors(machine, opts, setup, { stdin: process.stdin, stdout: process.stdout }, stdio !== undefined);
+    if (opts.websocket) websocket = await PcvmWebSocketServer.open(machine, setup.consoleTee, opts.websocket);
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
@@ -85,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
     clearInterval(keepAlive);
     mux?.close();
     monitors.close();
+    websocket?.close();
     setup.close();
     if (status === 1 && reason !== 'isa-debug-exit') process.stderr.write(`pcvm: ${reason}\n`);
     // Let stdout drain before leaving (the guest's last words matter to scripts).

@@ -83,7 +83,12 @@ export function runHmpCommand(m: Machine, line: string, session?: HmpSession): s
   const [name, ...args] = words as [string, ...string[]];
   const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
   if (!cmd) return `unknown command: '${name}'`;
-  return cmd.run(m, args, session);
+  try {
+    return cmd.run(m, args, session);
+  } catch (e) {
+    // A failing command never takes the monitor (or pcvm) down.
+    return `Error: ${e instanceof Error ? e.message : String(e)}`;
+  }
 }
 
 /** Completions for the last word of a partly typed line (command names, then `info` topics). */

@@ -156,8 +156,9 @@ export class QmpSession {
       checkArgs(cmd, args as Record<string, unknown>);
       reply({ return: cmd.run(this, args as Record<string, unknown>) });
     } catch (e) {
-      if (!(e instanceof QmpError)) throw e;
-      reply({ error: { class: e.errorClass, desc: e.message } });
+      // A failing command never takes the session (or pcvm) down: QEMU answers GenericError.
+      if (e instanceof QmpError) reply({ error: { class: e.errorClass, desc: e.message } });
+      else reply({ error: { class: 'GenericError', desc: e instanceof Error ? e.message : String(e) } });
     }
   }
 

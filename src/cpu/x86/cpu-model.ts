@@ -8,6 +8,8 @@
  * implementation, MAXPHYADDR (40 bits): the page walkers, CR3 and the MTRR masks use it.
  */
 
+import { ConfigError } from '../../errors.js';
+
 /** The physical-address width (CPUID 0x80000008:EAX[7:0]; SDM Vol. 3A 4.1.4). */
 export const MAXPHYADDR = 40;
 /** The linear-address width (4-level paging). */
@@ -178,6 +180,14 @@ export function findCpuModel(arg: string): { model: CpuModel } | { error: string
   if (!model) return { error: `unable to find CPU model '${name}'` };
   if (features.length > 0) return { error: `-cpu ${arg}: CPU feature flags are not supported (the model fixes every feature)` };
   return { model };
+}
+
+/** The model a machine configuration names (default: the `pcvm` model); ConfigError if unknown. */
+export function cpuModelOf(config: { cpuModel?: string }): CpuModel {
+  if (config.cpuModel === undefined) return DEFAULT_CPU_MODEL;
+  const found = findCpuModel(config.cpuModel);
+  if ('error' in found) throw new ConfigError(found.error);
+  return found.model;
 }
 
 /** Whether `model` implements Intel 64 (IA-32e mode). */

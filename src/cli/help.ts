@@ -6,6 +6,7 @@
  */
 
 import { DEVICE_MODELS, LOG_ITEMS, SUPPORTED_NOW_OPTIONS, type HelpRequest } from './options.js';
+import { cpuModelHelp } from '../cpu/x86/cpu-model.js';
 
 interface HelpEntry {
   /** The option name looked up in `supported`; undefined = always available. */
@@ -179,14 +180,8 @@ export function versionText(version: string): string {
   return `pcvm emulator version ${version}\nA PC emulator with qemu-system-x86_64's command line\n`;
 }
 
-/** CPU models listed by `-cpu help`. XXX: provisional until the CPU work fixes the set. */
-const CPU_MODELS: readonly (readonly [string, string])[] = [
-  ['486', '80486'],
-  ['pentium', 'Intel Pentium'],
-  ['qemu32', 'QEMU Virtual CPU version 2.5+ (32-bit)'],
-  ['qemu64', 'QEMU Virtual CPU version 2.5+'],
-  ['max', 'Enables all features supported by the accelerator in the current host'],
-];
+/** CPU models listed by `-cpu help` (src/cpu/x86/cpu-model.ts). */
+const CPU_MODELS = cpuModelHelp();
 
 /** The list printed for a `help` argument (`-d help`, `-machine help`, ...). */
 export function topicHelpText(req: HelpRequest): string {

@@ -15,6 +15,7 @@ import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
 import { parseMultibootModules } from '../machine/boot/multiboot.js';
+import { findCpuModel } from '../cpu/x86/cpu-model.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
 export interface StdioRoute {
@@ -78,7 +79,12 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   if (opts.machine.type !== 'pc' && !opts.machine.type.startsWith('pc-i440fx')) {
     throw new ConfigError(`-machine ${opts.machine.type}: not supported yet`);
   }
-  if (opts.cpu !== undefined) throw new ConfigError(`-cpu ${opts.cpu}: not supported yet`);
+  let cpuModel: string | undefined;
+  if (opts.cpu !== undefined) {
+    const found = findCpuModel(opts.cpu);
+    if ('error' in found) throw new ConfigError(found.error);
+    cpuModel = found.model.name;
+  }
 
   const fwCfgFiles = opts.fwCfg.map((f) => ({
     name: f.name,
@@ -149,6 +155,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     name: opts.name,
     rtcBaseMs: rtcBaseMs(opts.rtc, Date.now()),
     kernel: kernelBootFromOptions(opts),
+    cpuModel,
   });
   return {
     config,

@@ -62,6 +62,8 @@ export interface MachineConfig {
   rtcBaseMs?: number;
   /** Direct kernel boot instead of running the BIOS from the reset vector. */
   kernel?: KernelBootConfig;
+  /** `-cpu`: a CPU model name (src/cpu/x86/cpu-model.ts); default the `pcvm` model. */
+  cpuModel?: string;
 }
 
 /** The RTC's default start: 2000-01-01T00:00:00Z. */

@@ -45,6 +45,7 @@ import { I8042 } from '../../devices/input/i8042.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
+import { cpuModelOf } from '../cpu/x86/cpu-model.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -112,7 +113,7 @@ export class Machine extends EventEmitter implements MachineControl {
       apic: this.lapic,
       nowNs: () => this.clock.nowNs(),
       log: backends.log,
-    });
+    }, cpuModelOf(config));
     this.accel = new InterpreterAccel(this.cpu, this.clock);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
 

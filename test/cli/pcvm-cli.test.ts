@@ -72,6 +72,18 @@ describe('pcvm command line', () => {
     expect(r.stderr).toBe('pcvm: -drive: not supported yet\n');
   });
 
+  it("-cpu: an unknown model and 'host' are refused in QEMU's words; -cpu help lists the models", async () => {
+    const bad = await pcvm(['-cpu', 'frob', '-display', 'none']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe("pcvm: unable to find CPU model 'frob'\n");
+    const host = await pcvm(['-cpu', 'host', '-display', 'none']);
+    expect(host.stderr).toBe("pcvm: CPU model 'host' requires KVM or HVF\n");
+    const help = await pcvm(['-cpu', 'help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/x86 pcvm +pcvm Virtual CPU/);
+    expect(help.stdout).toContain('x86 pcvm32');
+  });
+
   it('a missing BIOS file is a one-line error in QEMU\'s words', async () => {
     const r = await pcvm(['-bios', join(dir, 'missing.bin'), '-display', 'none']);
     expect(r.status).toBe(1);

@@ -288,11 +288,33 @@ describe('large pages', () => {
   });
 });
 
+describe('PAT bits (CPUID.1:EDX.PAT is set): attribute bits, not reserved ones', () => {
+  it('the PAT bit (7) of a 32-bit PTE and bit 12 of a 4 MiB PDE translate normally', () => {
+    const h = CpuHarness.flat32();
+    map32(h, P | RW | US | 0x80);
+    h.write32(PD32 + 4 * (HIGH >>> 22), 0 | P | RW | PS | (1 << 12));
+    h.write32(DATA_ADDR + 0x40, 0xdeadbeef);
+    const r = h.run({ code: [...movEaxMem(DATA_ADDR + 0x40), ...movEbxMem(HIGH + DATA_ADDR + 0x40)], setup: (c) => enable32(c, CR4_PSE) });
+    expect(r.exception).toBeUndefined();
+    expect(r.regs.eax).toBe(0xdeadbeef);
+    expect(r.regs.ebx).toBe(0xdeadbeef);
+  });
+
+  it('the PAT bit of a PAE PTE translates normally', () => {
+    const h = CpuHarness.flat32();
+    mapPae(h, P | RW | US | 0x80);
+    h.write32(DATA_ADDR, 0x0badf00d);
+    const r = h.run({ code: movEaxMem(DATA_ADDR), setup: (c) => enablePae(c) });
+    expect(r.exception).toBeUndefined();
+    expect(r.regs.eax).toBe(0x0badf00d);
+  });
+});
+
 describe('PAE paging, execute-disable and reserved bits', () => {
-  it('a PTE address bit at or above MAXPHYADDR (36) is reserved', () => {
+  it('a PTE address bit at or above MAXPHYADDR (40, as CPUID 0x80000008 reports) is reserved', () => {
     const h = CpuHarness.flat32();
     mapPae(h);
-    h.write32(pteP(DATA_ADDR) + 4, 1 << 4); // bit 36
+    h.write32(pteP(DATA_ADDR) + 4, 1 << 8); // bit 40
     const r = h.run({ code: movEaxMem(DATA_ADDR), setup: (c) => enablePae(c) });
     expect(r.exception).toMatchObject({ vector: PF, errorCode: 9 });
   });

@@ -67,7 +67,8 @@ describe('demo firmware', () => {
     await waitFor(out, 'pcvm> ');
     const text = await command(out, 'cpuid');
     expect(text).toContain('GenuineIntel');
-    expect(text).toMatch(/family 6 .*model 6 .*stepping 3/);
+    expect(text).toMatch(/family 6 .*model 45 .*stepping 7/);
+    expect(text).toContain('pcvm Virtual CPU');
   });
 
   it('line editing: backspace erases, unknown commands are reported', async () => {

@@ -20,6 +20,8 @@
 import { Ar, Cr0, Cr4, Efer, SegReg } from './state.js';
 import { pagingMode, PagingMode } from './paging.js';
 import type { X86Cpu } from './cpu.js';
+import { ExtEdx } from './cpu-model.js';
+import { MISC_ENABLE_HI_XD_DISABLE } from './platform-msrs.js';
 
 /** CR0 bits that exist (PG CD NW AM WP NE ET TS EM MP PE); the rest read as zero. */
 const CR0_BITS = 0xe005003f;
@@ -80,10 +82,24 @@ export function writeCr4(cpu: X86Cpu, value: number): void {
   if (changed) cpu.mmu.flushAll();
 }
 
+/**
+ * The EFER bits of the CPU's model: SCE and LME with Intel 64, NXE with XD unless
+ * IA32_MISC_ENABLE's XD-disable hides it (SDM Vol. 4 Table 2-2, bit 34).
+ */
+function eferWritable(cpu: X86Cpu): number {
+  const ext = cpu.model.extEdx;
+  let bits = 0;
+  if (ext & ExtEdx.SYSCALL) bits |= Efer.SCE;
+  if (ext & ExtEdx.LM) bits |= Efer.LME;
+  if ((ext & ExtEdx.NX) && !(cpu.s.platform.miscEnableHi & MISC_ENABLE_HI_XD_DISABLE)) bits |= Efer.NXE;
+  return bits & EFER_WRITABLE;
+}
+
 /** WRMSR to IA32_EFER (0xC0000080): reserved bits #GP(0); LMA is the processor's to set. */
 export function writeEfer(cpu: X86Cpu, lo: number, hi: number): void {
   const s = cpu.s;
-  if (hi !== 0 || ((lo >>> 0) & ~(EFER_WRITABLE | Efer.LMA))) cpu.gp(0);
+  // A bit of a feature the model lacks is reserved; one already set (NXE before XD-disable) may be written back.
+  if (hi !== 0 || ((lo >>> 0) & ~(eferWritable(cpu) | (s.efer & EFER_WRITABLE) | Efer.LMA))) cpu.gp(0);
   // LME cannot change while paging is enabled (SDM 9.8.5).
   if ((s.cr0 & Cr0.PG) && ((lo ^ s.efer) & Efer.LME)) cpu.gp(0);
   const next = ((lo & EFER_WRITABLE) | (s.efer & ~EFER_WRITABLE)) >>> 0;

@@ -30,6 +30,7 @@ import { execPrimary } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
+import { DEFAULT_CPU_MODEL, type CpuModel } from './cpu-model.js';
 import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
 
@@ -186,7 +187,8 @@ export class X86Cpu {
   private deliveringVector = -1;
   private readonly reportedUnimplemented = new Set<string>();
 
-  constructor(readonly bus: CpuBus) {
+  /** `model`: what CPUID reports and which optional features exist (cpu-model.ts). */
+  constructor(readonly bus: CpuBus, readonly model: CpuModel = DEFAULT_CPU_MODEL) {
     this.mmu = new Mmu(this);
     this.reset();
   }
@@ -203,7 +205,7 @@ export class X86Cpu {
     s.ripHi = 0;
     s.long.reset();
     // EDX holds the processor signature (family/model/stepping) after reset.
-    s.gpr[Reg.EDX] = 0x00000663;
+    s.gpr[Reg.EDX] = this.model.signature;
     s.eip = 0xfff0;
     s.eflags = Fl.FIXED1;
     this.lazy.op = LazyOp.None;
@@ -245,6 +247,7 @@ export class X86Cpu {
     s.a20 = true;
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
+    s.platform.reset(this.model.microcodeRevision);
     s.interruptShadow = 0;
     s.nmiPending = false;
     s.nmiBlocked = false;
@@ -1203,7 +1206,7 @@ export class X86Cpu {
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
-    const eflags = loadCpuState(this.s, data, version, this.fpu, this.sse);
+    const eflags = loadCpuState(this.s, data, version, this.fpu, this.sse, () => this.s.platform.reset(this.model.microcodeRevision));
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;

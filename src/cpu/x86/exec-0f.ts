@@ -1,12 +1,14 @@
 /**
  * The two-byte opcode map (0F xx; SDM Vol. 2D Table A-3): system instructions, near Jcc,
  * SETcc/CMOVcc, bit operations, double shifts, MOVZX/MOVSX, CMPXCHG/XADD, BSWAP, CPUID,
- * RDTSC, RDMSR/WRMSR.
+ * RDTSC, RDTSCP, RDMSR/WRMSR, SYSENTER/SYSEXIT.
  */
 import { alu, AluOp, doubleShift, imulTrunc, maskOf, signExtend } from './alu.js';
 import { Ar, Cr0, Cr4, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
-import { cpuid } from './cpuid.js';
+import { executeCpuid } from './cpuid.js';
+import { sysenter, sysexit } from './sysenter.js';
+import { rdtscp } from './rdtscp.js';
 import { writeCr0, writeCr3, writeCr4 } from './control-regs.js';
 import { readMsr, writeMsr } from './msr.js';
 import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
@@ -64,6 +66,8 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       cpu.setReg32(Reg.EDX, hi);
       return;
     }
+    case 0x34: sysenter(cpu); return;
+    case 0x35: sysexit(cpu); return;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
     case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
       // CMOVcc: the source is read (and may fault) whether or not the move happens.
@@ -88,11 +92,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
     case 0xa1: popSeg(cpu, SegReg.FS); return;
     case 0xa2: { // CPUID
       if (cpu.intercept?.(cpu, Sensitive.Cpuid, g[Reg.EAX]! >>> 0)) return;
-      const [a, b, c, d] = cpuid(g[Reg.EAX]! >>> 0, g[Reg.ECX]! >>> 0, cpu.bus.apic);
-      cpu.setReg32(Reg.EAX, a);
-      cpu.setReg32(Reg.EBX, b);
-      cpu.setReg32(Reg.ECX, c);
-      cpu.setReg32(Reg.EDX, d);
+      executeCpuid(cpu);
       return;
     }
     case 0xa3: case 0xab: case 0xb3: case 0xbb: bitTest(cpu, (op >> 3) & 3, false); return;
@@ -409,9 +409,13 @@ function group7(cpu: X86Cpu): void {
       cpu.updateMode();
       return;
     }
-    case 7: { // INVLPG (no segment-limit check, only the linear address matters); 0F 01 F8 SWAPGS
+    case 7: { // INVLPG (no segment-limit check, only the linear address matters); 0F 01 F8 SWAPGS, F9 RDTSCP
       if (cpu.modrm === 0xf8) {
         swapgs(cpu);
+        return;
+      }
+      if (cpu.modrm === 0xf9) {
+        rdtscp(cpu);
         return;
       }
       if (!mem) cpu.unimplemented(`0f 01 ${cpu.modrm.toString(16)}`);

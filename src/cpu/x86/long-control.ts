@@ -191,8 +191,8 @@ export function iretLong(cpu: X86Cpu, size: number): void {
 // SYSCALL / SYSRET (SDM Vol. 2B; Vol. 3A 5.8.8)
 // =============================================================================================
 
-/** Loads the flat CS and SS that SYSCALL/SYSRET set up without reading descriptors. */
-function loadFlat(cpu: X86Cpu, csSel: number, ssSel: number, dpl: number, long64: boolean): void {
+/** Loads the flat CS and SS that SYSCALL/SYSRET (and SYSENTER/SYSEXIT) set up without reading descriptors. */
+export function loadFlat(cpu: X86Cpu, csSel: number, ssSel: number, dpl: number, long64: boolean): void {
   const s = cpu.s;
   s.segSel[SegReg.CS] = csSel;
   s.segBase[SegReg.CS] = 0;

@@ -9,11 +9,7 @@ import { Vec } from './exceptions.js';
 import { isCanonical, linear48, CANONICAL_LIMIT } from './long-decode.js';
 import { descriptorAddress } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
-
-/** Physical address width the CPU reports (CPUID 0x80000008) and CR3 may hold. */
-export const PHYS_ADDR_BITS = 40;
-/** Linear address width (4-level paging). */
-export const LINEAR_ADDR_BITS = 48;
+import { MAXPHYADDR } from './cpu-model.js';
 
 export const enum LongMsr {
   EFER = 0xc0000080,
@@ -104,7 +100,7 @@ export function movCrLong(cpu: X86Cpu, toCr: boolean, writeCr: (cpu: X86Cpu, cr:
       s.cr2 = linear48(((hi << 16) >> 16) * 4294967296 + lo);
       return;
     case 3:
-      if (hi >>> (PHYS_ADDR_BITS - 32)) cpu.gp(0); // bits above MAXPHYADDR are reserved
+      if (hi >>> (MAXPHYADDR - 32)) cpu.gp(0); // bits above MAXPHYADDR are reserved
       writeCr(cpu, 3, hi * 4294967296 + lo);
       return;
     case 8:

@@ -1,10 +1,13 @@
 /**
  * Model-specific registers (SDM Vol. 4). Only MSRs of features CPUID advertises exist; any
- * other index raises #GP(0), as on hardware.
+ * other index raises #GP(0), as on hardware. The platform MSRs (MTRRs, PAT, MISC_ENABLE,
+ * SYSENTER_*...) are in msr-platform.ts, the long-mode ones in long-system.ts.
  */
 import { X86Cpu } from './cpu.js';
 import { readLongMsr, writeLongMsr } from './long-system.js';
 import { writeEfer } from './control-regs.js';
+import { readPlatformMsr, writePlatformMsr } from './msr-platform.js';
+import { ExtEdx, hasLongMode } from './cpu-model.js';
 
 export const enum Msr {
   TSC = 0x10,
@@ -16,8 +19,9 @@ export const enum Msr {
 
 /**
  * IA32_APIC_BASE bits a write must leave clear (SDM Vol. 3A Figure 10-5): 7:0, 9, and 10
- * (x2APIC enable; no x2APIC here). MAXPHYADDR is 32 (no CPUID leaf 0x80000008, no PAE or
- * PSE-36), so the whole high half is reserved too. XXX: widen with MAXPHYADDR when PAE lands.
+ * (x2APIC enable; no x2APIC here). XXX: bits MAXPHYADDR-1:32 of the base are architecturally
+ * writable (MAXPHYADDR is 40), but the APIC cannot be moved above 4 GiB: the high half is
+ * refused with #GP.
  */
 const APIC_BASE_RESERVED_LO = 0x000006ff;
 
@@ -30,15 +34,16 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
     }
     case Msr.EFER:
+      if (!hasEfer(cpu)) break;
       return [cpu.s.efer >>> 0, 0];
     case Msr.APIC_BASE:
       if (!apic) break;
       return [apic.readApicBase() >>> 0, 0];
     case Msr.TSC_DEADLINE:
-      if (!apic) break;
+      if (!apic || !cpu.model.tscDeadline) break;
       return apic.readTscDeadline();
     default: {
-      const v = readLongMsr(cpu, index >>> 0);
+      const v = (hasLongMode(cpu.model) ? readLongMsr(cpu, index >>> 0) : undefined) ?? readPlatformMsr(cpu, index >>> 0);
       if (v) return v;
       break;
     }
@@ -58,6 +63,7 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       return;
     }
     case Msr.EFER:
+      if (!hasEfer(cpu)) break;
       writeEfer(cpu, lo, hi);
       return;
     case Msr.APIC_BASE:
@@ -66,7 +72,7 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       apic.writeApicBase(lo >>> 0);
       return;
     case Msr.TSC_DEADLINE: {
-      if (!apic) break;
+      if (!apic || !cpu.model.tscDeadline) break;
       // The virtual time at which the TSC reaches the value: the APIC's timer runs on the
       // clock, the TSC's rate and offset belong to the CPU.
       const value = (hi >>> 0) * 4294967296 + (lo >>> 0);
@@ -75,11 +81,17 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       return;
     }
     default:
-      if (writeLongMsr(cpu, index >>> 0, lo, hi)) return;
+      if (hasLongMode(cpu.model) && writeLongMsr(cpu, index >>> 0, lo, hi)) return;
+      if (writePlatformMsr(cpu, index >>> 0, lo, hi)) return;
       break;
   }
   logUnknown(cpu, 'wrmsr', index);
   cpu.gp(0);
+}
+
+/** IA32_EFER exists on Intel parts with XD or Intel 64 (SDM Vol. 4 Table 2-2). */
+function hasEfer(cpu: X86Cpu): boolean {
+  return (cpu.model.extEdx & (ExtEdx.NX | ExtEdx.LM)) !== 0;
 }
 
 function logUnknown(cpu: X86Cpu, what: string, index: number): void {

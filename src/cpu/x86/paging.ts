@@ -16,16 +16,19 @@
  * are written — only when the access succeeds, as QEMU does; a probe leaves memory alone.
  *
  * Not implemented (not advertised in CPUID, so the corresponding bits are reserved or the
- * CR4 bits cannot be set): PAT (the PAT bits of 32-bit and PAE entries are reserved, SDM
- * Tables 4-4, 4-6, 4-9, 4-11), PSE-36, SMEP, SMAP, protection keys, PCIDs, 5-level paging.
- * Memory types (PCD, PWT) have no effect in an emulator.
+ * CR4 bits cannot be set): PSE-36, SMEP, SMAP, protection keys, PCIDs, 5-level paging.
+ * Memory types (PCD, PWT, and the PAT bit selecting an IA32_PAT entry) have no effect in an
+ * emulator.
  */
 import { Cr0, Cr4, Efer } from './state.js';
+import { MAXPHYADDR } from './cpu-model.js';
 
-/** Physical-address width. Without CPUID leaf 80000008h the SDM says MAXPHYADDR is 36 (4.1.4). */
-export const MAXPHYADDR = 36;
-/** Whether the page attribute table exists; without it the PAT bits are reserved. */
-export const PAT_SUPPORTED = false;
+export { MAXPHYADDR };
+/**
+ * The page attribute table exists (CPUID.1:EDX.PAT), so the PAT bit of 32-bit and PAE
+ * entries is an address-free attribute bit, not a reserved one (SDM Tables 4-4, 4-6, 4-9, 4-11).
+ */
+export const PAT_SUPPORTED = true;
 
 /** Page-fault error code bits (SDM Vol. 3A 4.7, Figure 4-12). */
 export const enum PfErr {

@@ -9,12 +9,15 @@ import type { CpuState, CpuStateData } from './state.js';
 import type { FpuState } from './fpu/fpu-state.js';
 import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
 import { validateSseState, type SseState } from './sse/sse-state.js';
+import { validatePlatformMsrs } from './platform-msrs.js';
 
 /**
  * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`); 3 RIP's high
- * half and the long-mode registers. Older streams load the missing parts as zero / reset.
+ * half and the long-mode registers; 4 the platform MSRs (`platform`: MTRRs, PAT, MISC_ENABLE,
+ * BIOS_SIGN_ID, TSC_AUX). Older streams load the missing parts as zero / reset
+ * (`platformReset` resets the platform MSRs).
  */
-export const CPU_STATE_VERSION = 3;
+export const CPU_STATE_VERSION = 4;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -60,11 +63,16 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     nmiBlocked: s.nmiBlocked,
     ripHi: s.ripHi,
     long: { ...s.long },
+    platform: s.platform.save(),
   };
 }
 
-/** Validates `data` completely, then writes it into `s`, `fpu` and `sse`. Returns the EFLAGS value to set. */
-export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState, sse: SseState): number {
+/**
+ * Validates `data` completely, then writes it into `s`, `fpu` and `sse`. Returns the EFLAGS
+ * value to set. `platformReset` puts the platform MSRs in their power-on state for streams
+ * older than version 4.
+ */
+export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: FpuState, sse: SseState, platformReset: () => void = () => s.platform.reset(0)): number {
   if (version < 1 || version > CPU_STATE_VERSION || !Number.isInteger(version)) throw new SnapshotError(`cpu: state version ${version} is not supported`);
   const r = expectRecord(data, 'cpu');
   const fpuData = version >= 2 ? parseFpuState(r.fpu) : undefined;
@@ -93,12 +101,13 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     a20: expectBool(r, 'a20', w),
     tscOffset: expectNumber(r, 'tscOffset', -ADDR_MAX, ADDR_MAX, w),
     sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
-    sysenterEsp: expectInt(r, 'sysenterEsp', 0, ADDR_MAX, w),
-    sysenterEip: expectInt(r, 'sysenterEip', 0, ADDR_MAX, w),
+    sysenterEsp: expectInt(r, 'sysenterEsp', CANON_MIN, CANON_MAX, w),
+    sysenterEip: expectInt(r, 'sysenterEip', CANON_MIN, CANON_MAX, w),
     interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
     sse: version >= 2 ? validateSseState(r.sse) : undefined,
+    platform: version >= 4 ? validatePlatformMsrs(r['platform']) : undefined,
   };
   let ripHi = 0;
   let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
@@ -149,5 +158,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   else sse.reset();
   s.ripHi = ripHi;
   Object.assign(s.long, long);
+  if (v.platform) s.platform.load(v.platform);
+  else platformReset();
   return v.eflags;
 }

@@ -15,6 +15,7 @@
 import type { SseStateData } from './sse/sse-state.js';
 
 import type { FpuStateData } from './fpu/fpu-snapshot.js';
+import { PlatformMsrs, type PlatformMsrsData } from './platform-msrs.js';
 
 export const enum Reg {
   EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
@@ -120,6 +121,8 @@ export interface CpuStateData {
   /** High half of RIP (64-bit mode). */
   ripHi: number;
   long: LongModeRegsData;
+  /** MTRRs, PAT, MISC_ENABLE, BIOS_SIGN_ID, TSC_AUX (platform-msrs.ts). */
+  platform: PlatformMsrsData;
 }
 
 /** Plain-data copy of LongModeRegs. */
@@ -164,6 +167,7 @@ export class CpuState {
   halted = false;
   a20 = true;
   tscOffset = 0;
+  /** IA32_SYSENTER_CS (selector bits 15:0) and _ESP/_EIP (signed canonical addresses). */
   sysenterCs = 0;
   sysenterEsp = 0;
   sysenterEip = 0;
@@ -177,6 +181,8 @@ export class CpuState {
   ripHi = 0;
   /** Long-mode registers outside the 32-bit architecture (long-mode-state.ts). */
   readonly long = new LongModeRegs();
+  /** The platform MSRs (msr-platform.ts). */
+  readonly platform = new PlatformMsrs();
 }
 
 /**

@@ -25,6 +25,14 @@ export interface MachineStatus {
   state: RunState;
 }
 
+/** The CPU registers that select and locate the paging structures (HMP info mem / info tlb). */
+export interface PagingRegisters {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+}
+
 export interface MachineControl {
   status(): MachineStatus;
   /** Pauses the VM (virtual time stands still). */
@@ -43,4 +51,14 @@ export interface MachineControl {
   infoIoapic(): string;
   /** The PCI functions (QMP query-pci, HMP info pci). */
   queryPci(): PciDeviceInfo[];
+  /** Guest-physical bytes without side effects on RAM/ROM (HMP xp, pmemsave); undefined if unassigned. */
+  readPhysical(addr: number, len: number): Uint8Array | undefined;
+  /** Bytes at a linear address through the CPU's paging, without faults or A/D updates (HMP x, memsave). */
+  readVirtual(addr: bigint, len: number): Uint8Array | undefined;
+  /** CR0, CR3, CR4 and EFER of CPU 0. */
+  pagingRegisters(): PagingRegisters;
+  /** Port input as the CPU's IN would do it (HMP `i`). */
+  portRead(port: number, size: 1 | 2 | 4): number;
+  /** Port output as the CPU's OUT would do it (HMP `o`). */
+  portWrite(port: number, size: 1 | 2 | 4, value: number): void;
 }

@@ -19,7 +19,7 @@ import { WiredIrqLine, type IrqLine } from './irq.js';
 import { isaIrqToGsi } from './gsi.js';
 import type { Device } from './device.js';
 import { DEFAULT_RTC_BASE_MS, type MachineBackends, type MachineConfig } from './config.js';
-import type { MachineControl, MachineEvents, MachineStatus, RunState, ShutdownReason } from './control.js';
+import type { MachineControl, MachineEvents, MachineStatus, PagingRegisters, RunState, ShutdownReason } from './control.js';
 import { BELOW_4G_RAM_MAX, layoutMemory } from './memory-layout.js';
 import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
 import { X86Cpu } from '../cpu/x86/cpu.js';
@@ -45,6 +45,7 @@ import { I8042 } from '../../devices/input/i8042.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
+import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -290,6 +291,27 @@ export class Machine extends EventEmitter implements MachineControl {
   /** QMP `query-pci`: the functions on bus 0 (HMP `info pci`). */
   queryPci(): PciDeviceInfo[] {
     return this.pci.queryPci();
+  }
+
+  readPhysical(addr: number, len: number): Uint8Array | undefined {
+    return readPhysicalDebug(this.memory, addr, len);
+  }
+
+  readVirtual(addr: bigint, len: number): Uint8Array | undefined {
+    return readVirtualDebug(this.cpu, addr, len);
+  }
+
+  pagingRegisters(): PagingRegisters {
+    const s = this.cpu.s;
+    return { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
+  }
+
+  portRead(port: number, size: 1 | 2 | 4): number {
+    return this.io.read(port, size);
+  }
+
+  portWrite(port: number, size: 1 | 2 | 4, value: number): void {
+    this.io.write(port, size, value);
   }
 
   /** Resolves with the exit status when the VM is over. */

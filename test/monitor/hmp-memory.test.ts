@@ -182,6 +182,35 @@ describe('HMP info mem and info tlb', () => {
     ].join('\n'));
   });
 
+  it('walk 4-level tables, with canonical high addresses and 1 GiB pages', () => {
+    const m = machine();
+    const dv = new DataView(m.memory.ram.buffer);
+    dv.setUint32(0x50000 + 511 * 8, 0x51000 | 7, true); // PML4E 511: 0xffff8000_00000000
+    dv.setUint32(0x51000 + 511 * 8, 0x52000 | 3, true); // PDPTE 511: directory
+    dv.setUint32(0x52000 + 511 * 8, 0x53000 | 3, true); // PDE 511: table
+    dv.setUint32(0x53000 + 511 * 8, 0x7000 | 3, true); // PTE 511 -> 0x7000
+    dv.setUint32(0x50000, 0x54000 | 7, true); // PML4E 0
+    dv.setUint32(0x54000 + 8, 0x40000000 | 0x87, true); // PDPTE 1: 1 GiB page at 1 GiB, user
+    m.memory.ram.set([0xef, 0xbe], 0x7ffe);
+    const s = m.cpu.s;
+    s.cr3 = 0x50000;
+    s.cr4 |= 1 << 5;
+    s.efer |= (1 << 8) | (1 << 10);
+    s.cr0 |= 0x80000001;
+    m.cpu.mmu.flushAll();
+    expect(runHmpCommand(m, 'info mem')).toBe([
+      '0000000040000000-0000000080000000 0000000040000000 urw',
+      // QEMU's last range ends at 1 << 48, which addr_canonical leaves alone.
+      'fffffffffffff000-0001000000000000 0000000000001000 -rw',
+    ].join('\n'));
+    expect(runHmpCommand(m, 'info tlb')).toBe([
+      '0000000040000000: 0000000040000000 --P----UW',
+      'fffffffffffff000: 0000000000007000 --------W',
+    ].join('\n'));
+    expect(runHmpCommand(m, 'x /1xh 0xfffffffffffffffe')).toBe('fffffffffffffffe: 0xbeef');
+    expect(runHmpCommand(m, 'x /1xh 0x0000800000000000')).toBe('0000800000000000: Cannot access memory');
+  });
+
   it('x output comes through QMP human-monitor-command with CRLF line ends', () => {
     const m = machine();
     m.memory.ram.set([1, 2, 3, 4, 5, 6, 7, 8, 9], 0x6000);

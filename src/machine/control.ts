@@ -3,6 +3,7 @@
  * machine. Nothing outside src/machine pokes device internals; it comes through here.
  */
 import type { PciDeviceInfo } from './pci-board.js';
+import type { MemoryMapRegion } from '../memory/physical-memory.js';
 
 /** QEMU's run states, as `info status` and `query-status` name them. */
 export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'internal-error';
@@ -55,6 +56,8 @@ export interface MachineControl {
   readPhysical(addr: number, len: number): Uint8Array | undefined;
   /** Bytes at a linear address through the CPU's paging, without faults or A/D updates (HMP x, memsave). */
   readVirtual(addr: bigint, len: number): Uint8Array | undefined;
+  /** The physical memory map and the I/O port map (HMP info mtree). */
+  memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] };
   /** CR0, CR3, CR4 and EFER of CPU 0. */
   pagingRegisters(): PagingRegisters;
   /** Port input as the CPU's IN would do it (HMP `i`). */

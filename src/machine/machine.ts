@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { IoPortBus } from '../memory/io-bus.js';
-import type { PhysicalMemory } from '../memory/physical-memory.js';
+import type { MemoryMapRegion, PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
 import { WiredIrqLine, type IrqLine } from './irq.js';
 import { isaIrqToGsi } from './gsi.js';
@@ -299,6 +299,10 @@ export class Machine extends EventEmitter implements MachineControl {
 
   readVirtual(addr: bigint, len: number): Uint8Array | undefined {
     return readVirtualDebug(this.cpu, addr, len);
+  }
+
+  memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] } {
+    return { memory: this.memory.regions(), io: this.io.list() };
   }
 
   pagingRegisters(): PagingRegisters {

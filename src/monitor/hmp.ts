@@ -10,6 +10,7 @@ import { formatInfoPci } from './info-pci.js';
 import { ArgReader, HmpArgError } from './hmp-args.js';
 import { MEMORY_COMMANDS } from './hmp-memory-commands.js';
 import { formatInfoMem, formatInfoTlb } from './info-mem.js';
+import { formatInfoMtree } from './info-mtree.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -61,6 +62,13 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   name: { help: 'show the current VM name', run: (m) => (m.config.name ? m.config.name : '') },
   accel: { help: 'show accelerator info', run: (m) => `accelerator: ${m.accel.name}` },
   mem: { help: 'show the active virtual memory mappings', run: (m) => formatInfoMem(m.pagingRegisters(), entryReader(m)) },
+  mtree: {
+    help: 'show memory tree',
+    run(m) {
+      const map = m.memoryMap();
+      return formatInfoMtree(map.memory, map.io);
+    },
+  },
   tlb: { help: 'show virtual to physical memory mappings', run: (m) => formatInfoTlb(m.pagingRegisters(), entryReader(m)) },
   history: {
     help: 'show the command line history',

@@ -223,9 +223,27 @@ describe('HMP info mem and info tlb', () => {
     m.close();
   });
 
+  it('info mtree prints the memory and I/O maps in QEMU\'s region-line format', () => {
+    const out = runHmpCommand(machine(), 'info mtree').split('\n');
+    expect(out.slice(0, 4)).toEqual([
+      'address-space: cpu-memory-0',
+      'address-space: memory',
+      '  0000000000000000-ffffffffffffffff (prio 0, i/o): system',
+      '    0000000000000000-000000000009ffff (prio 0, ram): alias ram-below-4g @pc.ram 0000000000000000-000000000009ffff',
+    ]);
+    expect(out).toContain('    0000000000100000-0000000000ffffff (prio 0, ram): alias ram-below-4g @pc.ram 0000000000100000-0000000000ffffff');
+    expect(out).toContain('    00000000fec00000-00000000fec00fff (prio 0, i/o): ioapic');
+    expect(out).toContain('    00000000ffff0000-00000000ffffffff (prio 0, rom): pc.bios');
+    const io = out.indexOf('address-space: I/O');
+    expect(out[io - 1]).toBe('');
+    expect(out[io + 1]).toBe('  0000000000000000-000000000000ffff (prio 0, i/o): io');
+    expect(out).toContain('    00000000000003f8-00000000000003ff (prio 0, i/o): serial0');
+  });
+
   it('are listed by info', () => {
     const out = runHmpCommand(machine(), 'info');
     expect(out).toContain('info mem -- show the active virtual memory mappings');
     expect(out).toContain('info tlb -- show virtual to physical memory mappings');
+    expect(out).toContain('info mtree -- show memory tree');
   });
 });

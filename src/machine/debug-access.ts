@@ -30,6 +30,8 @@ function physicalByte(mem: PhysicalMemory, addr: number): number {
 
 /** `len` bytes of guest-physical memory at `addr`, or undefined if any byte is unassigned. */
 export function readPhysicalDebug(mem: PhysicalMemory, addr: number, len: number): Uint8Array | undefined {
+  const ram = mem.ramOffsetOf(addr, len);
+  if (ram >= 0 && len > 0) return mem.ram.slice(ram, ram + len);
   const out = new Uint8Array(len);
   for (let i = 0; i < len; i++) {
     const b = physicalByte(mem, addr + i);
@@ -47,7 +49,8 @@ export function readPhysicalDebug(mem: PhysicalMemory, addr: number, len: number
 export function readVirtualDebug(cpu: X86Cpu, lin: bigint, len: number): Uint8Array | undefined {
   const long = pagingMode(cpu.s) === PagingMode.Level4;
   const out = new Uint8Array(len);
-  for (let i = 0; i < len; i++) {
+  // One translation per page; the bytes of a page are read physically.
+  for (let i = 0; i < len;) {
     let a = BigInt.asUintN(64, lin + BigInt(i));
     if (long) {
       const top = a >> 47n;
@@ -58,9 +61,11 @@ export function readVirtualDebug(cpu: X86Cpu, lin: bigint, len: number): Uint8Ar
     }
     const pa = cpu.mmu.probe(Number(a), Access.Read, false);
     if (pa < 0) return undefined;
-    const b = physicalByte(cpu.bus.mem, pa);
-    if (b < 0) return undefined;
-    out[i] = b;
+    const n = Math.min(len - i, PAGE - (pa % PAGE));
+    const bytes = readPhysicalDebug(cpu.bus.mem, pa, n);
+    if (!bytes) return undefined;
+    out.set(bytes, i);
+    i += n;
   }
   return out;
 }

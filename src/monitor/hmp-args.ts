@@ -58,7 +58,8 @@ export class ArgReader {
     let count = 1;
     if (/[0-9]/.test(this.peek())) {
       count = 0;
-      while (/[0-9]/.test(this.peek())) count = count * 10 + Number(this.text[this.pos++]);
+      // C int arithmetic, as QEMU's parser: a huge count wraps rather than growing without bound.
+      while (/[0-9]/.test(this.peek())) count = (Math.imul(count, 10) + Number(this.text[this.pos++])) | 0;
     }
     let size = -1;
     let format = '';

@@ -7,7 +7,8 @@
  */
 import type { FormatSpec } from './hmp-args.js';
 
-export const hex16 = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
+export const hex16 = (v: bigint) =>
+  (v >= 0n && v < 2n ** 53n ? Number(v) : BigInt.asUintN(64, v)).toString(16).padStart(16, '0');
 
 /** QEMU's monitor_printc: a character in quotes, escaped as C would. */
 export function quoteChar(c: number): string {
@@ -33,7 +34,10 @@ function altOctal(v: bigint): string {
  */
 export function memoryDump(spec: FormatSpec, addr: bigint, read: (addr: bigint, len: number) => Uint8Array | undefined): string {
   let wsize = spec.size;
-  let len = wsize * spec.count;
+  let len = Math.imul(wsize, spec.count); // C int, as QEMU's len
+  // A dump of more lines than a monitor can hold in one string stops with an error line
+  // rather than exhausting the host (QEMU streams its output; this monitor returns a string).
+  const maxLines = 1 << 16;
   const lineSize = wsize === 1 ? 8 : 16;
   let digits = 0;
   switch (spec.format) {
@@ -44,6 +48,10 @@ export function memoryDump(spec: FormatSpec, addr: bigint, read: (addr: bigint, 
   }
   const lines: string[] = [];
   while (len > 0) {
+    if (lines.length >= maxLines) {
+      lines.push('Error: dump truncated after 65536 lines (use memsave or pmemsave for more)');
+      break;
+    }
     let line = `${hex16(addr)}:`;
     const l = Math.min(len, lineSize);
     const buf = read(addr, l);
@@ -52,14 +60,25 @@ export function memoryDump(spec: FormatSpec, addr: bigint, read: (addr: bigint, 
       break;
     }
     for (let i = 0; i < l; i += wsize) {
-      let v = 0n;
-      for (let k = Math.min(wsize, l - i) - 1; k >= 0; k--) v = (v << 8n) | BigInt(buf[i + k]!);
       line += ' ';
+      if (wsize <= 4) {
+        // Up to 32 bits: plain numbers (the common case, and much faster than bigint).
+        let v = 0;
+        for (let k = Math.min(wsize, l - i) - 1; k >= 0; k--) v = v * 256 + buf[i + k]!;
+        switch (spec.format) {
+          case 'o': line += (v === 0 ? '0' : '0' + v.toString(8)).padStart(digits); break;
+          case 'u': case 'd': line += v.toString().padStart(digits); break;
+          case 'c': line += quoteChar(v); break;
+          default: line += '0x' + v.toString(16).padStart(digits, '0');
+        }
+        continue;
+      }
+      let v = 0n;
+      for (let k = wsize - 1; k >= 0; k--) v = (v << 8n) | BigInt(buf[i + k]!);
       switch (spec.format) {
         case 'o': line += altOctal(v).padStart(digits); break;
         case 'u': line += v.toString().padStart(digits); break;
         case 'd': line += BigInt.asIntN(64, v).toString().padStart(digits); break;
-        case 'c': line += quoteChar(Number(v)); break;
         default: line += '0x' + v.toString(16).padStart(digits, '0');
       }
     }

@@ -79,6 +79,15 @@ describe('HMP xp and x', () => {
     expect(runHmpCommand(m, 'xp/2xb ($ebx + 32) - 16')).toBe('0000000000003010: 0x11 0x22');
   });
 
+  it('hostile counts neither throw nor run away', () => {
+    const m = machine();
+    // QEMU's count is a C int: 4294967295 wraps to -1 and dumps nothing.
+    expect(runHmpCommand(m, 'xp /4294967295x 0')).toBe('');
+    const out = runHmpCommand(m, 'xp /100000000xb 0x100000').split('\n');
+    expect(out.length).toBe((1 << 16) + 1);
+    expect(out[out.length - 1]).toBe('Error: dump truncated after 65536 lines (use memsave or pmemsave for more)');
+  });
+
   it('format i is refused with an Error line', () => {
     expect(runHmpCommand(machine(), 'x /3i 0')).toMatch(/^Error: /);
   });

@@ -58,6 +58,13 @@ export interface MachineControl {
   readVirtual(addr: bigint, len: number): Uint8Array | undefined;
   /** The physical memory map and the I/O port map (HMP info mtree). */
   memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] };
+  /**
+   * Replaces the enabled `-d` items (HMP `log`); false when this machine's logger cannot be
+   * reconfigured (a library user's own Logger).
+   */
+  setLogItems(items: string[]): boolean;
+  /** Appends later log lines to `path` (HMP `logfile`); an error message, or undefined on success. */
+  setLogFile(path: string): string | undefined;
   /** CR0, CR3, CR4 and EFER of CPU 0. */
   pagingRegisters(): PagingRegisters;
   /** Port input as the CPU's IN would do it (HMP `i`). */

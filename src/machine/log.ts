@@ -13,9 +13,17 @@ export interface Logger {
 
 /** Writes enabled items as lines to a sink (stderr or the -D file). */
 export class LineLogger implements Logger {
-  private readonly items: Set<string>;
-  constructor(items: Iterable<string>, private readonly sink: (line: string) => void) {
+  private items: Set<string>;
+  constructor(items: Iterable<string>, private sink: (line: string) => void) {
     this.items = new Set(items);
+  }
+  /** Replaces the enabled items (HMP `log`). */
+  setItems(items: Iterable<string>): void {
+    this.items = new Set(items);
+  }
+  /** Sends later lines elsewhere (HMP `logfile`). */
+  setSink(sink: (line: string) => void): void {
+    this.sink = sink;
   }
   enabled(item: LogItem): boolean {
     return this.items.has(item);

@@ -12,6 +12,7 @@
  * Two Machines in one process are independent: nothing here is global.
  */
 import { EventEmitter } from 'node:events';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { IoPortBus } from '../memory/io-bus.js';
 import type { MemoryMapRegion, PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
@@ -46,6 +47,8 @@ import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
+import { LineLogger } from './log.js';
+import { errnoText } from './errno-text.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -87,6 +90,8 @@ export class Machine extends EventEmitter implements MachineControl {
   private sleepTimer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly isaIrqs: IrqLine[] = [];
+  /** The file HMP `logfile` opened, closed when replaced. */
+  private logFd: number | undefined;
 
   constructor(readonly config: MachineConfig, private readonly backends: MachineBackends) {
     super();
@@ -303,6 +308,28 @@ export class Machine extends EventEmitter implements MachineControl {
 
   memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] } {
     return { memory: this.memory.regions(), io: this.io.list() };
+  }
+
+  setLogItems(items: string[]): boolean {
+    const log = this.backends.log;
+    if (!(log instanceof LineLogger)) return false;
+    log.setItems(items);
+    return true;
+  }
+
+  setLogFile(path: string): string | undefined {
+    const log = this.backends.log;
+    if (!(log instanceof LineLogger)) return 'logging is not configurable in this machine';
+    let fd: number;
+    try {
+      fd = openSync(path, 'a');
+    } catch (e) {
+      return `Error opening logfile ${path}: ${errnoText(e)}`;
+    }
+    log.setSink((line) => writeSync(fd, line + '\n'));
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = fd;
+    return undefined;
   }
 
   pagingRegisters(): PagingRegisters {

@@ -9,6 +9,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Machine } from '../machine/machine.js';
 import { ArgReader } from './hmp-args.js';
+import { errnoText } from '../machine/errno-text.js';
+import { LOG_ITEMS } from '../cli/options.js';
 import { formatPrint, memoryDump } from './memory-dump.js';
 
 export interface MemoryCommand {
@@ -40,20 +42,13 @@ function portWidth(size: number): 1 | 2 | 4 {
   return size === 2 || size === 4 ? size : 1;
 }
 
-const STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory', EACCES: 'Permission denied', EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory', EROFS: 'Read-only file system', ENOSPC: 'No space left on device',
-  EPERM: 'Operation not permitted',
-};
-
 /** Writes `size` bytes from `read` to `filename` in 1 KiB pieces, as qmp_memsave does. */
 function saveMemory(filename: string, addr: bigint, size: number, read: (a: bigint, l: number) => Uint8Array | undefined, invalid: () => string): string {
   let fd: number;
   try {
     fd = openSync(filename, 'w');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    return `Error: Could not open '${filename}': ${STRERROR[code] ?? (e as Error).message}`;
+    return `Error: Could not open '${filename}': ${errnoText(e)}`;
   }
   try {
     let a = addr;
@@ -74,6 +69,33 @@ function saveMemory(filename: string, addr: bigint, size: number, read: (a: bigi
 }
 
 export const MEMORY_COMMANDS: MemoryCommand[] = [
+  {
+    name: 'log', args: 'item1[,...]', help: 'activate logging of the specified items',
+    run(m, r) {
+      const items = r.string();
+      r.end();
+      let list: string[];
+      if (items === 'none') list = [];
+      else {
+        // qemu_str_to_log_mask: `all` or known names (and trace: patterns); any unknown → help line.
+        list = [];
+        for (const item of items.split(',')) {
+          if (item === 'all') list.push(...LOG_ITEMS.map(([n]) => n));
+          else if ((item.startsWith('trace:') && item.length > 6) || LOG_ITEMS.some(([n]) => n === item)) list.push(item);
+          else return 'log item1[,...] -- activate logging of the specified items';
+        }
+      }
+      return m.setLogItems(list) ? '' : 'Error: logging is not configurable in this machine';
+    },
+  },
+  {
+    name: 'logfile', args: 'filename', help: 'output logs to \'filename\'',
+    run(m, r) {
+      const file = r.string('filename');
+      r.end();
+      return m.setLogFile(file) ?? '';
+    },
+  },
   {
     name: 'x', args: '/fmt addr', help: 'virtual memory dump starting at \'addr\'',
     run: (m, r) => dump(m, r, false),

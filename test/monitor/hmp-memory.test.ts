@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { defaultMachineConfig } from '../../src/machine/config.js';
-import { NULL_LOGGER } from '../../src/machine/log.js';
+import { LineLogger, NULL_LOGGER } from '../../src/machine/log.js';
 import { runHmpCommand } from '../../src/monitor/hmp.js';
 import { QmpSession } from '../../src/monitor/qmp.js';
 
@@ -254,5 +254,32 @@ describe('HMP info mem and info tlb', () => {
     expect(out).toContain('info mem -- show the active virtual memory mappings');
     expect(out).toContain('info tlb -- show virtual to physical memory mappings');
     expect(out).toContain('info mtree -- show memory tree');
+  });
+});
+
+describe('HMP log and logfile', () => {
+  it('switch -d items and the log file at run time', () => {
+    const lines: string[] = [];
+    const log = new LineLogger([], (l) => lines.push(l));
+    const m = new Machine(defaultMachineConfig({ memoryBytes: 16 * 1024 * 1024 }), { serial: [], log });
+    expect(runHmpCommand(m, 'log unimp,int')).toBe('');
+    expect(log.enabled('unimp') && log.enabled('int') && !log.enabled('exec')).toBe(true);
+    expect(runHmpCommand(m, 'log bogus')).toBe('log item1[,...] -- activate logging of the specified items');
+    expect(log.enabled('unimp')).toBe(true);
+    expect(runHmpCommand(m, 'log')).toBe('log: string expected\nTry "help log" for more information');
+    const dir = mkdtempSync(join(tmpdir(), 'pcvm-logfile-'));
+    expect(runHmpCommand(m, `logfile "${join(dir, 'no/such/log')}"`)).toBe(
+      `Error opening logfile ${join(dir, 'no/such/log')}: No such file or directory`);
+    expect(runHmpCommand(m, `logfile "${join(dir, 'pcvm.log')}"`)).toBe('');
+    log.log('unimp', 'pcvm: something unimplemented');
+    expect(readFileSync(join(dir, 'pcvm.log'), 'utf8')).toBe('pcvm: something unimplemented\n');
+    expect(runHmpCommand(m, 'log none')).toBe('');
+    expect(log.enabled('unimp')).toBe(false);
+    expect(lines).toEqual([]);
+    m.close();
+  });
+
+  it('refuse politely when the machine has a fixed logger', () => {
+    expect(runHmpCommand(machine(), 'log unimp')).toBe('Error: logging is not configurable in this machine');
   });
 });

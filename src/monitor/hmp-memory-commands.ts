@@ -10,7 +10,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Machine } from '../machine/machine.js';
 import { ArgReader } from './hmp-args.js';
 import { errnoText } from '../machine/errno-text.js';
-import { LOG_ITEMS } from '../cli/options.js';
+import { LOG_ITEMS } from '../machine/log.js';
 import { formatPrint, memoryDump } from './memory-dump.js';
 
 export interface MemoryCommand {

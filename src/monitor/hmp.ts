@@ -76,16 +76,28 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   },
 };
 
+function infoTopics(): string {
+  return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+}
+
 const COMMANDS: Command[] = [
   {
     name: 'help', aliases: ['?'], args: '[cmd]', help: 'show the help',
-    run: () => COMMANDS.map((c) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`).join('\n'),
+    run(m, args) {
+      const line = (c: Command) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`;
+      const name = args[0];
+      if (!name) return COMMANDS.map(line).join('\n');
+      // `help CMD`: that command's line (`help info`: the info topics), as QEMU's help_cmd.
+      if (name === 'info') return infoTopics();
+      const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+      return cmd ? line(cmd) : `unknown command: '${name}'`;
+    },
   },
   {
     name: 'info', args: '[subcommand]', help: 'show various information about the system state',
     run(m, args, session) {
       const sub = args[0];
-      if (!sub) return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+      if (!sub) return infoTopics();
       const entry = Object.hasOwn(INFO, sub) ? INFO[sub] : undefined;
       if (!entry) return `Error: unknown info subcommand '${sub}'`;
       return entry.run(m, session);

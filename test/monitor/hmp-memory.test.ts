@@ -88,6 +88,14 @@ describe('HMP xp and x', () => {
     expect(out[out.length - 1]).toBe('Error: dump truncated after 65536 lines (use memsave or pmemsave for more)');
   });
 
+  it('help CMD shows the one command the error hint points at', () => {
+    const m = machine();
+    expect(runHmpCommand(m, 'help x')).toBe("x /fmt addr -- virtual memory dump starting at 'addr'");
+    expect(runHmpCommand(m, 'help p')).toBe('print|p /fmt expr -- print expression value (use $reg for CPU register access)');
+    expect(runHmpCommand(m, 'help info')).toContain('info mem -- show the active virtual memory mappings');
+    expect(runHmpCommand(m, 'help nosuch')).toBe("unknown command: 'nosuch'");
+  });
+
   it('format i is refused with an Error line', () => {
     expect(runHmpCommand(machine(), 'x /3i 0')).toMatch(/^Error: /);
   });

@@ -32,6 +32,7 @@ import type {
   AccelName, AccelSpec, BootSpec, CliOptions, DisplaySpec, HelpRequest, IncomingSpec, RtcSpec, TraceSpec, VgaType,
   WebsocketSpec,
 } from './option-specs.js';
+import { LOG_ITEMS } from '../machine/log.js';
 
 export { KeyValueList, parseBool, parseKeyValueList, parseNumber, parseSize, parseSizeBig, type KeyValue } from './keyval.js';
 export { parseChardevCompat, type ChardevCommon, type ChardevSpec, type NamedChardevSpec, type SocketAddress } from './chardev-spec.js';
@@ -45,28 +46,8 @@ export type {
 // ---------------------------------------------------------------------------------------------
 // Tables of names QEMU accepts
 
-/** `-d` log items of qemu-system-x86_64 7.2 (`-d help`), with QEMU's descriptions. */
-export const LOG_ITEMS: readonly (readonly [name: string, description: string])[] = [
-  ['out_asm', 'show generated host assembly code for each compiled TB'],
-  ['in_asm', 'show target assembly code for each compiled TB'],
-  ['op', 'show micro ops for each compiled TB'],
-  ['op_opt', 'show micro ops after optimization'],
-  ['op_ind', 'show micro ops before indirect lowering'],
-  ['int', 'show interrupts/exceptions in short format'],
-  ['exec', 'show trace before each executed TB (lots of logs)'],
-  ['cpu', 'show CPU registers before entering a TB (lots of logs)'],
-  ['fpu', "include FPU registers in the 'cpu' logging"],
-  ['mmu', 'log MMU-related activities'],
-  ['pcall', 'x86 only: show protected mode far calls/returns/exceptions'],
-  ['cpu_reset', 'show CPU state before CPU resets'],
-  ['unimp', 'log unimplemented functionality'],
-  ['guest_errors', 'log when the guest OS does something invalid (eg accessing a non-existent register)'],
-  ['page', 'dump pages at beginning of user mode emulation'],
-  ['nochain', 'do not chain compiled TBs so that "exec" and "cpu" show complete traces'],
-  ['plugin', 'output from TCG plugins'],
-  ['strace', 'log every user-mode syscall, its input, and its result'],
-  ['tid', "open a separate log file per thread; filename must contain '%d'"],
-];
+/** `-d` log items (the table lives with the logger; the monitor's `log` uses it too). */
+export { LOG_ITEMS };
 
 /** Machine types: `pc` and every `pc-i440fx-X.Y` version QEMU has had. */
 const MACHINE_PC_VERSIONED = /^pc-i440fx-[0-9]+\.[0-9]+$/;

@@ -3,6 +3,7 @@
  * machine. Nothing outside src/machine pokes device internals; it comes through here.
  */
 import type { PciDeviceInfo } from './pci-board.js';
+import type { MemoryMapRegion } from '../memory/physical-memory.js';
 
 /** QEMU's run states, as `info status` and `query-status` name them. */
 export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'internal-error';
@@ -25,6 +26,14 @@ export interface MachineStatus {
   state: RunState;
 }
 
+/** The CPU registers that select and locate the paging structures (HMP info mem / info tlb). */
+export interface PagingRegisters {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+}
+
 export interface MachineControl {
   status(): MachineStatus;
   /** Pauses the VM (virtual time stands still). */
@@ -43,4 +52,23 @@ export interface MachineControl {
   infoIoapic(): string;
   /** The PCI functions (QMP query-pci, HMP info pci). */
   queryPci(): PciDeviceInfo[];
+  /** Guest-physical bytes without side effects on RAM/ROM (HMP xp, pmemsave); undefined if unassigned. */
+  readPhysical(addr: number, len: number): Uint8Array | undefined;
+  /** Bytes at a linear address through the CPU's paging, without faults or A/D updates (HMP x, memsave). */
+  readVirtual(addr: bigint, len: number): Uint8Array | undefined;
+  /** The physical memory map and the I/O port map (HMP info mtree). */
+  memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] };
+  /**
+   * Replaces the enabled `-d` items (HMP `log`); false when this machine's logger cannot be
+   * reconfigured (a library user's own Logger).
+   */
+  setLogItems(items: string[]): boolean;
+  /** Appends later log lines to `path` (HMP `logfile`); an error message, or undefined on success. */
+  setLogFile(path: string): string | undefined;
+  /** CR0, CR3, CR4 and EFER of CPU 0. */
+  pagingRegisters(): PagingRegisters;
+  /** Port input as the CPU's IN would do it (HMP `i`). */
+  portRead(port: number, size: 1 | 2 | 4): number;
+  /** Port output as the CPU's OUT would do it (HMP `o`). */
+  portWrite(port: number, size: 1 | 2 | 4, value: number): void;
 }

@@ -12,14 +12,15 @@
  * Two Machines in one process are independent: nothing here is global.
  */
 import { EventEmitter } from 'node:events';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { IoPortBus } from '../memory/io-bus.js';
-import type { PhysicalMemory } from '../memory/physical-memory.js';
+import type { MemoryMapRegion, PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
 import { WiredIrqLine, type IrqLine } from './irq.js';
 import { isaIrqToGsi } from './gsi.js';
 import type { Device } from './device.js';
 import { DEFAULT_RTC_BASE_MS, type MachineBackends, type MachineConfig } from './config.js';
-import type { MachineControl, MachineEvents, MachineStatus, RunState, ShutdownReason } from './control.js';
+import type { MachineControl, MachineEvents, MachineStatus, PagingRegisters, RunState, ShutdownReason } from './control.js';
 import { BELOW_4G_RAM_MAX, layoutMemory } from './memory-layout.js';
 import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
 import { X86Cpu } from '../cpu/x86/cpu.js';
@@ -46,6 +47,9 @@ import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
 import { cpuModelOf } from '../cpu/x86/cpu-model.js';
+import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
+import { LineLogger } from './log.js';
+import { errnoText } from './errno-text.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -87,6 +91,8 @@ export class Machine extends EventEmitter implements MachineControl {
   private sleepTimer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly isaIrqs: IrqLine[] = [];
+  /** The file HMP `logfile` opened, closed when replaced. */
+  private logFd: number | undefined;
 
   constructor(readonly config: MachineConfig, private readonly backends: MachineBackends) {
     super();
@@ -291,6 +297,53 @@ export class Machine extends EventEmitter implements MachineControl {
   /** QMP `query-pci`: the functions on bus 0 (HMP `info pci`). */
   queryPci(): PciDeviceInfo[] {
     return this.pci.queryPci();
+  }
+
+  readPhysical(addr: number, len: number): Uint8Array | undefined {
+    return readPhysicalDebug(this.memory, addr, len);
+  }
+
+  readVirtual(addr: bigint, len: number): Uint8Array | undefined {
+    return readVirtualDebug(this.cpu, addr, len);
+  }
+
+  memoryMap(): { memory: MemoryMapRegion[]; io: { name: string; base: number; length: number }[] } {
+    return { memory: this.memory.regions(), io: this.io.list() };
+  }
+
+  setLogItems(items: string[]): boolean {
+    const log = this.backends.log;
+    if (!(log instanceof LineLogger)) return false;
+    log.setItems(items);
+    return true;
+  }
+
+  setLogFile(path: string): string | undefined {
+    const log = this.backends.log;
+    if (!(log instanceof LineLogger)) return 'logging is not configurable in this machine';
+    let fd: number;
+    try {
+      fd = openSync(path, 'a');
+    } catch (e) {
+      return `Error opening logfile ${path}: ${errnoText(e)}`;
+    }
+    log.setSink((line) => writeSync(fd, line + '\n'));
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = fd;
+    return undefined;
+  }
+
+  pagingRegisters(): PagingRegisters {
+    const s = this.cpu.s;
+    return { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
+  }
+
+  portRead(port: number, size: 1 | 2 | 4): number {
+    return this.io.read(port, size);
+  }
+
+  portWrite(port: number, size: 1 | 2 | 4, value: number): void {
+    this.io.write(port, size, value);
   }
 
   /** Resolves with the exit status when the VM is over. */

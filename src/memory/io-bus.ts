@@ -73,6 +73,14 @@ export class IoPortBus {
     this.mappings[index] = undefined;
   }
 
+  /** The mappings in port order (for the monitor's `info mtree`). */
+  list(): { name: string; base: number; length: number }[] {
+    return this.mappings
+      .filter((m): m is PortMapping => m !== undefined)
+      .map((m) => ({ name: m.name, base: m.base, length: m.length }))
+      .sort((a, b) => a.base - b.base);
+  }
+
   /** Name of the device at `port`, or undefined. */
   owner(port: number): string | undefined {
     return this.mappings[this.table[port & 0xffff]!]?.name;

@@ -66,6 +66,16 @@ export interface MovableMmioPage {
   moveTo(base: number | undefined): void;
 }
 
+/** One entry of `PhysicalMemory.regions()`. */
+export interface MemoryMapRegion {
+  kind: 'ram' | 'rom' | 'mmio';
+  name: string;
+  base: number;
+  size: number;
+  /** Offset of a RAM piece in the RAM buffer; -1 for ROM and MMIO. */
+  ramOffset: number;
+}
+
 /** A guest tried to DMA outside RAM. Devices turn this into a device error, never a crash. */
 export class DmaError extends Error {
   override readonly name = 'DmaError';
@@ -192,6 +202,41 @@ export class PhysicalMemory {
       this.pageRef[p] = 0;
     }
     this.mmios[index] = undefined;
+  }
+
+  /**
+   * The current map as regions in address order, for the monitor's `info mtree`: RAM pieces
+   * (with their offset in the RAM buffer), ROMs and MMIO regions (a movable page where it is).
+   */
+  regions(): MemoryMapRegion[] {
+    const out: MemoryMapRegion[] = [];
+    let p = 0;
+    while (p < PAGES_BELOW_4G) {
+      const kind = this.pageKind[p] as PageKind;
+      const ref = this.pageRef[p]!;
+      if (kind === PageKind.Ram) {
+        let q = p + 1;
+        while (q < PAGES_BELOW_4G && this.pageKind[q] === PageKind.Ram && this.pageRef[q] === ref + (q - p)) q++;
+        out.push({ kind: 'ram', name: 'ram', base: p * PAGE_SIZE, size: (q - p) * PAGE_SIZE, ramOffset: ref * PAGE_SIZE });
+        p = q;
+        continue;
+      }
+      if (kind === PageKind.Rom || kind === PageKind.Mmio) {
+        let q = p + 1;
+        while (q < PAGES_BELOW_4G && this.pageKind[q] === kind && this.pageRef[q] === ref) q++;
+        if (kind === PageKind.Rom) {
+          out.push({ kind: 'rom', name: this.roms[ref]!.name, base: p * PAGE_SIZE, size: (q - p) * PAGE_SIZE, ramOffset: -1 });
+        } else {
+          const m = this.mmios[ref]!;
+          out.push({ kind: 'mmio', name: m.name, base: m.base, size: m.size, ramOffset: -1 });
+        }
+        p = q;
+        continue;
+      }
+      p++;
+    }
+    if (this.highRamBytes > 0) out.push({ kind: 'ram', name: 'ram', base: FOUR_GIB, size: this.highRamBytes, ramOffset: this.highRamOffset });
+    return out;
   }
 
   /** True when `[addr, addr + len)` lies wholly in RAM (for DMA checks). */

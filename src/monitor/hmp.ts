@@ -7,6 +7,10 @@ import type { Machine } from '../machine/machine.js';
 import { formatRegisters } from './info-registers.js';
 import type { HmpSession } from './hmp-session.js';
 import { formatInfoPci } from './info-pci.js';
+import { ArgReader, HmpArgError } from './hmp-args.js';
+import { MEMORY_COMMANDS } from './hmp-memory-commands.js';
+import { formatInfoMem, formatInfoTlb } from './info-mem.js';
+import { formatInfoMtree } from './info-mtree.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -15,7 +19,17 @@ interface Command {
   aliases?: string[];
   args: string;
   help: string;
-  run(m: Machine, args: string[], session?: HmpSession): string;
+  run(m: Machine, args: string[], session?: HmpSession, rest?: string, typedName?: string): string;
+}
+
+/** An entry page-table reader over MachineControl.readPhysical (unassigned reads as 0). */
+function entryReader(m: Machine) {
+  return (addr: number, bytes: 4 | 8): [number, number] => {
+    const b = m.readPhysical(addr, bytes);
+    if (!b) return [0, 0];
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return [dv.getUint32(0, true), bytes === 8 ? dv.getUint32(4, true) : 0];
+  };
 }
 
 const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession): string }> = {
@@ -47,22 +61,43 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   version: { help: 'show the version of QEMU', run: (m) => m.version },
   name: { help: 'show the current VM name', run: (m) => (m.config.name ? m.config.name : '') },
   accel: { help: 'show accelerator info', run: (m) => `accelerator: ${m.accel.name}` },
+  mem: { help: 'show the active virtual memory mappings', run: (m) => formatInfoMem(m.pagingRegisters(), entryReader(m)) },
+  mtree: {
+    help: 'show memory tree',
+    run(m) {
+      const map = m.memoryMap();
+      return formatInfoMtree(map.memory, map.io);
+    },
+  },
+  tlb: { help: 'show virtual to physical memory mappings', run: (m) => formatInfoTlb(m.pagingRegisters(), entryReader(m)) },
   history: {
     help: 'show the command line history',
     run: (_m, session) => (session?.commandHistory ?? []).map((line, i) => `${i}: '${line}'`).join('\n'),
   },
 };
 
+function infoTopics(): string {
+  return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+}
+
 const COMMANDS: Command[] = [
   {
     name: 'help', aliases: ['?'], args: '[cmd]', help: 'show the help',
-    run: () => COMMANDS.map((c) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`).join('\n'),
+    run(m, args) {
+      const line = (c: Command) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`;
+      const name = args[0];
+      if (!name) return COMMANDS.map(line).join('\n');
+      // `help CMD`: that command's line (`help info`: the info topics), as QEMU's help_cmd.
+      if (name === 'info') return infoTopics();
+      const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+      return cmd ? line(cmd) : `unknown command: '${name}'`;
+    },
   },
   {
     name: 'info', args: '[subcommand]', help: 'show various information about the system state',
     run(m, args, session) {
       const sub = args[0];
-      if (!sub) return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+      if (!sub) return infoTopics();
       const entry = Object.hasOwn(INFO, sub) ? INFO[sub] : undefined;
       if (!entry) return `Error: unknown info subcommand '${sub}'`;
       return entry.run(m, session);
@@ -74,17 +109,34 @@ const COMMANDS: Command[] = [
   { name: 'system_powerdown', args: '', help: 'send system power down event', run: (m) => (m.powerdown(), '') },
   { name: 'nmi', args: '', help: 'inject an NMI', run: (m) => (m.cpu.injectNmi(), m.kick(), '') },
   { name: 'quit', aliases: ['q'], args: '', help: 'quit the emulator', run: (m) => (m.quit(), '') },
+  // Commands with QEMU's typed arguments: a syntax error prints QEMU's message and its hint.
+  ...MEMORY_COMMANDS.map((c): Command => ({
+    name: c.name, aliases: c.aliases, args: c.args, help: c.help,
+    run(m, _args, _session, rest = '', typed = c.name) {
+      try {
+        return c.run(m, new ArgReader(rest, m, c.name));
+      } catch (e) {
+        if (!(e instanceof HmpArgError)) throw e;
+        // The hint names the command as typed (QEMU prints the line up to its arguments).
+        return `${e.message}\nTry "help ${typed}" for more information`;
+      }
+    },
+  })),
 ];
 
 /** Runs one HMP command line; returns its output (without the trailing prompt). */
 export function runHmpCommand(m: Machine, line: string, session?: HmpSession): string {
   const words = line.trim().split(/\s+/).filter((w) => w.length > 0);
   if (words.length === 0) return '';
-  const [name, ...args] = words as [string, ...string[]];
+  // QEMU's command name ends at a space or '/', so that `x/4x 0x100` works too.
+  const nameMatch = /^[^\s/]+/.exec(line.trimStart());
+  const name = nameMatch ? nameMatch[0] : words[0]!;
+  const rest = line.trimStart().slice(name.length);
+  const args = rest.trim().split(/\s+/).filter((w) => w.length > 0);
   const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
   if (!cmd) return `unknown command: '${name}'`;
   try {
-    return cmd.run(m, args, session);
+    return cmd.run(m, args, session, rest, name);
   } catch (e) {
     // A failing command never takes the monitor (or pcvm) down.
     return `Error: ${e instanceof Error ? e.message : String(e)}`;

@@ -78,6 +78,10 @@ export class CpuFault {
 
 const SEG_DEFAULT = -1;
 
+/** 1 for the legacy prefix bytes (SDM Vol. 2A 2.1.1), so that step() tests for them once. */
+const IS_PREFIX = new Uint8Array(256);
+for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) IS_PREFIX[p] = 1;
+
 export class X86Cpu {
   readonly s = new CpuState();
   readonly lazy = new LazyFlags();
@@ -1063,9 +1067,18 @@ export class X86Cpu {
     this.repPrefix = 0;
     this.prefix66 = false;
     this.lockPrefix = false;
+    let op = this.fetch8();
+    if (IS_PREFIX[op] === 0) {
+      // The common case, no prefix: the default sizes of the code segment.
+      const size = this.cs32 ? 32 : 16;
+      this.opSize = size;
+      this.adSize = size;
+      execPrimary(this, op);
+      this.retired++;
+      return;
+    }
     let opSize32 = this.cs32;
     let adSize32 = this.cs32;
-    let op = this.fetch8();
     // Legacy prefixes, any order; at most 15 bytes per instruction (SDM 2.3.11).
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);

@@ -26,7 +26,7 @@ import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
-import { execPrimary } from './exec-primary.js';
+import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
@@ -1073,7 +1073,7 @@ export class X86Cpu {
       const size = this.cs32 ? 32 : 16;
       this.opSize = size;
       this.adSize = size;
-      execPrimary(this, op);
+      PRIMARY_HANDLERS[op]!(this, op);
       this.retired++;
       return;
     }

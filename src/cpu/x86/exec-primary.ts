@@ -17,6 +17,9 @@ import { execWait, execX87 } from './fpu/exec-x87.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import type { AccessSize } from '../../memory/io-bus.js';
 
+/** An instruction handler: `op` is the opcode byte, the prefixes are decoded. */
+export type OpHandler = (cpu: X86Cpu, op: number) => void;
+
 export function execPrimary(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
   const g = s.gpr;
@@ -654,3 +657,34 @@ function jmpRel(cpu: X86Cpu): void {
 function jmpShort(cpu: X86Cpu): void {
   jumpRel(cpu, (cpu.fetch8() << 24) >> 24);
 }
+
+/**
+ * The one-byte map as a table for step()'s dispatch (outside 64-bit mode): the commonest
+ * opcodes go straight to their handler, saving the call through the big switch; every other
+ * entry is execPrimary itself.
+ */
+export const PRIMARY_HANDLERS: OpHandler[] = new Array<OpHandler>(256).fill(execPrimary);
+function setHandler(ops: readonly number[], h: OpHandler): void {
+  for (const op of ops) PRIMARY_HANDLERS[op] = h;
+}
+setHandler([0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39], aluEG);
+setHandler([0x02, 0x0a, 0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a, 0x03, 0x0b, 0x13, 0x1b, 0x23, 0x2b, 0x33, 0x3b], aluGE);
+setHandler([0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x05, 0x0d, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d], aluAccImm);
+for (let op = 0x40; op < 0x50; op++) PRIMARY_HANDLERS[op] = incDecReg;
+for (let op = 0x50; op < 0x58; op++) PRIMARY_HANDLERS[op] = (cpu) => pushReg(cpu, op & 7);
+for (let op = 0x58; op < 0x60; op++) PRIMARY_HANDLERS[op] = (cpu) => popReg(cpu, op & 7);
+for (let op = 0x70; op < 0x80; op++) PRIMARY_HANDLERS[op] = jccShort;
+setHandler([0x80, 0x82], group1b);
+setHandler([0x81, 0x83], group1v);
+setHandler([0x84, 0x85], (cpu, op) => testEG(cpu, op & 1 ? cpu.opSize : 8));
+setHandler([0x88], movEbGb);
+setHandler([0x89], movEvGv);
+setHandler([0x8a], movGbEb);
+setHandler([0x8b], movGvEv);
+setHandler([0x8d], lea);
+for (let op = 0xb8; op < 0xc0; op++) PRIMARY_HANDLERS[op] = (cpu) => movRegImm(cpu, op & 7);
+setHandler([0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3], group2);
+setHandler([0xc3], retNear);
+setHandler([0xe8], callRel);
+setHandler([0xe9], jmpRel);
+setHandler([0xeb], jmpShort);

@@ -341,16 +341,30 @@ export class X86Cpu {
       case 1: r = this.getCF() !== 0; break; // B
       case 2: r = this.getZF(); break; // Z
       case 3: r = this.getCF() !== 0 || this.getZF(); break; // BE
-      case 4: r = (this.getEflags() & Fl.SF) !== 0; break; // S
+      case 4: { // S
+        const lz = this.lazy;
+        r = lz.op !== LazyOp.None && lz.op < LazyOp.Add64 ? (lz.r & lz.sign) !== 0 : (this.getEflags() & Fl.SF) !== 0;
+        break;
+      }
       case 5: r = (this.getEflags() & Fl.PF) !== 0; break; // P
       case 6: { // L: SF != OF
-        const f = this.getEflags();
-        r = ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        const lz = this.lazy;
+        if (lz.op !== LazyOp.None && lz.op < LazyOp.Add64) {
+          r = lz.less();
+        } else {
+          const f = this.getEflags();
+          r = ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        }
         break;
       }
       default: { // LE: ZF or SF != OF
-        const f = this.getEflags();
-        r = (f & Fl.ZF) !== 0 || ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        const lz = this.lazy;
+        if (lz.op !== LazyOp.None && lz.op < LazyOp.Add64) {
+          r = lz.zero() || lz.less();
+        } else {
+          const f = this.getEflags();
+          r = (f & Fl.ZF) !== 0 || ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        }
         break;
       }
     }

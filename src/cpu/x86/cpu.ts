@@ -26,7 +26,7 @@ import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
-import { execPrimary } from './exec-primary.js';
+import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
@@ -78,6 +78,10 @@ export class CpuFault {
 }
 
 const SEG_DEFAULT = -1;
+
+/** 1 for the legacy prefix bytes (SDM Vol. 2A 2.1.1), so that step() tests for them once. */
+const IS_PREFIX = new Uint8Array(256);
+for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) IS_PREFIX[p] = 1;
 
 export class X86Cpu {
   readonly s = new CpuState();
@@ -340,16 +344,30 @@ export class X86Cpu {
       case 1: r = this.getCF() !== 0; break; // B
       case 2: r = this.getZF(); break; // Z
       case 3: r = this.getCF() !== 0 || this.getZF(); break; // BE
-      case 4: r = (this.getEflags() & Fl.SF) !== 0; break; // S
+      case 4: { // S
+        const lz = this.lazy;
+        r = lz.op !== LazyOp.None && lz.op < LazyOp.Add64 ? (lz.r & lz.sign) !== 0 : (this.getEflags() & Fl.SF) !== 0;
+        break;
+      }
       case 5: r = (this.getEflags() & Fl.PF) !== 0; break; // P
       case 6: { // L: SF != OF
-        const f = this.getEflags();
-        r = ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        const lz = this.lazy;
+        if (lz.op !== LazyOp.None && lz.op < LazyOp.Add64) {
+          r = lz.less();
+        } else {
+          const f = this.getEflags();
+          r = ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        }
         break;
       }
       default: { // LE: ZF or SF != OF
-        const f = this.getEflags();
-        r = (f & Fl.ZF) !== 0 || ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        const lz = this.lazy;
+        if (lz.op !== LazyOp.None && lz.op < LazyOp.Add64) {
+          r = lz.zero() || lz.less();
+        } else {
+          const f = this.getEflags();
+          r = (f & Fl.ZF) !== 0 || ((f & Fl.SF) !== 0) !== ((f & Fl.OF) !== 0);
+        }
         break;
       }
     }
@@ -1066,9 +1084,18 @@ export class X86Cpu {
     this.repPrefix = 0;
     this.prefix66 = false;
     this.lockPrefix = false;
+    let op = this.fetch8();
+    if (IS_PREFIX[op] === 0) {
+      // The common case, no prefix: the default sizes of the code segment.
+      const size = this.cs32 ? 32 : 16;
+      this.opSize = size;
+      this.adSize = size;
+      PRIMARY_HANDLERS[op]!(this, op);
+      this.retired++;
+      return;
+    }
     let opSize32 = this.cs32;
     let adSize32 = this.cs32;
-    let op = this.fetch8();
     // Legacy prefixes, any order; at most 15 bytes per instruction (SDM 2.3.11).
     for (let n = 0; ; n++) {
       if (n >= 14) this.gp(0);

@@ -17,6 +17,9 @@ import { execWait, execX87 } from './fpu/exec-x87.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import type { AccessSize } from '../../memory/io-bus.js';
 
+/** An instruction handler: `op` is the opcode byte, the prefixes are decoded. */
+export type OpHandler = (cpu: X86Cpu, op: number) => void;
+
 export function execPrimary(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
   const g = s.gpr;
@@ -24,33 +27,17 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
   switch (op) {
     // ---- ALU ops: 00-3F in the pattern op Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / eAX,Iv ----
     case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
-    case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39: {
-      const size = op & 1 ? os : 8;
-      const aop = op >> 3;
-      cpu.decodeModrm();
-      const r = alu(cpu, aop, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
-      if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
+    case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
+      aluEG(cpu, op);
       return;
-    }
     case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
-    case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b: {
-      const size = op & 1 ? os : 8;
-      const aop = op >> 3;
-      cpu.decodeModrm();
-      const reg = cpu.modReg;
-      const r = alu(cpu, aop, size, cpu.getReg(size, reg), cpu.readRm(size));
-      if (aop !== AluOp.Cmp) cpu.setReg(size, reg, r);
+    case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
+      aluGE(cpu, op);
       return;
-    }
     case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
-    case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d: {
-      const size = op & 1 ? os : 8;
-      const aop = op >> 3;
-      const imm = cpu.fetchImm(size);
-      const r = alu(cpu, aop, size, cpu.getReg(size, Reg.EAX), imm);
-      if (aop !== AluOp.Cmp) cpu.setReg(size, Reg.EAX, r);
+    case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
+      aluAccImm(cpu, op);
       return;
-    }
 
     // ---- Segment register push/pop ----
     case 0x06: cpu.push(os, s.segSel[SegReg.ES]!); return;
@@ -70,19 +57,15 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
 
     // ---- INC/DEC/PUSH/POP r ----
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-      cpu.setReg(os, op & 7, inc(cpu, os, cpu.getReg(os, op & 7)));
-      return;
     case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
-      cpu.setReg(os, op & 7, dec(cpu, os, cpu.getReg(os, op & 7)));
+      incDecReg(cpu, op);
       return;
     case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-      cpu.push(os, cpu.getReg(os, op & 7));
+      pushReg(cpu, op & 7);
       return;
-    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
-      const v = cpu.pop(os);
-      cpu.setReg(os, op & 7, v);
+    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+      popReg(cpu, op & 7);
       return;
-    }
 
     case 0x60: { // PUSHA/PUSHAD
       const sp = cpu.getReg(os, Reg.ESP);
@@ -141,29 +124,14 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
 
     // ---- Jcc rel8 ----
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-      const rel = (cpu.fetch8() << 24) >> 24;
-      if (cpu.condition(op & 0xf)) jumpRel(cpu, rel);
+    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+      jccShort(cpu, op);
       return;
-    }
 
     // ---- Group 1: ALU Eb/Ev with immediate ----
-    case 0x80: case 0x81: case 0x82: case 0x83: {
-      const size = op & 1 ? os : 8;
-      cpu.decodeModrm();
-      const aop = cpu.modOp;
-      const a = cpu.readRm(size);
-      const imm = op === 0x81 ? cpu.fetchImm(size) : op === 0x83 ? signExtend(cpu.fetch8(), 8) & maskOf(size) : cpu.fetch8();
-      const r = alu(cpu, aop, size, a, imm);
-      if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
-      return;
-    }
-    case 0x84: case 0x85: { // TEST
-      const size = op & 1 ? os : 8;
-      cpu.decodeModrm();
-      alu(cpu, AluOp.And, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
-      return;
-    }
+    case 0x80: case 0x82: group1b(cpu); return;
+    case 0x81: case 0x83: group1v(cpu, op); return;
+    case 0x84: case 0x85: testEG(cpu, op & 1 ? os : 8); return;
     case 0x86: case 0x87: { // XCHG (implicitly locked)
       const size = op & 1 ? os : 8;
       cpu.decodeModrm();
@@ -173,10 +141,10 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       cpu.setReg(size, reg, a);
       return;
     }
-    case 0x88: cpu.decodeModrm(); cpu.writeRm(8, cpu.reg8(cpu.modReg)); return;
-    case 0x89: cpu.decodeModrm(); cpu.writeRm(os, cpu.getReg(os, cpu.modReg)); return;
-    case 0x8a: cpu.decodeModrm(); cpu.setReg8(cpu.modReg, cpu.readRm(8)); return;
-    case 0x8b: cpu.decodeModrm(); cpu.setReg(os, cpu.modReg, cpu.readRm(os)); return;
+    case 0x88: movEbGb(cpu); return;
+    case 0x89: movEvGv(cpu); return;
+    case 0x8a: movGbEb(cpu); return;
+    case 0x8b: movGvEv(cpu); return;
     case 0x8c: { // MOV Ev, Sreg (register destinations get the zero-extended selector at 32 bits)
       cpu.decodeModrm();
       const sr = cpu.modOp;
@@ -185,13 +153,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       else cpu.writeRm(16, s.segSel[sr]!);
       return;
     }
-    case 0x8d: { // LEA
-      cpu.decodeModrm();
-      if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
-      // In 64-bit mode eaLo is the exact low half even of a non-canonical address.
-      cpu.setReg(os, cpu.modReg, cpu.mode64 ? cpu.eaLo : cpu.eaOff);
-      return;
-    }
+    case 0x8d: lea(cpu); return;
     case 0x8e: { // MOV Sreg, Ew
       cpu.decodeModrm();
       const sr = cpu.modOp;
@@ -278,18 +240,13 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       cpu.setReg8(op & 7, cpu.fetch8());
       return;
     case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-      cpu.setReg(os, op & 7, cpu.fetchImm(os));
+      movRegImm(cpu, op & 7);
       return;
 
     // ---- Group 2 shifts ----
-    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
-      const size = op & 1 ? os : 8;
-      cpu.decodeModrm();
-      const a = cpu.readRm(size);
-      const count = (op <= 0xc1 ? cpu.fetch8() : op <= 0xd1 ? 1 : g[Reg.ECX]!) & 0x1f;
-      cpu.writeRm(size, shift(cpu, cpu.modOp, size, a, count));
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+      group2(cpu, op);
       return;
-    }
     case 0xc2: { // RET imm16
       const n = cpu.fetch16();
       const ip = cpu.pop(os);
@@ -297,7 +254,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       setIp(cpu, ip);
       return;
     }
-    case 0xc3: setIp(cpu, cpu.pop(os)); return;
+    case 0xc3: retNear(cpu); return;
     case 0xc4: case 0xc5: { // LES / LDS
       cpu.decodeModrm();
       if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
@@ -365,24 +322,15 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0xe5: cpu.setReg(os, Reg.EAX, cpu.portIn(cpu.fetch8(), (os / 8) as AccessSize)); return;
     case 0xe6: cpu.portOut(cpu.fetch8(), 1, cpu.reg8(0)); return;
     case 0xe7: cpu.portOut(cpu.fetch8(), (os / 8) as AccessSize, cpu.getReg(os, Reg.EAX)); return;
-    case 0xe8: { // CALL rel16/32
-      const rel = cpu.fetchImm(os);
-      cpu.push(os, s.eip);
-      jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
-      return;
-    }
-    case 0xe9: {
-      const rel = cpu.fetchImm(os);
-      jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
-      return;
-    }
+    case 0xe8: callRel(cpu); return;
+    case 0xe9: jmpRel(cpu); return;
     case 0xea: { // JMP ptr16:16/32
       const off = cpu.fetchImm(os);
       const sel = cpu.fetch16();
       jmpFar(cpu, sel, off);
       return;
     }
-    case 0xeb: jumpRel(cpu, (cpu.fetch8() << 24) >> 24); return;
+    case 0xeb: jmpShort(cpu); return;
     case 0xec: cpu.setReg8(0, cpu.portIn(g[Reg.EDX]! & 0xffff, 1)); return;
     case 0xed: cpu.setReg(os, Reg.EAX, cpu.portIn(g[Reg.EDX]! & 0xffff, (os / 8) as AccessSize)); return;
     case 0xee: cpu.portOut(g[Reg.EDX]! & 0xffff, 1, cpu.reg8(0)); return;
@@ -557,3 +505,186 @@ function group5(cpu: X86Cpu, os: number): void {
   }
 }
 
+
+// ---- The commonest instructions, each in a small function of its own: the engine inlines
+// the decoder and operand accessors into a small function, not into the big switch above. ----
+
+/** 00-38 (even) / 01-39 (odd): ALU Eb,Gb / Ev,Gv. */
+function aluEG(cpu: X86Cpu, op: number): void {
+  const size = op & 1 ? cpu.opSize : 8;
+  const aop = op >> 3;
+  cpu.decodeModrm();
+  const r = alu(cpu, aop, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
+  if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
+}
+
+/** 02-3A / 03-3B: ALU Gb,Eb / Gv,Ev. */
+function aluGE(cpu: X86Cpu, op: number): void {
+  const size = op & 1 ? cpu.opSize : 8;
+  const aop = op >> 3;
+  cpu.decodeModrm();
+  const reg = cpu.modReg;
+  const r = alu(cpu, aop, size, cpu.getReg(size, reg), cpu.readRm(size));
+  if (aop !== AluOp.Cmp) cpu.setReg(size, reg, r);
+}
+
+/** 04-3C / 05-3D: ALU AL,Ib / eAX,Iv. */
+function aluAccImm(cpu: X86Cpu, op: number): void {
+  const size = op & 1 ? cpu.opSize : 8;
+  const aop = op >> 3;
+  const imm = cpu.fetchImm(size);
+  const r = alu(cpu, aop, size, cpu.getReg(size, Reg.EAX), imm);
+  if (aop !== AluOp.Cmp) cpu.setReg(size, Reg.EAX, r);
+}
+
+/** 40-4F: INC/DEC r16/r32. */
+function incDecReg(cpu: X86Cpu, op: number): void {
+  const os = cpu.opSize;
+  const r = op & 7;
+  const a = cpu.getReg(os, r);
+  cpu.setReg(os, r, op < 0x48 ? inc(cpu, os, a) : dec(cpu, os, a));
+}
+
+function pushReg(cpu: X86Cpu, r: number): void {
+  const os = cpu.opSize;
+  cpu.push(os, cpu.getReg(os, r));
+}
+
+function popReg(cpu: X86Cpu, r: number): void {
+  const os = cpu.opSize;
+  const v = cpu.pop(os);
+  cpu.setReg(os, r, v);
+}
+
+/** 70-7F: Jcc rel8. */
+function jccShort(cpu: X86Cpu, op: number): void {
+  const rel = (cpu.fetch8() << 24) >> 24;
+  if (cpu.condition(op & 0xf)) jumpRel(cpu, rel);
+}
+
+/** 80/82: group 1 Eb,Ib. */
+function group1b(cpu: X86Cpu): void {
+  cpu.decodeModrm();
+  const aop = cpu.modOp;
+  const a = cpu.readRm(8);
+  const r = alu(cpu, aop, 8, a, cpu.fetch8());
+  if (aop !== AluOp.Cmp) cpu.writeRm(8, r);
+}
+
+/** 81/83: group 1 Ev,Iv / Ev,Ib (sign-extended). */
+function group1v(cpu: X86Cpu, op: number): void {
+  const size = cpu.opSize;
+  cpu.decodeModrm();
+  const aop = cpu.modOp;
+  const a = cpu.readRm(size);
+  const imm = op === 0x81 ? cpu.fetchImm(size) : signExtend(cpu.fetch8(), 8) & maskOf(size);
+  const r = alu(cpu, aop, size, a, imm);
+  if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
+}
+
+/** 84/85: TEST Eb,Gb / Ev,Gv. */
+function testEG(cpu: X86Cpu, size: number): void {
+  cpu.decodeModrm();
+  alu(cpu, AluOp.And, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
+}
+
+function movEbGb(cpu: X86Cpu): void {
+  cpu.decodeModrm();
+  cpu.writeRm(8, cpu.reg8(cpu.modReg));
+}
+
+function movEvGv(cpu: X86Cpu): void {
+  const os = cpu.opSize;
+  cpu.decodeModrm();
+  cpu.writeRm(os, cpu.getReg(os, cpu.modReg));
+}
+
+function movGbEb(cpu: X86Cpu): void {
+  cpu.decodeModrm();
+  cpu.setReg8(cpu.modReg, cpu.readRm(8));
+}
+
+function movGvEv(cpu: X86Cpu): void {
+  const os = cpu.opSize;
+  cpu.decodeModrm();
+  cpu.setReg(os, cpu.modReg, cpu.readRm(os));
+}
+
+/** 8D: LEA Gv, M. */
+function lea(cpu: X86Cpu): void {
+  cpu.decodeModrm();
+  if (cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
+  // In 64-bit mode eaLo is the exact low half even of a non-canonical address.
+  cpu.setReg(cpu.opSize, cpu.modReg, cpu.mode64 ? cpu.eaLo : cpu.eaOff);
+}
+
+/** B8-BF: MOV r, imm. */
+function movRegImm(cpu: X86Cpu, r: number): void {
+  const os = cpu.opSize;
+  cpu.setReg(os, r, cpu.fetchImm(os));
+}
+
+/** C0/C1/D0-D3: group 2 shifts and rotates by imm8, 1 or CL. */
+function group2(cpu: X86Cpu, op: number): void {
+  const size = op & 1 ? cpu.opSize : 8;
+  cpu.decodeModrm();
+  const a = cpu.readRm(size);
+  const count = (op <= 0xc1 ? cpu.fetch8() : op <= 0xd1 ? 1 : cpu.s.gpr[Reg.ECX]!) & 0x1f;
+  cpu.writeRm(size, shift(cpu, cpu.modOp, size, a, count));
+}
+
+/** C3: RET. */
+function retNear(cpu: X86Cpu): void {
+  setIp(cpu, cpu.pop(cpu.opSize));
+}
+
+/** E8: CALL rel16/32. */
+function callRel(cpu: X86Cpu): void {
+  const os = cpu.opSize;
+  const rel = cpu.fetchImm(os);
+  cpu.push(os, cpu.s.eip);
+  jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
+}
+
+/** E9: JMP rel16/32. */
+function jmpRel(cpu: X86Cpu): void {
+  const os = cpu.opSize;
+  const rel = cpu.fetchImm(os);
+  jumpRel(cpu, os === 16 ? signExtend(rel, 16) : rel | 0);
+}
+
+/** EB: JMP rel8. */
+function jmpShort(cpu: X86Cpu): void {
+  jumpRel(cpu, (cpu.fetch8() << 24) >> 24);
+}
+
+/**
+ * The one-byte map as a table for step()'s dispatch (outside 64-bit mode): the commonest
+ * opcodes go straight to their handler, saving the call through the big switch; every other
+ * entry is execPrimary itself.
+ */
+export const PRIMARY_HANDLERS: OpHandler[] = new Array<OpHandler>(256).fill(execPrimary);
+function setHandler(ops: readonly number[], h: OpHandler): void {
+  for (const op of ops) PRIMARY_HANDLERS[op] = h;
+}
+setHandler([0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39], aluEG);
+setHandler([0x02, 0x0a, 0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a, 0x03, 0x0b, 0x13, 0x1b, 0x23, 0x2b, 0x33, 0x3b], aluGE);
+setHandler([0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x05, 0x0d, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d], aluAccImm);
+for (let op = 0x40; op < 0x50; op++) PRIMARY_HANDLERS[op] = incDecReg;
+for (let op = 0x50; op < 0x58; op++) PRIMARY_HANDLERS[op] = (cpu) => pushReg(cpu, op & 7);
+for (let op = 0x58; op < 0x60; op++) PRIMARY_HANDLERS[op] = (cpu) => popReg(cpu, op & 7);
+for (let op = 0x70; op < 0x80; op++) PRIMARY_HANDLERS[op] = jccShort;
+setHandler([0x80, 0x82], group1b);
+setHandler([0x81, 0x83], group1v);
+setHandler([0x84, 0x85], (cpu, op) => testEG(cpu, op & 1 ? cpu.opSize : 8));
+setHandler([0x88], movEbGb);
+setHandler([0x89], movEvGv);
+setHandler([0x8a], movGbEb);
+setHandler([0x8b], movGvEv);
+setHandler([0x8d], lea);
+for (let op = 0xb8; op < 0xc0; op++) PRIMARY_HANDLERS[op] = (cpu) => movRegImm(cpu, op & 7);
+setHandler([0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3], group2);
+setHandler([0xc3], retNear);
+setHandler([0xe8], callRel);
+setHandler([0xe9], jmpRel);
+setHandler([0xeb], jmpShort);

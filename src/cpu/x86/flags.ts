@@ -185,6 +185,23 @@ export class LazyFlags {
     }
   }
 
+  /**
+   * SF != OF alone, for JL/JGE/JLE/JG after CMP/SUB/TEST. Only for ops below Add64 (the
+   * caller checks); the formulas are those of compute().
+   */
+  less(): boolean {
+    const { a, b, r, sign } = this;
+    let of: number;
+    switch (this.op) {
+      case LazyOp.Add: of = (a ^ r) & (b ^ r); break;
+      case LazyOp.Sub: of = (a ^ b) & (a ^ r); break;
+      case LazyOp.Inc: of = ((r & this.mask) >>> 0) === sign ? sign : 0; break;
+      case LazyOp.Dec: of = ((r & this.mask) >>> 0) === sign - 1 ? sign : 0; break;
+      default: of = 0; break; // Logic
+    }
+    return ((r ^ of) & sign) !== 0;
+  }
+
   /** ZF alone (the commonest flag read: JZ/JNZ after CMP/TEST/DEC). */
   zero(): boolean {
     if (this.op >= LazyOp.Add64) return (this.r | this.rHi) === 0;

@@ -20,16 +20,28 @@ import type { X86Cpu } from './cpu.js';
 
 const PAGE = 4096;
 
+/** Whether the host stores an Int32Array little-endian, as guest memory is laid out. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export class Mmu {
   readonly tlb = new Tlb();
   private readonly mem: PhysicalMemory;
   private readonly ram: Uint8Array;
+  /**
+   * The same RAM as 32-bit words, for aligned dword accesses in one load or store; empty when
+   * the host is big-endian or the RAM cannot be viewed so (its index must stay below 2^32).
+   */
+  private readonly ram32: Int32Array;
   private readonly walkResult = new WalkResult();
   private readonly probeResult = new WalkResult();
 
   constructor(private readonly cpu: X86Cpu) {
     this.mem = cpu.bus.mem;
     this.ram = this.mem.ram;
+    const ram = this.ram;
+    this.ram32 = HOST_LITTLE_ENDIAN && ram.byteOffset % 4 === 0 && ram.length % 4 === 0 && ram.length <= 2 ** 32
+      ? new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4)
+      : new Int32Array(0);
   }
 
   // ============================================================================================
@@ -49,6 +61,7 @@ export class Mmu {
         const a = r + off;
         if (size === 1) return ram[a]!;
         if (size === 2) return ram[a]! | (ram[a + 1]! << 8);
+        if ((a & 3) === 0 && this.ram32.length !== 0) return this.ram32[a >>> 2]! >>> 0;
         return (ram[a]! | (ram[a + 1]! << 8) | (ram[a + 2]! << 16) | (ram[a + 3]! << 24)) >>> 0;
       }
     }
@@ -66,6 +79,10 @@ export class Mmu {
       if (r >= 0) {
         const ram = this.ram;
         const a = r + off;
+        if (size === 4 && (a & 3) === 0 && this.ram32.length !== 0) {
+          this.ram32[a >>> 2] = v;
+          return;
+        }
         ram[a] = v;
         if (size === 1) return;
         ram[a + 1] = v >>> 8;

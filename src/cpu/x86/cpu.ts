@@ -878,6 +878,20 @@ export class X86Cpu {
     return this.readSized(size, this.eaSeg, this.eaOff);
   }
 
+  /** readRm(32) as a small function of its own, for the 32-bit fast paths. */
+  readRm32(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.s.gpr[(m & 7) | this.rexB]! >>> 0;
+    return this.read32(this.eaSeg, this.eaOff);
+  }
+
+  /** writeRm(32, v), as readRm32. */
+  writeRm32(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.setReg(32, (m & 7) | this.rexB, v);
+    else this.write32(this.eaSeg, this.eaOff, v);
+  }
+
   writeRm(size: number, v: number): void {
     if (this.modrm >= 0xc0) this.setReg(size, (this.modrm & 7) | this.rexB, v);
     else this.writeSized(size, this.eaSeg, this.eaOff, v);

@@ -514,6 +514,11 @@ function aluEG(cpu: X86Cpu, op: number): void {
   const size = op & 1 ? cpu.opSize : 8;
   const aop = op >> 3;
   cpu.decodeModrm();
+  if (size === 32) {
+    const r = alu(cpu, aop, 32, cpu.readRm32(), cpu.s.gpr[cpu.modReg]! >>> 0);
+    if (aop !== AluOp.Cmp) cpu.writeRm32(r);
+    return;
+  }
   const r = alu(cpu, aop, size, cpu.readRm(size), cpu.getReg(size, cpu.modReg));
   if (aop !== AluOp.Cmp) cpu.writeRm(size, r);
 }
@@ -524,7 +529,7 @@ function aluGE(cpu: X86Cpu, op: number): void {
   const aop = op >> 3;
   cpu.decodeModrm();
   const reg = cpu.modReg;
-  const r = alu(cpu, aop, size, cpu.getReg(size, reg), cpu.readRm(size));
+  const r = size === 32 ? alu(cpu, aop, 32, cpu.getReg(32, reg), cpu.readRm32()) : alu(cpu, aop, size, cpu.getReg(size, reg), cpu.readRm(size));
   if (aop !== AluOp.Cmp) cpu.setReg(size, reg, r);
 }
 
@@ -596,7 +601,8 @@ function movEbGb(cpu: X86Cpu): void {
 function movEvGv(cpu: X86Cpu): void {
   const os = cpu.opSize;
   cpu.decodeModrm();
-  cpu.writeRm(os, cpu.getReg(os, cpu.modReg));
+  if (os === 32) cpu.writeRm32(cpu.s.gpr[cpu.modReg]!);
+  else cpu.writeRm(os, cpu.getReg(os, cpu.modReg));
 }
 
 function movGbEb(cpu: X86Cpu): void {
@@ -607,7 +613,7 @@ function movGbEb(cpu: X86Cpu): void {
 function movGvEv(cpu: X86Cpu): void {
   const os = cpu.opSize;
   cpu.decodeModrm();
-  cpu.setReg(os, cpu.modReg, cpu.readRm(os));
+  cpu.setReg(os, cpu.modReg, os === 32 ? cpu.readRm32() : cpu.readRm(os));
 }
 
 /** 8D: LEA Gv, M. */

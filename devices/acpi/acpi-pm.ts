@@ -44,11 +44,10 @@ import type { Device } from '../../src/machine/device.js';
 import type { Logger } from '../../src/machine/log.js';
 import { SnapshotError } from '../../src/errors.js';
 import { expectInt, expectRecord, expectVersion } from '../../src/snapshot/validate.js';
+import { nsAtTick, ticksAt } from '../../src/machine/clock-ticks.js';
 
 /** Size of the PIIX4 PM I/O block; map `ports` with this length and widths [1, 2, 4]. */
 export const ACPI_PM_IO_LENGTH = 64;
-/** Where the block sits at reset (PMBA as SeaBIOS leaves it on QEMU). */
-export const ACPI_PM_IO_BASE_DEFAULT = 0x600;
 
 // Register offsets in the block.
 export const PM1_STS = 0x00;
@@ -96,39 +95,15 @@ const CNT_BITS = SCI_EN | BM_RLD | SLP_TYP_MASK;
 export const PM_TIMER_HZ = 3_579_545;
 /** The counter bit whose toggle sets TMR_STS (24-bit counter). */
 const TMR_TOGGLE_TICKS = 1 << 23;
-const NS_PER_S = 1_000_000_000;
-
-/**
- * Ticks of the 3.579545 MHz timer at virtual time `nowNs`: floor(nowNs * 3579545 / 1e9),
- * exact for every safe-integer `nowNs` (the product itself would overflow 2^53 after 2.5 s).
- */
+/** Ticks of the 3.579545 MHz timer at virtual time `nowNs` (exact for every safe-integer time). */
 export function pmTimerTicks(nowNs: number): number {
-  const ns = Math.floor(nowNs);
-  let s = Math.floor(ns / NS_PER_S);
-  let rem = ns - s * NS_PER_S;
-  // ns / 1e9 is rounded; correct the quotient so that 0 <= rem < 1e9 exactly.
-  if (rem < 0) {
-    s--;
-    rem += NS_PER_S;
-  } else if (rem >= NS_PER_S) {
-    s++;
-    rem -= NS_PER_S;
-  }
-  // rem * PM_TIMER_HZ < 3.6e15 is exact, and its quotient by 1e9 cannot round up to an integer.
-  return s * PM_TIMER_HZ + Math.floor((rem * PM_TIMER_HZ) / NS_PER_S);
-}
-
-/** The first virtual ns at which the counter has reached `ticks` (a timer deadline). */
-function nsAtTick(ticks: number): number {
-  // Rarely computed (once per TMR_STS clear), so BigInt is fine for the 80-bit product.
-  const hz = BigInt(PM_TIMER_HZ);
-  return Number((BigInt(ticks) * BigInt(NS_PER_S) + hz - 1n) / hz);
+  return ticksAt(nowNs, PM_TIMER_HZ);
 }
 
 /** Virtual time of the first toggle of counter bit 23 strictly after `nowNs`. */
 function nextToggleNs(nowNs: number): number {
   const next = (Math.floor(pmTimerTicks(nowNs) / TMR_TOGGLE_TICKS) + 1) * TMR_TOGGLE_TICKS;
-  return nsAtTick(next);
+  return nsAtTick(next, PM_TIMER_HZ);
 }
 
 /** Guest-visible state of the PM1/PM timer block. */

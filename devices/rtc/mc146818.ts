@@ -37,7 +37,7 @@ import type { Device } from '../../src/machine/device.js';
 import type { Logger } from '../../src/machine/log.js';
 import { SnapshotError } from '../../src/errors.js';
 import { expectBool, expectInt, expectIntArray, expectRecord, expectVersion } from '../../src/snapshot/validate.js';
-import { nsAtTick, ticksAt } from '../timer/pit-ticks.js';
+import { nsAtTick, ticksAt } from '../../src/machine/clock-ticks.js';
 
 // Register indices.
 export const RTC_SECONDS = 0x00;

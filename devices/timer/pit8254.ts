@@ -9,7 +9,7 @@
  * counters 0 and 1 have GATE tied high, counter 2's GATE is port 0x61 bit 0 (see port61.ts);
  * OUT0 drives ISA IRQ 0, OUT2 is readable in port 0x61 bit 5.
  *
- * Time model: the input clock's edge n happens at virtual time nsAtTick(n) (pit-ticks.ts), so
+ * Time model: the input clock's edge n happens at virtual time nsAtTick(n) (src/machine/clock-ticks.ts), so
  * every count and OUT level is a pure function of the saved state and the tick number. A count
  * written at tick n is loaded into the counting element (CE) on the next edge, n + 1, and that
  * edge does not decrement it (datasheet: "the initial count will be loaded on the next CLK
@@ -38,7 +38,7 @@ import type { Timer, VirtualClock } from '../../src/machine/clock.js';
 import type { Device } from '../../src/machine/device.js';
 import { SnapshotError } from '../../src/errors.js';
 import { expectBool, expectInt, expectRecord, expectVersion } from '../../src/snapshot/validate.js';
-import { nsAtTick, ticksAt } from './pit-ticks.js';
+import { nsAtTick, ticksAt } from '../../src/machine/clock-ticks.js';
 
 /** The PC's PIT input clock in Hz (14.31818 MHz / 12). */
 export const PIT_HZ = 1_193_182;

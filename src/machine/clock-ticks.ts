@@ -1,6 +1,6 @@
 /**
  * Conversions between virtual nanoseconds and ticks of a fixed-frequency input clock (the
- * 8254's 1.193182 MHz), exact for every safe-integer time: tick n is the n-th clock edge
+ * 8254's 1.193182 MHz, the RTC's 32.768 kHz, the ACPI PM timer's 3.579545 MHz), exact for every safe-integer time: tick n is the n-th clock edge
  * after virtual time 0, and it happens at the first whole ns where floor(ns · hz / 1e9) = n.
  */
 

@@ -21,7 +21,6 @@ export const CPU_STATE_VERSION = 4;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
-const I32_MAX = 0x7fffffff;
 /** Segment bases and debug registers are kept as doubles up to 2^53. */
 const ADDR_MAX = Number.MAX_SAFE_INTEGER;
 /** 64-bit addresses from MSRs (FS/GS base, LSTAR...) are kept as signed canonical numbers. */

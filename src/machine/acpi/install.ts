@@ -13,6 +13,7 @@ import { ConfigError } from '../../errors.js';
 import { ACPI_RSDP_ADDR, ACPI_TABLES_SIZE, BELOW_4G_RAM_MAX, acpiTablesBase } from '../memory-layout.js';
 import { buildFacs, buildFadt, buildMadt, buildRsdp, buildRsdt, buildXsdt } from './tables.js';
 import { buildDsdt } from './dsdt.js';
+import { PIIX4_PM_IO_BASE_DEFAULT } from '../../../devices/pci/piix4-pm.js';
 
 export interface AcpiTableOptions {
   /** CPUs (default 1). */
@@ -48,7 +49,7 @@ export function buildAcpiTables(memoryBytes: number, opts: AcpiTableOptions = {}
   const base = acpiTablesBase(memoryBytes);
   if (base < 0x100000) throw new ConfigError(`ACPI tables: ${memoryBytes} bytes of RAM leave no room above 1 MiB`);
   const cpus = opts.cpus ?? 1;
-  const pmBase = opts.pmBase ?? 0x600;
+  const pmBase = opts.pmBase ?? PIIX4_PM_IO_BASE_DEFAULT;
   const pieces: Uint8Array[] = [];
   let offset = 0;
   const place = (t: Uint8Array, align: number): number => {

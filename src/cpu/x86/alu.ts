@@ -210,32 +210,32 @@ export function doubleShift(cpu: X86Cpu, left: boolean, size: number, a: number,
   return r;
 }
 
-/** Unsigned 32×32→64 product as [low, high] 32-bit halves, exact. */
-export function mul32(a: number, b: number): [number, number] {
+/** Unsigned 32×32→64 product, exact: `out[i]` gets the low half, `out[i + 1]` the high half. */
+export function mul32(a: number, b: number, out: Uint32Array, i: number): void {
   const aLo = a & 0xffff;
   const aHi = a >>> 16;
   const bLo = b & 0xffff;
   const bHi = b >>> 16;
   const ll = aLo * bLo;
   const mid = aHi * bLo + aLo * bHi; // < 2^33, exact
-  const hh = aHi * bHi;
   const lowFull = ll + (mid % 65536) * 65536;
-  const lo = lowFull % 4294967296;
-  const carry = Math.floor(lowFull / 4294967296);
-  const hi = (hh + Math.floor(mid / 65536) + carry) % 4294967296;
-  return [lo >>> 0, hi >>> 0];
+  out[i] = lowFull % 4294967296;
+  out[i + 1] = aHi * bHi + Math.floor(mid / 65536) + Math.floor(lowFull / 4294967296);
 }
 
-/** Signed 32×32→64 product as [low, high] halves (two's complement). */
-export function imul32(a: number, b: number): [number, number] {
-  const neg = (a | 0) < 0 !== (b | 0) < 0;
-  const [lo, hi] = mul32(Math.abs(a | 0), Math.abs(b | 0));
-  if (!neg || (lo === 0 && hi === 0)) return [lo, hi];
+/** Signed 32×32→64 product (two's complement) into `out[i]` (low) and `out[i + 1]` (high). */
+export function imul32(a: number, b: number, out: Uint32Array, i: number): void {
+  mul32(Math.abs(a | 0), Math.abs(b | 0), out, i);
+  const lo = out[i]!;
+  const hi = out[i + 1]!;
+  if ((a | 0) < 0 === (b | 0) < 0 || (lo === 0 && hi === 0)) return;
   // Negate the 64-bit value.
-  const nlo = (~lo + 1) >>> 0;
-  const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
-  return [nlo, nhi];
+  out[i] = ~lo + 1;
+  out[i + 1] = ~hi + (lo === 0 ? 1 : 0);
 }
+
+/** Scratch for the 32-bit multiplies: the hot MUL/IMUL paths allocate nothing. */
+const product = new Uint32Array(2);
 
 function mulFlags(cpu: X86Cpu, overflow: boolean, low: number, size: number): void {
   cpu.setArithFlags(szp(low, size) | (overflow ? Fl.CF | Fl.OF : 0));
@@ -254,7 +254,9 @@ export function mulAcc(cpu: X86Cpu, size: number, src: number): void {
     cpu.setReg(16, Reg.EDX, r >>> 16);
     mulFlags(cpu, r > 0xffff, r & 0xffff, 16);
   } else {
-    const [lo, hi] = mul32(g[Reg.EAX]! >>> 0, src);
+    mul32(g[Reg.EAX]! >>> 0, src, product, 0);
+    const lo = product[0]!;
+    const hi = product[1]!;
     cpu.setReg32(Reg.EAX, lo);
     cpu.setReg32(Reg.EDX, hi);
     mulFlags(cpu, hi !== 0, lo, 32);
@@ -274,7 +276,9 @@ export function imulAcc(cpu: X86Cpu, size: number, src: number): void {
     cpu.setReg(16, Reg.EDX, (r >> 16) & 0xffff);
     mulFlags(cpu, r !== signExtend(r & 0xffff, 16), r & 0xffff, 16);
   } else {
-    const [lo, hi] = imul32(g[Reg.EAX]!, src);
+    imul32(g[Reg.EAX]!, src, product, 0);
+    const lo = product[0]!;
+    const hi = product[1]!;
     cpu.setReg32(Reg.EAX, lo);
     cpu.setReg32(Reg.EDX, hi);
     mulFlags(cpu, hi !== ((lo | 0) < 0 ? 0xffffffff : 0), lo, 32);
@@ -284,7 +288,9 @@ export function imulAcc(cpu: X86Cpu, size: number, src: number): void {
 /** Two- and three-operand IMUL: truncated signed product of a and b; returns the result. */
 export function imulTrunc(cpu: X86Cpu, size: number, a: number, b: number): number {
   if (size === 32) {
-    const [lo, hi] = imul32(a, b);
+    imul32(a, b, product, 0);
+    const lo = product[0]!;
+    const hi = product[1]!;
     mulFlags(cpu, hi !== ((lo | 0) < 0 ? 0xffffffff : 0), lo, 32);
     return lo;
   }

@@ -6,21 +6,12 @@
  * `r` is scratch for results that must not overwrite a source early.
  */
 import type { Vec128 } from './sse-state.js';
+import { mul32 } from '../alu.js';
 
 function sat8(x: number): number { return x < -128 ? -128 : x > 127 ? 127 : x; }
 function sat16(x: number): number { return x < -32768 ? -32768 : x > 32767 ? 32767 : x; }
 function satU8(x: number): number { return x < 0 ? 0 : x > 255 ? 255 : x; }
 function satU16(x: number): number { return x < 0 ? 0 : x > 65535 ? 65535 : x; }
-
-/** Full 64-bit product of two u32s: [lo, hi]. */
-function mul32(x: number, y: number, out: Uint32Array, i: number): void {
-  const xl = x & 0xffff, xh = x >>> 16, yl = y & 0xffff, yh = y >>> 16;
-  const ll = xl * yl;
-  const mid = xh * yl + xl * yh; // < 2^33, exact
-  const lo = ll + (mid % 65536) * 65536;
-  out[i] = lo % 4294967296;
-  out[i + 1] = xh * yh + Math.floor(mid / 65536) + Math.floor(lo / 4294967296);
-}
 
 /** Shift count from a 64-bit register/memory operand (b's low qword), saturated. */
 export function shiftCount(b: Vec128): number {

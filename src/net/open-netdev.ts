@@ -11,6 +11,8 @@ import { parseHostPort } from '../cli/keyval.js';
 import type { NetBackend } from './net-backend.js';
 import { hostNetClock, type NetClock } from './net-clock.js';
 import { SocketNetdev } from './socket/socket-netdev.js';
+import { userNetConfig } from './user/user-config.js';
+import { UserNetdev } from './user/user-netdev.js';
 
 export interface NetdevEnv {
   /** Messages for the user (bad peers, unimplemented guest requests). */
@@ -26,13 +28,17 @@ export interface OpenedNetdev extends NetBackend {
 }
 
 export function openNetdev(spec: NetdevSpec, env: NetdevEnv): OpenedNetdev {
-  const clock = env.clock ?? hostNetClock();
-  void clock;
   if (spec.type === 'socket') {
     if (spec.mode === 'mcast') throw new ConfigError(`-netdev socket,id=${spec.id}: mcast= is not supported`);
     const localAddr = spec.localAddr !== undefined ? parseHostPort(spec.localAddr, 'localaddr') : undefined;
     if (spec.mode === 'udp' && !localAddr) throw new ConfigError('localaddr= is mandatory with udp=');
     return new SocketNetdev({ id: spec.id, mode: spec.mode, host: spec.host, port: spec.port, ...(localAddr ? { localAddr } : {}), log: env.log });
   }
-  throw new ConfigError(`-netdev user,id=${spec.id}: the user-mode network is not available yet`);
+  const cfg = userNetConfig(spec.id, spec.props, spec.hostfwd, spec.guestfwd);
+  return new UserNetdev({ cfg, clock: env.clock ?? hostNetClock(), log: env.log });
+}
+
+/** `info usernet`: every user-mode network's connections, as QEMU prints them (nothing if none). */
+export function infoUsernet(backends: readonly NetBackend[]): string {
+  return backends.filter((b): b is UserNetdev => b instanceof UserNetdev).map((b) => b.infoUsernet()).join('');
 }

@@ -345,16 +345,17 @@ export class TcpConnection {
         force1 = false;
         const data = this.sendBuf.read(offset, len);
         const seq = this.sndNxt;
+        this.sentNew(seq, len); // state first: output may re-enter through a synchronous NIC
         this.output(TH_ACK | (len === avail ? TH_PSH : 0), seq, this.rcvNxt, data);
-        this.sentNew(seq, len);
         continue;
       }
       if (avail === 0 && this.hostEof && !this.finSent && this.d.canOutputData()) {
-        this.output(TH_FIN | TH_ACK, this.sndNxt, this.rcvNxt);
+        const seq = this.sndNxt;
         this.finSent = true;
-        this.sentNew(this.sndNxt, 1);
+        this.sentNew(seq, 1);
         if (this.state === TcpState.Established) this.state = TcpState.FinWait1;
         else if (this.state === TcpState.CloseWait) this.state = TcpState.LastAck;
+        this.output(TH_FIN | TH_ACK, seq, this.rcvNxt);
       }
       break;
     }
@@ -365,7 +366,7 @@ export class TcpConnection {
   private sentNew(seq: number, len: number): void {
     const end = seqAdd(seq, len);
     const isNew = seqLt(this.sndMax, end);
-    this.sndNxt = end;
+    if (seqLt(this.sndNxt, end)) this.sndNxt = end;
     if (isNew) this.sndMax = end;
     if (isNew && !this.timing) {
       this.timing = true;

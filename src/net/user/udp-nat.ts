@@ -15,7 +15,7 @@
  * would fragment them. Broadcasts other than DHCP are dropped, as slirp does.
  */
 
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, Socket as DgramSocket, type Socket } from 'node:dgram';
 import { DNS_FLOW_EXPIRE_NS, type HostResolver } from './dns-relay.js';
 import { ipv4ToString, isLoopback, parseIpv4 } from './ip-address.js';
 import type { UserNetConfig } from './user-config.js';
@@ -223,7 +223,7 @@ export class UdpNat {
 /** The host descriptor behind a Node socket when Node exposes it (shown in `info usernet`), else -1. */
 export function socketFd(sock: unknown): number {
   const s = sock as { _handle?: { fd?: number }; [k: symbol]: unknown };
-  if (typeof s._handle?.fd === 'number') return s._handle.fd;
+  if (!(sock instanceof DgramSocket)) return typeof s._handle?.fd === 'number' ? s._handle.fd : -1;
   for (const sym of Object.getOwnPropertySymbols(s)) {
     const st = s[sym] as { handle?: { fd?: number } } | undefined;
     if (st && typeof st === 'object' && typeof st.handle?.fd === 'number') return st.handle.fd;

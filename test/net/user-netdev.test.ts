@@ -274,6 +274,21 @@ describe('-netdev user: TCP NAT', () => {
     await waitFor(() => guestSide.finReceived, 'FIN to the guest');
   });
 
+  it('lists forwarded ports in rule order, TCP before UDP, in the columns QEMU 7.2 prints', async () => {
+    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    const dev = user({}, [`tcp::${a}-:22`, `tcp::${b}-:23`, `udp::${c}-:53`]);
+    await dev.ready;
+    // QEMU 7.2 with hostfwd=tcp::15555-:22,hostfwd=tcp::15556-:23,hostfwd=udp::15557-:53 prints
+    // "  TCP[HOST_FORWARD]   9               * 15555       10.0.2.15    22     0     0" and so on.
+    const lines = dev.infoUsernet().split('\n').slice(2, 5).map((l) => l.replace(/^(.{19}) (.{3}) /, '$1 fd# '));
+    const qemu = [
+      '  TCP[HOST_FORWARD]   9               * 15555       10.0.2.15    22     0     0',
+      '  TCP[HOST_FORWARD]   8               * 15556       10.0.2.15    23     0     0',
+      '  UDP[HOST_FORWARD]   3               * 15557       10.0.2.15    53     0     0',
+    ].map((l, i) => l.replace(/^(.{19}) (.{3}) /, '$1 fd# ').replace(String(15555 + i), String([a, b, c][i]).padStart(5)));
+    expect(lines).toEqual(qemu);
+  });
+
   it('rejects a hostfwd port that is taken, with QEMU\'s message', async () => {
     const srv: Server = createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

@@ -50,9 +50,9 @@ export class HostForwards {
     return a && typeof a === 'object' ? a.port : undefined;
   }
 
-  /** `TCP[HOST_FORWARD]` lines of `info usernet`, newest first as slirp's list. */
+  /** `TCP[HOST_FORWARD]` lines of `info usernet`, in rule order as QEMU 7.2 lists them. */
   info(): TcpConnectionInfo[] {
-    return [...this.servers].reverse().map(({ rule, server, guestIp }) => {
+    return this.servers.map(({ rule, server, guestIp }) => {
       const a = server.address();
       const port = a && typeof a === 'object' ? a.port : rule.hostPort;
       return {

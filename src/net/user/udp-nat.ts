@@ -153,7 +153,9 @@ export class UdpNat {
   }
 
   info(nowNs: number): UdpFlowInfo[] {
-    return [...this.flows.values()].reverse().map((f) => {
+    // Guest flows newest first (slirp inserts at the head of its list), then forwarded ports in rule order.
+    const all = [...this.flows.values()];
+    return [...all.filter((f) => !f.hostfwd).reverse(), ...all.filter((f) => f.hostfwd)].map((f) => {
       const fd = socketFd(f.socket);
       if (f.hostfwd) {
         return { hostfwd: true, expiresNs: 0, fd, srcIp: f.bindAddr === '' || f.bindAddr === '0.0.0.0' ? '*' : f.bindAddr, srcPort: f.hostPort, dstIp: ipv4ToString(f.guestIp), dstPort: f.guestPort };

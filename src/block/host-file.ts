@@ -50,9 +50,17 @@ export class HostFile {
    * QEMU's 'file' driver requires; block devices are not supported by pcvm.
    */
   static open(path: string, readOnly: boolean): HostFile {
+    // stat first: opening a FIFO or a tty can block or have side effects.
+    try {
+      if (!fs.statSync(path).isFile()) throw new BlockError(`'file' driver requires '${path}' to be a regular file`);
+    } catch (err) {
+      if (err instanceof BlockError) throw err;
+      throw new BlockError(`Could not open '${path}': ${hostErrorText(err)}`);
+    }
     let fd: number;
     try {
-      fd = fs.openSync(path, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
+      const mode = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+      fd = fs.openSync(path, mode | fs.constants.O_NONBLOCK);
     } catch (err) {
       throw new BlockError(`Could not open '${path}': ${hostErrorText(err)}`);
     }

@@ -9,6 +9,7 @@
 import { BlockError, type BlockBackend } from './block-backend.js';
 import { HostFile } from './host-file.js';
 import { PROBE_BUF_SIZE, probeFormat } from './probe-format.js';
+import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw-image.js';
 
 /** The parts of a `DriveSpec` that choose and open the image. */
@@ -48,7 +49,7 @@ export function openDrive(
         return img;
       }
       case 'qcow2':
-        throw new BlockError(`${spec.file}: the qcow2 format is not implemented yet`);
+        return Qcow2Image.fromHostFile(file, { readOnly: spec.readOnly, cache: spec.cache, fileName: spec.file });
       default:
         throw new BlockError(
           probed

@@ -40,6 +40,8 @@ export function hostErrorText(err: unknown): string {
 
 export class HostFile {
   private fd: number | undefined;
+  /** File length, kept current by our own writes (nothing else writes an image we hold open). */
+  private length: number | undefined;
 
   private constructor(fd: number, readonly path: string, readonly readOnly: boolean) {
     this.fd = fd;
@@ -85,8 +87,10 @@ export class HostFile {
 
   /** Current length of the file in bytes. */
   size(): number {
+    if (this.length !== undefined) return this.length;
     try {
-      return fs.fstatSync(this.handle()).size;
+      this.length = fs.fstatSync(this.handle()).size;
+      return this.length;
     } catch (err) {
       throw this.ioError('stat', err);
     }
@@ -116,8 +120,10 @@ export class HostFile {
     try {
       while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, pos + done);
     } catch (err) {
+      this.length = undefined;
       throw this.ioError('write', err);
     }
+    if (this.length !== undefined && pos + data.length > this.length) this.length = pos + data.length;
   }
 
   /** Sets the file length (grows with a hole or shrinks). */
@@ -125,14 +131,19 @@ export class HostFile {
     if (this.readOnly) throw new BlockError(`'${this.path}' is opened read-only`);
     try {
       fs.ftruncateSync(this.handle(), length);
+      this.length = length;
     } catch (err) {
+      this.length = undefined;
       throw this.ioError('truncate', err);
     }
   }
 
+  /** `cache=unsafe` and temporary overlays: fsync is skipped (QEMU's BDRV_O_NO_FLUSH). */
+  noFlush = false;
+
   /** fsync(2): data and metadata of the file reach stable storage. */
   sync(): void {
-    if (this.readOnly) return;
+    if (this.readOnly || this.noFlush) return;
     try {
       fs.fsyncSync(this.handle());
     } catch (err) {

@@ -3,12 +3,23 @@
  * from the first 512 bytes (with QEMU's warning when probing guessed raw, and block 0 writes
  * restricted), read-only when asked.
  *
+ * `snapshot=on` (and `-snapshot`): the image is opened read-only and writes go to a temporary
+ * qcow2 overlay backed by it (QEMU's `bdrv_append_temp_snapshot`), created in os.tmpdir()
+ * with mode 0600 and unlinked as soon as it is open, so nothing is left behind even if pcvm
+ * is killed.
+ *
  * Formats: raw and qcow2. Others that QEMU knows are refused with a clear error.
  */
 
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BlockError, type BlockBackend } from './block-backend.js';
 import { HostFile } from './host-file.js';
 import { PROBE_BUF_SIZE, probeFormat } from './probe-format.js';
+import { canonicalPath } from './qcow2/backing.js';
+import { createQcow2 } from './qcow2/create.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw-image.js';
 
@@ -32,24 +43,28 @@ export function openDrive(
   spec: { file: string; format?: string; readOnly: boolean; snapshot: boolean; cache: string },
   warn: (msg: string) => void,
 ): BlockBackend {
-  if (spec.snapshot) throw new BlockError(`${spec.file}: snapshot=on is not implemented yet`);
+  if (spec.snapshot && !spec.readOnly) return openWithTemporaryOverlay(spec, warn);
+  return openImage(spec, spec.readOnly, warn);
+}
+
+function openImage(spec: OpenDriveSpec, readOnly: boolean, warn: (msg: string) => void): BlockBackend {
   let format = spec.format;
   const probed = format === undefined;
-  const file = HostFile.open(spec.file, spec.readOnly);
+  const file = HostFile.open(spec.file, readOnly);
   try {
     if (format === undefined) {
       const head = new Uint8Array(PROBE_BUF_SIZE);
-      file.pread(0, head.subarray(0, Math.min(PROBE_BUF_SIZE, file.size())));
+      file.pread(0, head);
       format = probeFormat(head.subarray(0, Math.min(PROBE_BUF_SIZE, file.size())));
     }
     switch (format) {
       case 'raw': {
-        const img = RawImage.fromHostFile(file, { readOnly: spec.readOnly, cache: spec.cache, probed, fileName: spec.file });
+        const img = RawImage.fromHostFile(file, { readOnly, cache: spec.cache, probed, fileName: spec.file });
         if (probed) warn(probedRawWarning(spec.file));
         return img;
       }
       case 'qcow2':
-        return Qcow2Image.fromHostFile(file, { readOnly: spec.readOnly, cache: spec.cache, fileName: spec.file });
+        return Qcow2Image.fromHostFile(file, { readOnly, cache: spec.cache, fileName: spec.file });
       default:
         throw new BlockError(
           probed
@@ -60,4 +75,30 @@ export function openDrive(
     file.close();
     throw err;
   }
+}
+
+function openWithTemporaryOverlay(spec: OpenDriveSpec, warn: (msg: string) => void): BlockBackend {
+  // Open the image once read-only to check it, learn its format and size, and warn as QEMU does.
+  const base = openImage(spec, true, warn);
+  const size = base.sizeBytes;
+  const format = base.format;
+  base.close();
+  const overlay = join(tmpdir(), `pcvm-snapshot-${process.pid}-${randomBytes(6).toString('hex')}.qcow2`);
+  createQcow2(overlay, size, { backingFile: canonicalPath(spec.file), backingFormat: format, exclusive: true });
+  let img: Qcow2Image;
+  try {
+    // QEMU opens temporary overlays without flushes (bdrv_temp_snapshot_flags: BDRV_O_NO_FLUSH).
+    img = Qcow2Image.open(overlay, { readOnly: false, cache: 'unsafe' });
+  } catch (err) {
+    rmSync(overlay, { force: true });
+    throw err;
+  }
+  try {
+    rmSync(overlay);
+  } catch {
+    // Could not unlink while open: delete on close instead.
+    img.close();
+    return Qcow2Image.open(overlay, { readOnly: false, cache: 'unsafe', deleteOnClose: overlay });
+  }
+  return img;
 }

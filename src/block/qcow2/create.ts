@@ -20,6 +20,8 @@ export interface CreateQcow2Options {
   readonly version?: 2 | 3;
   /** Default 4 (16-bit refcounts); version 2 images always use 4. */
   readonly refcountOrder?: number;
+  /** Create a new file only (O_EXCL) with mode 0600, for temporary overlays. */
+  readonly exclusive?: boolean;
 }
 
 /** Creates (or overwrites) `path` as an empty qcow2 image of `sizeBytes` (rounded up to 512). */
@@ -77,7 +79,7 @@ export function createQcow2(path: string, sizeBytes: number, opts: CreateQcow2Op
   }
   let fd: number;
   try {
-    fd = fs.openSync(path, 'w', 0o644);
+    fd = opts.exclusive ? fs.openSync(path, 'wx', 0o600) : fs.openSync(path, 'w', 0o644);
   } catch (err) {
     throw new BlockError(`Could not create '${path}': ${hostErrorText(err)}`);
   }

@@ -17,6 +17,7 @@
  * external data files, encryption, zstd compression, writing compressed clusters, resize.
  */
 
+import { rmSync } from 'node:fs';
 import { BlockError, type SnapshotCapableBackend, type SnapshotInfo, type BlockBackend } from '../block-backend.js';
 import { HostFile } from '../host-file.js';
 import { put32, put64 } from './bytes.js';
@@ -39,6 +40,8 @@ export interface Qcow2OpenOptions {
   readonly cache?: string;
   /** Name shown as `fileName` (defaults to the path). */
   readonly fileName?: string;
+  /** A temporary file to delete on close (when it could not be unlinked right after opening). */
+  readonly deleteOnClose?: string;
 }
 
 /** L2 tables kept in memory (written through, so dropping them is always safe). */
@@ -70,6 +73,7 @@ export class Qcow2Image implements SnapshotCapableBackend, RefcountOwner {
   private broken: string | undefined;
   private readonly writeThrough: boolean;
   private readonly ignoreFlush: boolean;
+  private readonly deleteOnClose: string | undefined;
 
   private constructor(file: HostFile, fileName: string, opts: Qcow2OpenOptions, chain: readonly string[]) {
     this.file = file;
@@ -77,6 +81,8 @@ export class Qcow2Image implements SnapshotCapableBackend, RefcountOwner {
     this.readOnly = opts.readOnly;
     this.writeThrough = opts.cache === 'writethrough' || opts.cache === 'directsync';
     this.ignoreFlush = opts.cache === 'unsafe';
+    this.deleteOnClose = opts.deleteOnClose;
+    file.noFlush = this.ignoreFlush;
     const h = readHeader(file, opts.readOnly);
     this.header = h;
     this.clusterBits = h.clusterBits;
@@ -271,6 +277,7 @@ export class Qcow2Image implements SnapshotCapableBackend, RefcountOwner {
       this.corrupt(`Cluster allocation offset 0x${Number.isFinite(e.hostOffset) ? e.hostOffset.toString(16) : '?'} unaligned`);
     }
     if (e.hostOffset < this.cs) this.corrupt('a data cluster points into the image header');
+    if (e.hostOffset >= this.file.size()) this.corrupt(`data cluster 0x${e.hostOffset.toString(16)} lies beyond the end of the file`);
     return e.hostOffset;
   }
 
@@ -483,6 +490,7 @@ export class Qcow2Image implements SnapshotCapableBackend, RefcountOwner {
     } finally {
       this.file.close();
       this.backing?.close();
+      if (this.deleteOnClose !== undefined) rmSync(this.deleteOnClose, { force: true });
     }
   }
 

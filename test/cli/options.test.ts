@@ -347,9 +347,9 @@ describe('-serial', () => {
 });
 
 describe('-accel and -enable-kvm', () => {
-  it('maps tcg and its alias interp to the software engine and keeps jit and kvm', () => {
+  it('keeps tcg, interp (the interpreter alone), jit and kvm apart', () => {
     expect(parse('-accel', 'tcg').accel).toEqual([{ name: 'tcg', given: 'tcg', props: {} }]);
-    expect(parse('-accel', 'interp').accel).toEqual([{ name: 'tcg', given: 'interp', props: {} }]);
+    expect(parse('-accel', 'interp').accel).toEqual([{ name: 'interp', given: 'interp', props: {} }]);
     expect(parse('-accel', 'accel=jit').accel).toEqual([{ name: 'jit', given: 'jit', props: {} }]);
     expect(parse('-accel', 'tcg,thread=single,tb-size=64').accel[0]!.props).toEqual({ thread: 'single', 'tb-size': '64' });
   });

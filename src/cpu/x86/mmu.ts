@@ -95,7 +95,7 @@ export class Mmu {
           }
         }
         // Translated code made from this page is stale now (self-modifying code).
-        if (this.codePages[r / PAGE] !== 0) this.mem.onCodeWrite?.(r / PAGE);
+        if (this.codePages[r / PAGE] !== 0) this.mem.onCodeWrite?.(a, size);
         return;
       }
     }

@@ -9,8 +9,13 @@
  * A block is also tagged with the EIP and the CPU mode it was translated for, and runs only
  * when they match.
  *
- * An EIP is translated once it has been reached `threshold` times (code that runs once is
- * cheaper to interpret). The cache is direct-mapped: a colliding block replaces the old one.
+ * Writes to a page with translations drop its blocks only when they touch the bytes the
+ * blocks were made from (kernels keep data next to code); a page whose code keeps being
+ * rewritten is left to the interpreter after INVALIDATIONS_BEFORE_GIVING_UP rounds.
+ *
+ * An EIP is translated once it has been reached `threshold` times: translating and compiling
+ * a block costs about as much as interpreting a few thousand instructions (measured: ~0.25 ms
+ * per block on the i386 kernel), so code that runs a few times is cheaper to interpret. The cache is direct-mapped: a colliding block replaces the old one.
  */
 import { Fl, SegReg } from '../state.js';
 import type { BlockEngine, X86Cpu } from '../cpu.js';
@@ -22,8 +27,20 @@ const SLOT_BITS = 16;
 const SLOTS = 1 << SLOT_BITS;
 const SLOT_MASK = SLOTS - 1;
 const PAGE = 4096;
+/** Visits before an EIP is translated (see above). */
+const DEFAULT_THRESHOLD = 256;
+/** Rounds of invalidation a page may go through before its code is only interpreted. */
+const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */
 const MAX_BLOCKS = 200_000;
+
+/** The translations made from one RAM page. */
+interface PageCode {
+  blocks: CompiledBlock[];
+  /** RAM index range [lo, hi) their bytes lie in. */
+  lo: number;
+  hi: number;
+}
 
 export interface JitOptions {
   /** Visits of an EIP before it is translated (0: at once; tests). */
@@ -34,9 +51,11 @@ export interface JitOptions {
 
 export class JitEngine implements BlockEngine {
   private readonly slots: (CompiledBlock | undefined)[] = new Array<CompiledBlock | undefined>(SLOTS).fill(undefined);
-  private readonly heat = new Uint8Array(SLOTS);
-  /** RAM page → blocks translated from it. */
-  private readonly pageBlocks = new Map<number, CompiledBlock[]>();
+  private readonly heat = new Uint16Array(SLOTS);
+  /** RAM page → blocks translated from it and the RAM index range they cover. */
+  private readonly pageBlocks = new Map<number, PageCode>();
+  /** RAM page → how many times its translations were dropped. */
+  private readonly pageInvalidations = new Map<number, number>();
   private blockCount = 0;
   /** The block running now, and the instructions run before it in this runBlock call (for abortBlock). */
   private current: CompiledBlock | undefined;
@@ -45,13 +64,13 @@ export class JitEngine implements BlockEngine {
   private readonly threshold: number;
   private readonly maxInstructions: number;
   /** Counters for `info jit` and the benchmarks. */
-  readonly stats = { translated: 0, invalidated: 0, flushes: 0 };
+  readonly stats = { translated: 0, invalidated: 0, flushes: 0, guardFailures: 0, blocksRun: 0 };
 
   constructor(private readonly cpu: X86Cpu, private readonly mem: PhysicalMemory, options: JitOptions = {}) {
-    this.threshold = Math.min(options.threshold ?? 2, 255);
+    this.threshold = Math.min(options.threshold ?? DEFAULT_THRESHOLD, 65535);
     this.maxInstructions = options.maxInstructions ?? 48;
     this.flat = makeFlatAccess(cpu);
-    mem.onCodeWrite = (page) => this.invalidatePage(page);
+    mem.onCodeWrite = (index, length) => this.codeWritten(index, length);
     cpu.blockEngine = this;
   }
 
@@ -98,9 +117,11 @@ export class JitEngine implements BlockEngine {
     }
     if (b.length === 0 || b.length > budget) return 0;
     this.current = b;
+    this.stats.blocksRun++;
     const n = b.run();
     this.current = undefined;
     if (n < 0) {
+      this.stats.guardFailures++;
       // A segment the block took as flat no longer is: translate it again for next time.
       this.slots[slot] = this.translate(cpu, index, eip, sig);
       return 0;
@@ -122,18 +143,37 @@ export class JitEngine implements BlockEngine {
     this.slots.fill(undefined);
     this.heat.fill(0);
     for (const page of this.pageBlocks.keys()) this.mem.codePages[page] = 0;
-    for (const list of this.pageBlocks.values()) for (const b of list) b.valid = false;
+    for (const code of this.pageBlocks.values()) for (const b of code.blocks) b.valid = false;
     this.pageBlocks.clear();
+    this.pageInvalidations.clear();
     this.blockCount = 0;
     this.stats.flushes++;
   }
 
-  /** Drops every block translated from RAM page `page` (it was written). */
+  /**
+   * RAM bytes `[index, index + length)` were written: drops the blocks of each page touched
+   * if the write reaches the bytes they were translated from.
+   */
+  codeWritten(index: number, length: number): void {
+    const last = index + Math.max(length, 1) - 1;
+    for (let page = Math.floor(index / PAGE); page <= Math.floor(last / PAGE); page++) {
+      const code = this.pageBlocks.get(page);
+      if (code === undefined) {
+        this.mem.codePages[page] = 0;
+        continue;
+      }
+      if (last >= code.lo && index < code.hi) this.invalidatePage(page);
+    }
+  }
+
+  /** Drops every block translated from RAM page `page`. */
   invalidatePage(page: number): void {
     this.mem.codePages[page] = 0;
-    const list = this.pageBlocks.get(page);
-    if (list === undefined) return;
+    const code = this.pageBlocks.get(page);
+    if (code === undefined) return;
+    const list = code.blocks;
     this.pageBlocks.delete(page);
+    this.pageInvalidations.set(page, (this.pageInvalidations.get(page) ?? 0) + 1);
     for (const b of list) {
       b.valid = false;
       const slot = b.index & SLOT_MASK;
@@ -145,9 +185,14 @@ export class JitEngine implements BlockEngine {
 
   private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     if (this.blockCount >= MAX_BLOCKS) this.flush();
+    const page = Math.floor(index / PAGE);
+    if ((this.pageInvalidations.get(page) ?? 0) >= INVALIDATIONS_BEFORE_GIVING_UP) {
+      // Code that keeps changing: interpret it (an empty block says so without a lookup miss).
+      return new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, [], index);
+    }
     let flatMask = 0;
     for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
-    const { body, eips } = translateBlock({
+    const { body, eips, end } = translateBlock({
       ram: this.mem.ram,
       flatMask,
       tlbSet: cpu.tlbSet,
@@ -157,15 +202,16 @@ export class JitEngine implements BlockEngine {
       ss32: cpu.ss32,
       maxInstructions: this.maxInstructions,
     });
-    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips);
+    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end);
     compileBlock(cpu, this.flat, b, body);
-    const page = Math.floor(index / PAGE);
-    let list = this.pageBlocks.get(page);
-    if (list === undefined) {
-      list = [];
-      this.pageBlocks.set(page, list);
+    let code = this.pageBlocks.get(page);
+    if (code === undefined) {
+      code = { blocks: [], lo: index, hi: index + 1 };
+      this.pageBlocks.set(page, code);
     }
-    list.push(b);
+    code.blocks.push(b);
+    code.lo = Math.min(code.lo, index);
+    code.hi = Math.max(code.hi, end, index + 1);
     this.blockCount++;
     this.mem.codePages[page] = 1;
     if (b.length > 0) this.stats.translated++;

@@ -26,6 +26,7 @@ import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
+import type { CpuDebugHook } from './debug-hook.js';
 import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -91,6 +92,8 @@ export class X86Cpu {
   /** XMM registers and MXCSR. */
   readonly sse = new SseState();
   intercept: InterceptHook | undefined;
+  /** Debugger breakpoints and single-step (debug-hook.ts); undefined when no debugger needs them. */
+  debugHook: CpuDebugHook | undefined;
   /**
    * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
    * finds an unmasked exception pending, and with false when the exception flags are cleared.
@@ -1065,6 +1068,8 @@ export class X86Cpu {
       }
       try {
         for (; left > 0; left--) {
+          // Debugger check point (debug-hook.ts): a JIT must not run translated code past it.
+          if (this.debugHook !== undefined && this.debugHook.beforeInstruction(this)) break;
           this.step();
           if (s.halted || this.exitRequested || s.interruptShadow) {
             left--;

@@ -15,6 +15,7 @@ import { parseCommandLine } from './options.js';
 import { machineFromOptions } from './machine-from-options.js';
 import { openMonitors } from './monitors.js';
 import { PcvmWebSocketServer } from '../server/websocket-server.js';
+import { GdbServer } from '../gdb/gdb-server.js';
 
 function fail(message: string): never {
   process.stderr.write(`pcvm: ${message}\n`);
@@ -22,6 +23,13 @@ function fail(message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `pcvm --test SCRIPT`: the expect runner (pcvm-test), not a machine of our own.
+  if (argv[0] === '--test') {
+    const { pcvmTestMain } = await import('../expect/pcvm-test.js');
+    const status = await pcvmTestMain(argv.slice(1), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    process.stdout.write('', () => process.exit(status));
+    return;
+  }
   let opts;
   try {
     opts = parseCommandLine(argv);
@@ -76,6 +84,8 @@ async function main(argv: string[]): Promise<void> {
   try {
     monitors = await openMonitors(machine, opts, setup, { stdin: process.stdin, stdout: process.stdout }, stdio !== undefined);
     if (opts.websocket) websocket = await PcvmWebSocketServer.open(machine, setup.consoleTee, opts.websocket);
+    // QEMU creates the gdbstub last; -S keeps the VM stopped until gdb (or the monitor) continues.
+    if (opts.gdb) await GdbServer.open(machine, opts.gdb, 'gdb');
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
@@ -89,6 +99,7 @@ async function main(argv: string[]): Promise<void> {
     mux?.close();
     monitors.close();
     websocket?.close();
+    GdbServer.of(machine)?.close();
     setup.close();
     if (status === 1 && reason !== 'isa-debug-exit') process.stderr.write(`pcvm: ${reason}\n`);
     // Let stdout drain before leaving (the guest's last words matter to scripts).

@@ -51,6 +51,7 @@ import { cpuModelOf } from '../cpu/x86/cpu-model.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 import { LineLogger } from './log.js';
 import { errnoText } from './errno-text.js';
+import { MachineDebugger } from './debugger.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -84,6 +85,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly devices: Device[] = [];
   /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
   readonly directBoot: BootPlan | undefined;
+  /** Breakpoints, watchpoints and single-step for the gdbstub. */
+  readonly debugger: MachineDebugger;
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -123,6 +126,7 @@ export class Machine extends EventEmitter implements MachineControl {
     }, cpuModelOf(config));
     if (config.accel === 'jit') new JitEngine(this.cpu, this.memory);
     this.accel = new InterpreterAccel(this.cpu, this.clock, config.accel);
+    this.debugger = new MachineDebugger(this.cpu);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
 
     // --- devices on the ISA bus ---
@@ -277,6 +281,7 @@ export class Machine extends EventEmitter implements MachineControl {
   cont(): void {
     if (this.state === 'running' || this.exitStatus !== undefined) return;
     this.state = 'running';
+    this.debugger.prepareResume();
     this.clock.start();
     this.emit('resume');
     this.scheduleLoop();
@@ -466,6 +471,11 @@ export class Machine extends EventEmitter implements MachineControl {
       if (this.handlePending()) continue;
       const until = Math.min(clock.nextDeadlineNs(), sliceEnd);
       const exit = this.accel.run(until);
+      // A breakpoint, watchpoint or finished single step: the VM stops (the gdbstub reports it).
+      if (this.debugger.takeStop()) {
+        this.stop();
+        return;
+      }
       if (exit === RunExit.TripleFault) {
         this.backends.log.log('cpu_reset', 'pcvm: triple fault: resetting');
         this.doReset(true);

@@ -11,6 +11,7 @@ import { ArgReader, HmpArgError } from './hmp-args.js';
 import { MEMORY_COMMANDS } from './hmp-memory-commands.js';
 import { formatInfoMem, formatInfoTlb } from './info-mem.js';
 import { formatInfoMtree } from './info-mtree.js';
+import { hmpGdbserver } from './hmp-gdbserver.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -109,6 +110,10 @@ const COMMANDS: Command[] = [
   { name: 'system_powerdown', args: '', help: 'send system power down event', run: (m) => (m.powerdown(), '') },
   { name: 'nmi', args: '', help: 'inject an NMI', run: (m) => (m.cpu.injectNmi(), m.kick(), '') },
   { name: 'quit', aliases: ['q'], args: '', help: 'quit the emulator', run: (m) => (m.quit(), '') },
+  {
+    name: 'gdbserver', args: '[device]', help: "start gdbserver on given device (default 'tcp::1234'), stop with 'none'",
+    run: (m, args) => hmpGdbserver(m, args[0]),
+  },
   // Commands with QEMU's typed arguments: a syntax error prints QEMU's message and its hint.
   ...MEMORY_COMMANDS.map((c): Command => ({
     name: c.name, aliases: c.aliases, args: c.args, help: c.help,

@@ -26,6 +26,7 @@ import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
+import type { CpuDebugHook } from './debug-hook.js';
 import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -111,6 +112,8 @@ export class X86Cpu {
   /** XMM registers and MXCSR. */
   readonly sse = new SseState();
   intercept: InterceptHook | undefined;
+  /** Debugger breakpoints and single-step (debug-hook.ts); undefined when no debugger needs them. */
+  debugHook: CpuDebugHook | undefined;
   /**
    * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
    * finds an unmasked exception pending, and with false when the exception flags are cleared.
@@ -1107,8 +1110,12 @@ export class X86Cpu {
       const engine = this.blockEngine;
       try {
         while (left > 0) {
+          // Debugger check point (debug-hook.ts): no translated code runs while a debugger
+          // watches (breakpoints, watchpoints and single steps are checked per instruction).
+          const hook = this.debugHook;
+          if (hook !== undefined && hook.beforeInstruction(this)) break;
           // Translated code for a run of instructions, else one interpreted instruction.
-          const n = engine === undefined ? 0 : engine.runBlock(this, left);
+          const n = engine === undefined || hook !== undefined ? 0 : engine.runBlock(this, left);
           if (n === 0) this.step();
           left -= n === 0 ? 1 : n;
           if (s.halted || this.exitRequested || s.interruptShadow) break;

@@ -19,6 +19,11 @@ export interface VirtioTransport {
   interruptQueue(index: number): void;
   /** The device configuration changed (config generation, config interrupt). */
   configChanged(): void;
+  /**
+   * Runs `f` for work that does not start from a queue notification (a frame arriving from
+   * the network): a VirtqueueError or DmaError marks the device broken and yields `fallback`.
+   */
+  guarded<T>(f: () => T, fallback: T): T;
   /** Logs a guest error under `-d guest_errors`. */
   guestError(message: string): void;
 }

@@ -274,15 +274,20 @@ export class VirtioPciDevice extends PciDevice implements VirtioTransport {
     this.configChanged();
   }
 
+  guarded<T>(f: () => T, fallback: T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof VirtqueueError || e instanceof DmaError)) throw e;
+      this.fail(e.message);
+      return fallback;
+    }
+  }
+
   /** Runs the device type's queue processing, turning a driver's rule-breaking into `fail`. */
   private process(index: number): void {
     if (!this.running || index >= this.vqs.length || !this.vqs[index]!.s.ready) return;
-    try {
-      this.model.processQueue(index);
-    } catch (e) {
-      if (e instanceof VirtqueueError || e instanceof DmaError) this.fail(`queue ${index}: ${e.message}`);
-      else throw e;
-    }
+    this.guarded(() => this.model.processQueue(index), undefined);
   }
 
   private notifyQueue(index: number): void {
@@ -329,7 +334,7 @@ export class VirtioPciDevice extends PciDevice implements VirtioTransport {
       value &= ~STATUS_FEATURES_OK;
     }
     // NEEDS_RESET is the device's bit: the driver cannot clear it.
-    this.t.status = value | (this.t.status & STATUS_DEVICE_NEEDS_RESET);
+    this.t.status = (value & ~STATUS_DEVICE_NEEDS_RESET) | (this.t.status & STATUS_DEVICE_NEEDS_RESET);
     if (legacy && (value & STATUS_DRIVER_OK) && (this.peek(PCI_COMMAND, 2) & PCI_COMMAND_MASTER) === 0) {
       // QEMU's workaround for old legacy drivers that forget bus mastering.
       super.configWrite(PCI_COMMAND, 2, this.peek(PCI_COMMAND, 2) | PCI_COMMAND_MASTER);

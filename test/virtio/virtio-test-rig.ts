@@ -213,6 +213,8 @@ export class Ring {
       this.availAddr = base + 16 * size;
       this.usedAddr = (this.availAddr + 6 + 2 * size + 3) & ~3;
     }
+    // A driver hands the device zeroed rings (Linux allocates them zeroed).
+    if (rig.memory.isRam(base, this.bytes)) rig.memory.writeBytes(base, new Uint8Array(this.bytes));
   }
 
   /** Bytes the ring occupies from `descAddr` (used ring with avail_event included). */

@@ -16,6 +16,7 @@ import type { RtcSpec } from './option-specs.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
 import { parseMultibootModules } from '../machine/boot/multiboot.js';
 import { findCpuModel } from '../cpu/x86/cpu-model.js';
+import { virtioFromOptions, type VirtioSetup } from './virtio-from-options.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
 export interface StdioRoute {
@@ -33,6 +34,8 @@ export interface HostSetup {
   serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers }[];
   /** COM1 copied to the WebSocket server's /serial clients (with `-websocket`). */
   consoleTee: TeeCharBackend | undefined;
+  /** Drives, netdevs and the virtio functions using them (pass drives/netdevs to the Machine). */
+  virtio: VirtioSetup;
   /** Releases files opened for the back ends. */
   close(): void;
 }
@@ -67,8 +70,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     }
   }
 
-  const debugExits = opts.devices.map((d) => {
-    if (d.driver !== 'isa-debug-exit') throw new ConfigError(`-device ${d.driver}: not supported yet`);
+  const debugExits = opts.devices.filter((d) => d.driver === 'isa-debug-exit').map((d) => {
     const iobase = typeof d.props['iobase'] === 'number' ? d.props['iobase'] : 0x501;
     const iosize = typeof d.props['iosize'] === 'number' ? d.props['iosize'] : 2;
     if (iobase < 0 || iosize < 1 || iobase + iosize > 0x10000) {
@@ -143,6 +145,12 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   }
   const log = new LineLogger(opts.debugItems, sink);
 
+  // Drives, netdevs, NICs: opened last, so that an error above leaves no file open.
+  const virtio = virtioFromOptions(opts, {
+    warn: (msg) => process.stderr.write(`pcvm: warning: ${msg}\n`),
+    netLog: (line) => process.stderr.write(`pcvm: ${line}\n`),
+  });
+
   const config: MachineConfig = defaultMachineConfig({
     memoryBytes: opts.memoryBytes,
     accel: engine,
@@ -158,6 +166,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     rtcBaseMs: rtcBaseMs(opts.rtc, Date.now()),
     kernel: kernelBootFromOptions(opts),
     cpuModel,
+    virtioDevices: virtio.devices,
   });
   return {
     config,
@@ -166,7 +175,9 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     stdio,
     serialSockets,
     consoleTee,
+    virtio,
     close() {
+      virtio.close();
       for (const fd of fds.splice(0)) {
         try {
           closeSync(fd);

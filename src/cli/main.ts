@@ -61,7 +61,8 @@ async function main(argv: string[]): Promise<void> {
   let machine: Machine;
   try {
     setup = machineFromOptions(opts, process.stdout);
-    machine = new Machine(setup.config, { serial: setup.serial, log: setup.log });
+    machine = new Machine(setup.config, { serial: setup.serial, log: setup.log, drives: setup.virtio.drives, netdevs: setup.virtio.netdevs });
+    setup.virtio.bindClock(machine.clock);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof WiringError) fail(e.message);
     throw e;
@@ -82,6 +83,7 @@ async function main(argv: string[]): Promise<void> {
   let monitors;
   let websocket: PcvmWebSocketServer | undefined;
   try {
+    await Promise.all(setup.virtio.netdevs.map((n) => n.ready));
     monitors = await openMonitors(machine, opts, setup, { stdin: process.stdin, stdout: process.stdout }, stdio !== undefined);
     if (opts.websocket) websocket = await PcvmWebSocketServer.open(machine, setup.consoleTee, opts.websocket);
     // QEMU creates the gdbstub last; -S keeps the VM stopped until gdb (or the monitor) continues.

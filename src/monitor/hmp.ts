@@ -12,6 +12,7 @@ import { MEMORY_COMMANDS } from './hmp-memory-commands.js';
 import { formatInfoMem, formatInfoTlb } from './info-mem.js';
 import { formatInfoMtree } from './info-mtree.js';
 import { hmpGdbserver } from './hmp-gdbserver.js';
+import { formatInfoBlock } from '../machine/virtio-board.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -49,6 +50,8 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   lapic: { help: 'show local apic state', run: (m) => m.infoLapic() },
   ioapic: { help: 'show io apic state', run: (m) => m.infoIoapic() },
   pci: { help: 'show PCI info', run: (m) => formatInfoPci(m.queryPci()) },
+  block: { help: 'show info of one block device or all block devices', run: (m) => formatInfoBlock(m.queryBlock()) },
+  network: { help: 'show the network state', run: (m) => m.infoNetwork() },
   irq: {
     help: 'show the interrupts statistics (if available)',
     run(m) {

@@ -1,6 +1,7 @@
 /**
- * The terminal UI (`-display tui`) in a real terminal: pcvm runs inside tmux, keys are typed
- * with send-keys and the screen is read with capture-pane. Runs the built CLI (dist/).
+ * The terminal UI (`-display tui`) and `-nographic` in a real terminal: pcvm runs inside
+ * tmux, keys are typed with send-keys and the screen is read with capture-pane. Runs the
+ * built CLI (dist/).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,7 +82,7 @@ afterEach(() => {
 const VERTICAL = /^[│x]/;
 const isBorderRow = (line: string, cols: number) => line.length === cols && VERTICAL.test(line) && VERTICAL.test(line[cols - 1]!);
 
-describe.skipIf(!hasTmux())('-display tui under tmux', () => {
+describe.skipIf(!hasTmux())('pcvm in a real terminal (tmux)', () => {
   it('shows the guest console, sends typed keys to COM1, and its monitor pane answers info status', async () => {
     const t = startPcvm(['-m', '32'], 100, 30);
     await t.waitForText('pcvm> ');
@@ -161,5 +162,26 @@ describe.skipIf(!hasTmux())('-display tui under tmux', () => {
     check(t.screen(), 90, 30);
     t.keys('C-a', 'x');
     await t.waitForText(`${EXIT_MARK}0`);
+  });
+
+  it('-nographic in a real terminal: raw input (C-c reaches the guest), C-a c toggles to the monitor, C-a x quits', async () => {
+    const t = startPcvm(['-nographic', '-m', '16'], 80, 24);
+    await t.waitForText('pcvm>'); // capture-pane trims trailing blanks
+    t.keys('C-c'); // the terminal is raw: the guest gets 0x03 and pcvm lives on
+    t.type('echo still-here');
+    t.keys('Enter');
+    await t.waitFor('the echo', (s) => s.includes('still-here'));
+    t.keys('C-a', 'c');
+    await t.waitForText('(qemu)');
+    t.type('info status');
+    t.keys('Enter');
+    await t.waitForText('VM status: running');
+    t.keys('C-a', 'c');
+    t.type('echo back-on-com1');
+    t.keys('Enter');
+    await t.waitFor('the guest again', (s) => s.includes('back-on-com1'));
+    t.keys('C-a', 'x');
+    await t.waitForText(`${EXIT_MARK}0`);
+    expect(t.screen().some((l) => l.includes('QEMU: Terminated'))).toBe(true);
   });
 });

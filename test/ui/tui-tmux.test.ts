@@ -118,6 +118,13 @@ describe.skipIf(!hasTmux())('pcvm in a real terminal (tmux)', () => {
     t.keys('Enter');
     await t.waitFor('running again', (s) => s[s.length - 1]!.startsWith(' running |'));
 
+    // C-a h shows the keys; the next key only closes the help.
+    t.keys('C-a', 'h');
+    await t.waitForText('pcvm terminal UI keys');
+    t.type('q');
+    await t.waitFor('the help closed', (s) => !s.some((l) => l.includes('pcvm terminal UI keys')));
+    expect(t.screen().some((l) => l.includes('(qemu) q'))).toBe(false);
+
     t.keys('C-a', 'x');
     await t.waitForText(`${EXIT_MARK}0`);
   });

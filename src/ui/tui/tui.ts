@@ -43,7 +43,7 @@ const HELP_LINES = [
   'C-a C-a    send C-a to the focused pane',
   'S-PgUp/Dn  scroll the focused pane back / forward',
   '',
-  'In the monitor: up/down for history, Tab completes commands and info topics.',
+  'Monitor: Up/Down recall history, Tab completes.',
   'Any key closes this help.',
 ];
 
@@ -104,7 +104,8 @@ export class TerminalUi {
       style: { fg: 'black', bg: 'white' },
     });
     this.helpBox = blessed.box({
-      parent: this.screen, top: 'center', left: 'center', width: 64, height: HELP_LINES.length + 2,
+      parent: this.screen, top: 'center', left: 'center', height: HELP_LINES.length + 2,
+      width: Math.max(...HELP_LINES.map((l) => l.length)) + 4,
       border: { type: 'line' }, tags: false, hidden: true, content: HELP_LINES.join('\n'),
       style: { border: { fg: 'yellow' } },
     });

@@ -11,6 +11,7 @@ import { NullCharBackend } from '../chardev/chardev.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import { TeeCharBackend } from '../chardev/tee.js';
+import { VirtualConsoleCharBackend } from '../chardev/virtual-console.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
@@ -36,6 +37,8 @@ export interface HostSetup {
   consoleTee: TeeCharBackend | undefined;
   /** Drives, netdevs and the virtio functions using them (pass drives/netdevs to the Machine). */
   virtio: VirtioSetup;
+  /** COM1 on the terminal UI's console pane (`-display tui` with COM1 on `vc`, the default). */
+  virtualConsole: VirtualConsoleCharBackend | undefined;
   /** Releases files opened for the back ends. */
   close(): void;
 }
@@ -96,6 +99,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
 
   // Serial back ends, COM1..COM4.
   let stdio: StdioRoute | undefined;
+  let virtualConsole: VirtualConsoleCharBackend | undefined;
   const serial: (CharBackend | undefined)[] = [];
   const serialSockets: HostSetup['serialSockets'] = [];
   opts.serial.forEach((spec, i) => {
@@ -109,9 +113,11 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
       case 'null':
         return new NullCharBackend();
       case 'vc':
-        // XXX: the TUI's virtual console is not implemented yet; like -display none, output
-        // goes nowhere.
-        return new NullCharBackend();
+        // The TUI shows COM1 in its console pane. XXX: QEMU gives every vc its own console;
+        // COM2-4 on vc, and any vc under -display none, go nowhere.
+        if (opts.display.type !== 'tui' || index !== 0) return new NullCharBackend();
+        virtualConsole = new VirtualConsoleCharBackend();
+        return virtualConsole;
       case 'stdio': {
         if (stdio) throw new ConfigError('cannot use stdio by multiple character devices');
         const backend = new StreamCharBackend(stdout as unknown as import('node:stream').Writable);
@@ -176,6 +182,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     serialSockets,
     consoleTee,
     virtio,
+    virtualConsole,
     close() {
       virtio.close();
       for (const fd of fds.splice(0)) {

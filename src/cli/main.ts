@@ -16,6 +16,8 @@ import { machineFromOptions } from './machine-from-options.js';
 import { openMonitors } from './monitors.js';
 import { PcvmWebSocketServer } from '../server/websocket-server.js';
 import { GdbServer } from '../gdb/gdb-server.js';
+import { TerminalUi } from '../ui/tui/tui.js';
+import { resolveDisplay } from './display.js';
 
 function fail(message: string): never {
   process.stderr.write(`pcvm: ${message}\n`);
@@ -51,15 +53,10 @@ async function main(argv: string[]): Promise<void> {
   }
   for (const w of opts.warnings) process.stderr.write(`pcvm: warning: ${w}\n`);
 
-  // XXX: the blessed TUI (the default display on a terminal) arrives with the monitor work;
-  // until then the default display serves COM1 and the monitor on stdio like -nographic.
-  if (!opts.nographic && opts.display.type === 'tui' && opts.serial[0]?.backend === 'vc') {
-    opts.serial[0] = { mux: true, backend: 'stdio', signal: false };
-  }
-
   let setup;
   let machine: Machine;
   try {
+    opts = { ...opts, display: resolveDisplay(opts, process.stdout.isTTY === true) };
     setup = machineFromOptions(opts, process.stdout);
     machine = new Machine(setup.config, { serial: setup.serial, log: setup.log, drives: setup.virtio.drives, netdevs: setup.virtio.netdevs });
     setup.virtio.bindClock(machine.clock);
@@ -80,6 +77,12 @@ async function main(argv: string[]): Promise<void> {
   const mux = stdio
     ? new StdioMux(machine, stdio.backend, { stdin: process.stdin, stdout: process.stdout, withMonitor: stdio.withMonitor, monitorOnly })
     : undefined;
+  const tui = opts.display.type === 'tui'
+    ? new TerminalUi(machine, {
+      stdin: process.stdin, stdout: process.stdout, console: setup.virtualConsole,
+      withMonitor: opts.monitor.some((m) => m.backend === 'vc'),
+    })
+    : undefined;
   let monitors;
   let websocket: PcvmWebSocketServer | undefined;
   try {
@@ -99,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
   machine.on('exit', (status, reason) => {
     clearInterval(keepAlive);
     mux?.close();
+    tui?.close();
     monitors.close();
     websocket?.close();
     GdbServer.of(machine)?.close();
@@ -115,6 +119,7 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   mux?.start();
+  tui?.start();
   machine.start();
 }
 

@@ -196,7 +196,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** State while walking argv; `finish()` resolves defaults and cross-option rules. */
 class CommandLineParser {
   readonly o: Mutable<CliOptions> = {
-    memoryBytes: DEFAULT_MEMORY_BYTES, nographic: false, display: { type: 'tui' }, serial: [],
+    memoryBytes: DEFAULT_MEMORY_BYTES, nographic: false, display: { type: 'tui', implicit: true }, serial: [],
     parallel: [], accel: [], noReboot: false, noShutdown: false, startStopped: false,
     firmwareDirs: [], devices: [], debugItems: [], showHelp: false, showVersion: false, smp: 1,
     machine: { type: 'pc', props: {} }, rtc: { base: 'utc', clock: 'host', driftfix: 'none' },

@@ -168,7 +168,7 @@ describe('defaults', () => {
   it('put COM1, LPT1 and the monitor on a virtual console of the display', () => {
     const o = parse();
     const vc: ChardevSpec = { mux: false, backend: 'vc', cols: 80, rows: 24 };
-    expect(o.display).toEqual({ type: 'tui' });
+    expect(o.display).toEqual({ type: 'tui', implicit: true });
     expect(o.serial).toEqual([vc]);
     expect(o.parallel).toEqual([vc]);
     expect(o.monitor).toEqual([vc]);

@@ -57,7 +57,7 @@ export function vmExit(vmx: VmxUnit, reason: number, d: ExitDetails): void {
   v.set(F.IDT_VECTORING_ERROR, vmx.vectoringError);
   vmx.vectoringInfo = vmx.vectoringError = 0;
   saveGuestState(vmx);
-  // The VM-entry interruption-information valid bit is cleared by every VM exit (SDM 28.2.5? 27.x).
+  // Every VM exit clears the valid bit of the VM-entry interruption-information field (SDM 28.2).
   v.set(F.ENTRY_INTR_INFO, v.get(F.ENTRY_INTR_INFO) & 0x7fffffff);
   if (!storeMsrs(vmx)) {
     vmx.leaveNonRoot();

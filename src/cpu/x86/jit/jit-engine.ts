@@ -85,7 +85,8 @@ export class JitEngine implements BlockEngine {
    */
   runBlock(cpu: X86Cpu, budget: number): number {
     // 32-bit protected-mode code only; single-stepping (TF) stays with the interpreter.
-    if (!cpu.cs32 || cpu.mode64 || !cpu.protectedMode || (cpu.s.eflags & Fl.TF) !== 0) return 0;
+    // VMX non-root operation checks for VM exits at every instruction boundary: interpreter only.
+    if (!cpu.cs32 || cpu.mode64 || !cpu.protectedMode || (cpu.s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
     const s = cpu.s;
     const interrupts = cpu.bus.interrupts;
     let total = 0;

@@ -34,7 +34,11 @@ export function writeVirtualDebug(cpu: X86Cpu, lin: bigint, data: Uint8Array): b
     i += n;
   }
   const mem = cpu.bus.mem.ram;
-  for (const p of pieces) mem.set(data.subarray(p.from, p.from + p.len), p.ram);
+  for (const p of pieces) {
+    mem.set(data.subarray(p.from, p.from + p.len), p.ram);
+    // gdb may patch code: drop the JIT's translations of these bytes.
+    cpu.bus.mem.noteRamWrite(p.ram, p.len);
+  }
   // The CPU caches the current code page: a patched instruction must be fetched again.
   cpu.invalidateFetch();
   return true;

@@ -153,7 +153,7 @@ const OPTION_TABLE: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>(
 export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
   'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
   'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
-  'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket',
+  'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket', 'loadvm', 'incoming',
 ]);
 
 /** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */

@@ -50,6 +50,8 @@ import { cpuModelOf } from '../cpu/x86/cpu-model.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 import { LineLogger } from './log.js';
 import { errnoText } from './errno-text.js';
+import type { BlockBackend } from '../block/block-backend.js';
+import { VmSnapshots } from '../snapshot/vm-snapshots.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -60,7 +62,7 @@ const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 
 /** ACPI SCI on a PC: ISA IRQ 9. */
 const SCI_IRQ = 9;
 
-type PendingRequest = 'none' | 'reset' | 'shutdown';
+export type PendingRequest = 'none' | 'reset' | 'shutdown';
 
 export class Machine extends EventEmitter implements MachineControl {
   readonly memory: PhysicalMemory;
@@ -83,6 +85,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly devices: Device[] = [];
   /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
   readonly directBoot: BootPlan | undefined;
+  /** savevm/loadvm/delvm, migration to a file or command (src/snapshot/vm-snapshots.ts). */
+  readonly snapshots: VmSnapshots;
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -214,6 +218,35 @@ export class Machine extends EventEmitter implements MachineControl {
     this.directBoot = config.kernel && planDirectBoot(config.kernel, { memoryBytes: config.memoryBytes, isRam: (a, n) => this.memory.isRam(a, n) });
     this.loadDirectBoot();
     this.state = config.startStopped ? 'prelaunch' : 'paused';
+    this.snapshots = new VmSnapshots(this);
+  }
+
+  /**
+   * The machine's disks in `-drive` order, for savevm/loadvm (internal snapshots go to every
+   * writable one, the VM state to the first writable qcow2). The -drive wiring fills it.
+   */
+  blockBackends(): BlockBackend[] {
+    return [];
+  }
+
+  /** A device's reset or power-off request the run loop has not handled yet (saved in snapshots). */
+  get pendingRequest(): PendingRequest {
+    return this.pending;
+  }
+
+  set pendingRequest(req: PendingRequest) {
+    this.pending = req;
+  }
+
+  /**
+   * Pauses the VM in run state `state`: `inmigrate` while waiting for an incoming stream
+   * (-incoming defer), `postmigrate` after the state went out, `paused` after an incoming
+   * migration under -S. `cont` leaves any of them.
+   */
+  enterPausedState(state: 'paused' | 'inmigrate' | 'postmigrate'): void {
+    if (this.exitStatus !== undefined) return;
+    this.stop();
+    this.state = state;
   }
 
   /** Direct kernel boot, at power-on and after every reset: load the kernel and enter it. */
@@ -236,7 +269,7 @@ export class Machine extends EventEmitter implements MachineControl {
 
   /** Starts execution (unless -S asked to wait for `cont`). */
   start(): void {
-    if (this.state === 'prelaunch') return;
+    if (this.state === 'prelaunch' || this.state === 'inmigrate') return;
     this.cont();
   }
 

@@ -178,8 +178,11 @@ export class VmSnapshots {
         writeFileSync(target.path, bytes);
       } else {
         const r = spawnSync('/bin/sh', ['-c', target.command], { input: bytes, stdio: ['pipe', 'ignore', 'inherit'] });
+        // A command that exits without reading everything also makes the write fail (EPIPE):
+        // its exit status is the more useful message.
+        if (r.status !== null && r.status !== 0) throw new SnapshotError(`migration command exited with status ${r.status}`);
         if (r.error) throw new SnapshotError(`migration command failed: ${r.error.message}`);
-        if (r.status !== 0) throw new SnapshotError(`migration command exited with status ${r.status ?? r.signal}`);
+        if (r.status !== 0) throw new SnapshotError(`migration command ended by signal ${r.signal}`);
       }
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -205,7 +208,7 @@ export class VmSnapshots {
       } else {
         const r = spawnSync('/bin/sh', ['-c', target.command], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: EXEC_MAX_BUFFER });
         if (r.error) throw new SnapshotError(`migration command failed: ${r.error.message}`);
-        if (r.status !== 0) throw new SnapshotError(`migration command exited with status ${r.status ?? r.signal}`);
+        if (r.status !== 0) throw new SnapshotError(r.status === null ? `migration command ended by signal ${r.signal}` : `migration command exited with status ${r.status}`);
         bytes = r.stdout;
       }
       loadVmState(this.m, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));

@@ -50,9 +50,10 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   };
 
   const accel = opts.accel[0];
-  if (accel && accel.name !== 'tcg') {
-    throw new ConfigError(`-accel ${accel.given}: not supported yet (the interpreter, -accel tcg, is available)`);
+  if (accel && accel.name === 'kvm') {
+    throw new ConfigError(`-accel ${accel.given}: not supported yet (-accel tcg, the JIT, and -accel interp are available)`);
   }
+  const engine: MachineConfig['accel'] = accel?.name === 'interp' ? 'interp' : 'jit';
 
   let bios: Uint8Array | undefined;
   if (opts.bios !== undefined) {
@@ -149,6 +150,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
 
   const config: MachineConfig = defaultMachineConfig({
     memoryBytes: opts.memoryBytes,
+    accel: engine,
     bios,
     clock: opts.icount ? { kind: 'icount', shift: opts.icount.shift } : { kind: 'realtime' },
     noReboot: opts.noReboot,

@@ -17,7 +17,8 @@ export interface DisplaySpec {
 }
 
 /** Accelerators: QEMU's name, or pcvm's own engine names. */
-export type AccelName = 'tcg' | 'jit' | 'kvm';
+/** `tcg` and `jit` are the JIT (QEMU's TCG translates too); `interp` the reference interpreter alone. */
+export type AccelName = 'tcg' | 'jit' | 'interp' | 'kvm';
 
 /** One `-accel` (or `-machine accel=`, `-enable-kvm`); several are tried in order. */
 export interface AccelSpec {

@@ -722,7 +722,7 @@ class CommandLineParser {
 
 function accelSpec(given: string, kv: KeyValueList): AccelSpec {
   const name: AccelName | undefined =
-    given === 'tcg' || given === 'interp' ? 'tcg' : given === 'jit' ? 'jit' : given === 'kvm' ? 'kvm' : undefined;
+    given === 'tcg' ? 'tcg' : given === 'interp' ? 'interp' : given === 'jit' ? 'jit' : given === 'kvm' ? 'kvm' : undefined;
   if (name === undefined) {
     if (ACCELS_NOT_YET.includes(given)) throw new ConfigError(`accelerator ${given} is not supported yet`);
     throw new ConfigError(`invalid accelerator ${given}`);

@@ -37,8 +37,8 @@ export interface MachineConfig {
   memoryBytes: number;
   /** BIOS image (mapped below 4 GiB, last 128 KiB aliased below 1 MiB); default: the demo firmware. */
   bios?: Uint8Array;
-  /** Execution engine. */
-  accel: 'interp';
+  /** Execution engine: the JIT (interpreter plus translated blocks) or the interpreter alone. */
+  accel: 'interp' | 'jit';
   clock: ClockMode;
   /** `-no-reboot`: a reset request (or triple fault) ends the VM instead. */
   noReboot: boolean;

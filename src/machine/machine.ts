@@ -25,6 +25,7 @@ import { BELOW_4G_RAM_MAX, layoutMemory } from './memory-layout.js';
 import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
 import { X86Cpu } from '../cpu/x86/cpu.js';
 import { InterpreterAccel } from '../accel/interp/interpreter.js';
+import { JitEngine } from '../cpu/x86/jit/jit-engine.js';
 import { RunExit, type Accelerator } from '../accel/accelerator.js';
 import { NullCharBackend } from '../chardev/chardev.js';
 import { Pic8259Pair } from '../../devices/pic/pic8259.js';
@@ -124,7 +125,8 @@ export class Machine extends EventEmitter implements MachineControl {
       nowNs: () => this.clock.nowNs(),
       log: backends.log,
     }, cpuModelOf(config));
-    this.accel = new InterpreterAccel(this.cpu, this.clock);
+    if (config.accel === 'jit') new JitEngine(this.cpu, this.memory);
+    this.accel = new InterpreterAccel(this.cpu, this.clock, config.accel);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
 
     // --- devices on the ISA bus ---

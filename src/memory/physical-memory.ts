@@ -99,12 +99,27 @@ export class PhysicalMemory {
   private highRamOffset = 0;
   /** Observer for accesses that hit nothing (tracing only). */
   onUnassigned: ((addr: number, size: AccessSize, write: boolean) => void) | undefined;
+  /**
+   * One byte per 4 KiB page of `ram`: non-zero while translated code made from that page
+   * exists (the JIT's blocks). Every write path into RAM checks it and calls `onCodeWrite`
+   * with the RAM page number, so that stale code is dropped before it can run again.
+   */
+  readonly codePages: Uint8Array;
+  onCodeWrite: ((ramPage: number) => void) | undefined;
 
   constructor(readonly ramBytes: number) {
     if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE_SIZE !== 0) {
       throw new WiringError(`RAM size ${ramBytes} is not a positive multiple of 4 KiB`);
     }
     this.ram = new Uint8Array(ramBytes);
+    this.codePages = new Uint8Array(ramBytes / PAGE_SIZE);
+  }
+
+  /** Tells the code-page observer that RAM bytes `[ramOffset, ramOffset + len)` were written. */
+  noteRamWrite(ramOffset: number, len: number): void {
+    const first = Math.floor(ramOffset / PAGE_SIZE);
+    const last = Math.floor((ramOffset + Math.max(len, 1) - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) if (this.codePages[p] !== 0) this.onCodeWrite?.(p);
   }
 
   /** Maps RAM bytes `[ramOffset, ramOffset + size)` at guest-physical `base`. */
@@ -336,9 +351,12 @@ export class PhysicalMemory {
       const off = addr & (PAGE_SIZE - 1);
       if (off + size <= PAGE_SIZE) {
         switch (this.pageKind[page]) {
-          case PageKind.Ram:
-            storeLE(this.ram, this.pageRef[page]! * PAGE_SIZE + off, size, value);
+          case PageKind.Ram: {
+            const ramPage = this.pageRef[page]!;
+            storeLE(this.ram, ramPage * PAGE_SIZE + off, size, value);
+            if (this.codePages[ramPage] !== 0) this.onCodeWrite?.(ramPage);
             return;
+          }
           case PageKind.Rom:
             return; // ROM ignores writes, as the chip does
           case PageKind.Mmio: {
@@ -360,6 +378,7 @@ export class PhysicalMemory {
       const o = this.ramOffsetOf(addr, size);
       if (o >= 0) {
         storeLE(this.ram, o, size, value);
+        this.noteRamWrite(o, size);
         return;
       }
       if (size === 1) {
@@ -382,6 +401,7 @@ export class PhysicalMemory {
   writeBytes(addr: number, data: Uint8Array): void {
     const off = this.dmaOffset(addr, data.length);
     this.ram.set(data, off);
+    this.noteRamWrite(off, data.length);
   }
 
   private dmaOffset(addr: number, len: number): number {

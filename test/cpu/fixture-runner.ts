@@ -75,9 +75,9 @@ interface UndefinedDiff {
  * Registers one `describe` with an `it` per snippet of `fixtures/<group>.json`.
  * `title` names what the group proves.
  */
-export function describeFixture(group: string, title: string, setup?: (cpu: X86Cpu) => void): void {
+export function describeFixture(group: string, title: string, setup?: (cpu: X86Cpu) => void, options: { jit?: boolean } = {}): void {
   const fixture = loadFixture(group);
-  const harness = CpuHarness.flat32();
+  const harness = CpuHarness.flat32({ jit: options.jit });
   const undefinedDiffs: UndefinedDiff[] = [];
 
   describe(`${title} (host: ${fixture.host}, ${fixture.hostMode})`, () => {

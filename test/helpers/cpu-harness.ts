@@ -29,6 +29,7 @@
  *   0x100000 CODE_ADDR: code under test (flat32)
  *   0x110000 DATA_ADDR: data window (flat32; the native fixture runner uses the same addresses)
  */
+import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
 import { X86Cpu, CpuExit, type CpuBus } from '../../src/cpu/x86/cpu.js';
 import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
@@ -144,7 +145,7 @@ export class CpuHarness {
   readonly io = new IoPortBus();
   readonly cpu: X86Cpu;
 
-  private constructor(readonly mode: 'flat32' | 'real16') {
+  private constructor(readonly mode: 'flat32' | 'real16', jit = false) {
     this.mem.mapRam(0, RAM_BYTES, 0);
     const bus: CpuBus = {
       mem: this.mem,
@@ -154,13 +155,15 @@ export class CpuHarness {
       log: NULL_LOGGER,
     };
     this.cpu = new X86Cpu(bus);
+    // Every block translated at first sight, so that each snippet runs as translated code.
+    if (jit) new JitEngine(this.cpu, this.mem, { threshold: 0 });
     if (mode === 'flat32') this.installProtectedTables();
     else this.installRealTables();
   }
 
-  /** Flat 32-bit protected mode, CPL 0. */
-  static flat32(): CpuHarness {
-    return new CpuHarness('flat32');
+  /** Flat 32-bit protected mode, CPL 0; `jit` runs the code through the JIT. */
+  static flat32(options: { jit?: boolean } = {}): CpuHarness {
+    return new CpuHarness('flat32', options.jit ?? false);
   }
 
   /** Real mode (16-bit). */
@@ -172,6 +175,7 @@ export class CpuHarness {
   write(addr: number, bytes: ArrayLike<number>): void {
     if (addr < 0 || addr + bytes.length > RAM_BYTES) throw new RangeError(`write outside RAM at ${addr}`);
     this.mem.ram.set(bytes, addr);
+    this.mem.noteRamWrite(addr, bytes.length);
   }
 
   /** Fills guest RAM `[addr, addr + length)` with `value`. */

@@ -14,9 +14,12 @@ import { RunExit, type Accelerator } from '../accelerator.js';
 const BATCH = 4096;
 
 export class InterpreterAccel implements Accelerator {
-  readonly name = 'interp';
-
-  constructor(private readonly cpu: X86Cpu, private readonly clock: VirtualClock) {}
+  constructor(
+    private readonly cpu: X86Cpu,
+    private readonly clock: VirtualClock,
+    /** 'interp', or 'jit' when the CPU has a block engine attached (src/cpu/x86/jit/). */
+    readonly name: 'interp' | 'jit' = 'interp',
+  ) {}
 
   get instructionsRetired(): number {
     return this.cpu.retired;

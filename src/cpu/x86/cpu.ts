@@ -59,6 +59,26 @@ export const enum Sensitive {
 export type InterceptHook = (cpu: X86Cpu, op: Sensitive, detail: number) => boolean;
 
 /** Why `run` returned. */
+/**
+ * A block engine (the JIT) as the run loop sees it. Translated code keeps the interpreter's
+ * contract: it stops at the instruction boundary before anything it cannot translate, sets
+ * `startEip` before each instruction that can fault and leaves EIP past what it retired.
+ */
+export interface BlockEngine {
+  /**
+   * Runs translated code at EIP if there is a block for it of at most `budget` instructions;
+   * returns the instructions retired, or 0 when the interpreter must step.
+   */
+  runBlock(cpu: X86Cpu, budget: number): number;
+  /**
+   * After a fault inside translated code: how many instructions completed in the `runBlock`
+   * call before the faulting one (the engine has counted them in `retired`).
+   */
+  abortBlock(cpu: X86Cpu): number;
+  /** Drops every translation (reset, snapshot load). */
+  flush(): void;
+}
+
 export const enum CpuExit {
   /** The instruction budget ran out. */
   Budget = 0,
@@ -105,6 +125,11 @@ export class X86Cpu {
   tripleFault = false;
   /** Budget consumed by the last `run` call (instructions plus delivered faults). */
   lastRunCount = 0;
+  /**
+   * The JIT (src/cpu/x86/jit/), when the accelerator has one: `run` asks it for translated
+   * code at every instruction boundary and steps the interpreter where it has none.
+   */
+  blockEngine: BlockEngine | undefined;
 
   // --- Decoder state of the current instruction (reused, never allocated per instruction) ---
   /** Operand size in bits: 16, 32 or (64-bit mode) 64. */
@@ -259,6 +284,7 @@ export class X86Cpu {
     this.deliveringVector = -1;
     this.updateMode();
     this.mmu.flushAll();
+    this.blockEngine?.flush();
   }
 
   /** Recomputes cached mode bits from the state. Call after any CR0/segment/EFLAGS.VM change. */
@@ -289,6 +315,21 @@ export class X86Cpu {
     this.fetchHi = 0;
     this.fetch64Lo = 1;
     this.fetch64Hi = 0;
+  }
+
+  /**
+   * For the JIT: the index in guest RAM of the byte at EIP when EIP lies in the cached code
+   * page and that page is RAM, else -1 (the interpreter's next fetch refills the cache).
+   */
+  codeIndex(): number {
+    const eip = this.s.eip >>> 0;
+    if (eip < this.fetchLo || eip > this.fetchHi || this.fetchBuf !== this.bus.mem.ram) return -1;
+    return this.fetchDelta + eip;
+  }
+
+  /** With `codeIndex() >= 0`: the bytes from EIP that may be fetched (page end, CS limit). */
+  codeBytesLeft(): number {
+    return this.fetchHi - (this.s.eip >>> 0) + 1;
   }
 
   /** The A20 gate (port 0x92, the i8042 output port). */
@@ -1063,21 +1104,20 @@ export class X86Cpu {
         exit = CpuExit.Halted;
         break;
       }
+      const engine = this.blockEngine;
       try {
-        for (; left > 0; left--) {
-          this.step();
-          if (s.halted || this.exitRequested || s.interruptShadow) {
-            left--;
-            break;
-          }
-          // Check for interrupts every instruction when IF is set; cheap: one call.
-          if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) {
-            left--;
-            break;
-          }
+        while (left > 0) {
+          // Translated code for a run of instructions, else one interpreted instruction.
+          const n = engine === undefined ? 0 : engine.runBlock(this, left);
+          if (n === 0) this.step();
+          left -= n === 0 ? 1 : n;
+          if (s.halted || this.exitRequested || s.interruptShadow) break;
+          // Check for interrupts every instruction (or block) when IF is set; cheap: one call.
+          if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) break;
         }
       } catch (e) {
         if (e !== this.fault) throw e;
+        if (engine !== undefined) left -= engine.abortBlock(this);
         left--;
         this.deliverFault();
       }
@@ -1255,6 +1295,8 @@ export class X86Cpu {
     this.updateMode();
     // The TLB is a cache, never saved: start empty (the PDPTE registers were restored).
     this.mmu.flushAll();
+    // RAM is restored separately; translated code is a cache too.
+    this.blockEngine?.flush();
   }
 
   /** Raises NMI (the LINT1 / monitor `nmi` path). */

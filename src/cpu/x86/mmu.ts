@@ -32,12 +32,15 @@ export class Mmu {
    * the host is big-endian or the RAM cannot be viewed so (its index must stay below 2^32).
    */
   private readonly ram32: Int32Array;
+  /** PhysicalMemory.codePages: RAM pages translated code was made from. */
+  private readonly codePages: Uint8Array;
   private readonly walkResult = new WalkResult();
   private readonly probeResult = new WalkResult();
 
   constructor(private readonly cpu: X86Cpu) {
     this.mem = cpu.bus.mem;
     this.ram = this.mem.ram;
+    this.codePages = this.mem.codePages;
     const ram = this.ram;
     this.ram32 = HOST_LITTLE_ENDIAN && ram.byteOffset % 4 === 0 && ram.length % 4 === 0 && ram.length <= 2 ** 32
       ? new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4)
@@ -81,14 +84,18 @@ export class Mmu {
         const a = r + off;
         if (size === 4 && (a & 3) === 0 && this.ram32.length !== 0) {
           this.ram32[a >>> 2] = v;
-          return;
+        } else {
+          ram[a] = v;
+          if (size !== 1) {
+            ram[a + 1] = v >>> 8;
+            if (size !== 2) {
+              ram[a + 2] = v >>> 16;
+              ram[a + 3] = v >>> 24;
+            }
+          }
         }
-        ram[a] = v;
-        if (size === 1) return;
-        ram[a + 1] = v >>> 8;
-        if (size === 2) return;
-        ram[a + 2] = v >>> 16;
-        ram[a + 3] = v >>> 24;
+        // Translated code made from this page is stale now (self-modifying code).
+        if (this.codePages[r / PAGE] !== 0) this.mem.onCodeWrite?.(r / PAGE);
         return;
       }
     }

@@ -1,0 +1,141 @@
+/**
+ * Turns a run of guest instructions (a basic block: up to the first jump, the first
+ * instruction the JIT leaves to the interpreter, or the end of the code page) into one
+ * JavaScript function, compiled by the host engine like any other code.
+ *
+ * The function's contract with the run loop (X86Cpu.run):
+ * - before each instruction it sets `cpu.startEip`, so that a fault thrown from inside
+ *   (CpuFault, as the interpreter throws) restarts that instruction, and the engine can tell
+ *   how many instructions before it completed;
+ * - it leaves EIP after the last instruction it ran, adds them to `cpu.retired` and returns
+ *   their number;
+ * - after an instruction that may write memory it checks that the block is still valid (a
+ *   write into its own page invalidates it: self-modifying code) and stops there if not.
+ */
+import { alu, dec, divAcc, doubleShift, idivAcc, imulAcc, imulTrunc, inc, mulAcc, neg, shift, signExtend } from '../alu.js';
+import { setIp } from '../exec-primary.js';
+import type { X86Cpu } from '../cpu.js';
+import { CodeReader, OutOfBytes } from './code-reader.js';
+import { BlockMemory, InsnOperands } from './operands.js';
+import type { FlatAccess } from './flat-memory.js';
+import { Flow, translateInsn } from './translate.js';
+
+/** The functions translated code calls, passed in once per block. */
+const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend };
+const HELPER_NAMES = Object.keys(HELPERS).join(', ');
+const FLAT_NAMES = 'rd8, rd16, rd32, wr8, wr16, wr32, popFlat16, popFlat32';
+
+/** Attribute bits that make a data segment flat-usable: present-usable, writable, expand-up. */
+const AR_FLAT_MASK = 0x1000e;
+const AR_FLAT = 0x2;
+
+/**
+ * Whether segment `seg` is flat: base 0, limit 4 GiB, a usable writable expand-up data
+ * segment — then every offset is its own linear address and no access can fail the segment
+ * checks except one whose last byte passes 4 GiB (the slow path's business).
+ */
+export function segmentIsFlat(s: X86Cpu['s'], seg: number): boolean {
+  return s.segBase[seg] === 0 && s.segLimit[seg] === 0xffffffff && (s.segAr[seg]! & AR_FLAT_MASK) === AR_FLAT;
+}
+
+/** A translated block. `length` 0 marks an EIP whose first instruction is not translated. */
+export class CompiledBlock {
+  /** False once its page was written: never run again. */
+  valid = true;
+  run: () => number = () => 0;
+
+  constructor(
+    /** Index in guest RAM of the first byte. */
+    readonly index: number,
+    readonly eip: number,
+    /** The CPU mode it was translated for (see JitEngine.signature). */
+    readonly sig: number,
+    /** CS limit when translated: the block never runs past it. */
+    readonly csLimit: number,
+    /** EIP of each instruction (a fault's position). */
+    readonly eips: readonly number[],
+  ) {}
+
+  get length(): number {
+    return this.eips.length;
+  }
+}
+
+/** Segment prefixes (SDM Vol. 2A 2.1.1) → SegReg. */
+const SEG_PREFIX: Record<number, number> = { 0x26: 0, 0x2e: 1, 0x36: 2, 0x3e: 3, 0x64: 4, 0x65: 5 };
+
+export interface BlockSource {
+  ram: Uint8Array;
+  /** Segments flat at translation time (bit k: segment register k), and the CPL's TLB set. */
+  flatMask: number;
+  tlbSet: number;
+  /** Index of the first byte in `ram`. */
+  index: number;
+  /** Bytes from there that may be fetched. */
+  bytes: number;
+  eip: number;
+  ss32: boolean;
+  maxInstructions: number;
+}
+
+/** Translates the block at `src`. Returns its source text and instruction EIPs. */
+export function translateBlock(src: BlockSource): { body: string; eips: number[] } {
+  const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
+  const mem = new BlockMemory(src.flatMask, src.tlbSet, src.ss32);
+  const eips: number[] = [];
+  const parts: string[] = [];
+  let jumped = false;
+  let nextEip = src.eip;
+  while (eips.length < src.maxInstructions) {
+    const start = r.pos;
+    const eip = (src.eip + (start - src.index)) >>> 0;
+    const o = new InsnOperands(mem);
+    let t;
+    try {
+      let op = r.u8();
+      for (;;) {
+        if (op === 0x66) o.os = 16;
+        else if (op === 0xf0) o.lock = true;
+        else if (SEG_PREFIX[op] !== undefined) o.segOverride = SEG_PREFIX[op]!;
+        else break;
+        op = r.u8();
+      }
+      t = translateInsn(r, o, op, {
+        eip,
+        next: () => (src.eip + (r.pos - src.index)) >>> 0,
+        ss32: src.ss32,
+      });
+    } catch (e) {
+      if (!(e instanceof OutOfBytes)) throw e;
+      t = undefined;
+    }
+    if (t === undefined) break;
+    nextEip = (src.eip + (r.pos - src.index)) >>> 0;
+    eips.push(eip);
+    const n = eips.length;
+    parts.push(`cpu.startEip = ${eip};`, t.code);
+    if (t.flow === Flow.Jump) {
+      jumped = true;
+      break;
+    }
+    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nextEip}; cpu.retired += ${n}; return ${n}; }`);
+  }
+  if (!jumped) parts.push(`s.eip = ${nextEip};`);
+  parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
+  // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
+  const guards: string[] = [];
+  for (let seg = 0; seg < 6; seg++) {
+    if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
+  }
+  if (guards.length > 0) parts.unshift(`if (${guards.join(' || ')}) return -1;`);
+  return { body: parts.join('\n'), eips };
+}
+
+/** Compiles `body` into the block's `run`. */
+export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock, body: string): void {
+  if (block.length === 0) return;
+  const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F',
+    `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\nreturn function block_${block.eip.toString(16)}() {\n${body}\n};`) as
+    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess) => () => number;
+  block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat);
+}

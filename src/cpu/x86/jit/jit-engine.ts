@@ -1,0 +1,174 @@
+/**
+ * The JIT: finds, translates and runs blocks of guest code (block-compiler.ts), and drops
+ * them when the memory they came from is written.
+ *
+ * Blocks are keyed by where their first byte lies in guest RAM, so a page mapped at several
+ * linear addresses (or remapped by a new CR3) shares its translations, and a write through
+ * any mapping or by DMA reaches them: PhysicalMemory.codePages marks the RAM pages that have
+ * translations and every write path into RAM reports writes to such pages (onCodeWrite).
+ * A block is also tagged with the EIP and the CPU mode it was translated for, and runs only
+ * when they match.
+ *
+ * An EIP is translated once it has been reached `threshold` times (code that runs once is
+ * cheaper to interpret). The cache is direct-mapped: a colliding block replaces the old one.
+ */
+import { Fl, SegReg } from '../state.js';
+import type { BlockEngine, X86Cpu } from '../cpu.js';
+import type { PhysicalMemory } from '../../../memory/physical-memory.js';
+import { CompiledBlock, compileBlock, segmentIsFlat, translateBlock } from './block-compiler.js';
+import { makeFlatAccess, type FlatAccess } from './flat-memory.js';
+
+const SLOT_BITS = 16;
+const SLOTS = 1 << SLOT_BITS;
+const SLOT_MASK = SLOTS - 1;
+const PAGE = 4096;
+/** Translations kept before everything is dropped (bounds memory on long runs). */
+const MAX_BLOCKS = 200_000;
+
+export interface JitOptions {
+  /** Visits of an EIP before it is translated (0: at once; tests). */
+  threshold?: number;
+  /** Longest block, in instructions. */
+  maxInstructions?: number;
+}
+
+export class JitEngine implements BlockEngine {
+  private readonly slots: (CompiledBlock | undefined)[] = new Array<CompiledBlock | undefined>(SLOTS).fill(undefined);
+  private readonly heat = new Uint8Array(SLOTS);
+  /** RAM page → blocks translated from it. */
+  private readonly pageBlocks = new Map<number, CompiledBlock[]>();
+  private blockCount = 0;
+  /** The block running now, and the instructions run before it in this runBlock call (for abortBlock). */
+  private current: CompiledBlock | undefined;
+  private doneBefore = 0;
+  private readonly flat: FlatAccess;
+  private readonly threshold: number;
+  private readonly maxInstructions: number;
+  /** Counters for `info jit` and the benchmarks. */
+  readonly stats = { translated: 0, invalidated: 0, flushes: 0 };
+
+  constructor(private readonly cpu: X86Cpu, private readonly mem: PhysicalMemory, options: JitOptions = {}) {
+    this.threshold = Math.min(options.threshold ?? 2, 255);
+    this.maxInstructions = options.maxInstructions ?? 48;
+    this.flat = makeFlatAccess(cpu);
+    mem.onCodeWrite = (page) => this.invalidatePage(page);
+    cpu.blockEngine = this;
+  }
+
+  /** The mode bits a translation depends on besides CS.D (always 1 here): SS.B and the CPL. */
+  private static signature(cpu: X86Cpu): number {
+    return (cpu.ss32 ? 1 : 0) | (cpu.cpl << 1);
+  }
+
+  /**
+   * Runs blocks one after another while each next one is translated and fits the budget, and
+   * nothing asks the run loop to look (an exit request, a deliverable interrupt).
+   */
+  runBlock(cpu: X86Cpu, budget: number): number {
+    // 32-bit protected-mode code only; single-stepping (TF) stays with the interpreter.
+    if (!cpu.cs32 || cpu.mode64 || !cpu.protectedMode || (cpu.s.eflags & Fl.TF) !== 0) return 0;
+    const s = cpu.s;
+    const interrupts = cpu.bus.interrupts;
+    let total = 0;
+    for (;;) {
+      this.doneBefore = total;
+      const n = this.runOne(cpu, budget - total);
+      if (n === 0) return total;
+      total += n;
+      if (total >= budget || cpu.exitRequested || ((s.eflags & Fl.IF) !== 0 && interrupts.hasInterrupt())) return total;
+    }
+  }
+
+  private runOne(cpu: X86Cpu, budget: number): number {
+    const index = cpu.codeIndex();
+    if (index < 0) return 0;
+    const s = cpu.s;
+    const eip = s.eip >>> 0;
+    const slot = index & SLOT_MASK;
+    let b = this.slots[slot];
+    const sig = JitEngine.signature(cpu);
+    if (b === undefined || b.index !== index || b.eip !== eip || b.sig !== sig || b.csLimit !== s.segLimit[SegReg.CS]) {
+      if (this.heat[slot]! < this.threshold) {
+        this.heat[slot]!++;
+        return 0;
+      }
+      this.heat[slot] = 0;
+      b = this.translate(cpu, index, eip, sig);
+      this.slots[slot] = b;
+    }
+    if (b.length === 0 || b.length > budget) return 0;
+    this.current = b;
+    const n = b.run();
+    this.current = undefined;
+    if (n < 0) {
+      // A segment the block took as flat no longer is: translate it again for next time.
+      this.slots[slot] = this.translate(cpu, index, eip, sig);
+      return 0;
+    }
+    return n;
+  }
+
+  abortBlock(cpu: X86Cpu): number {
+    const b = this.current;
+    if (b === undefined) return 0;
+    this.current = undefined;
+    // The block's instructions before the faulting one completed: count them as retired.
+    const k = Math.max(0, b.eips.indexOf(cpu.startEip >>> 0));
+    cpu.retired += k;
+    return this.doneBefore + k;
+  }
+
+  flush(): void {
+    this.slots.fill(undefined);
+    this.heat.fill(0);
+    for (const page of this.pageBlocks.keys()) this.mem.codePages[page] = 0;
+    for (const list of this.pageBlocks.values()) for (const b of list) b.valid = false;
+    this.pageBlocks.clear();
+    this.blockCount = 0;
+    this.stats.flushes++;
+  }
+
+  /** Drops every block translated from RAM page `page` (it was written). */
+  invalidatePage(page: number): void {
+    this.mem.codePages[page] = 0;
+    const list = this.pageBlocks.get(page);
+    if (list === undefined) return;
+    this.pageBlocks.delete(page);
+    for (const b of list) {
+      b.valid = false;
+      const slot = b.index & SLOT_MASK;
+      if (this.slots[slot] === b) this.slots[slot] = undefined;
+    }
+    this.blockCount -= list.length;
+    this.stats.invalidated += list.length;
+  }
+
+  private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
+    if (this.blockCount >= MAX_BLOCKS) this.flush();
+    let flatMask = 0;
+    for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
+    const { body, eips } = translateBlock({
+      ram: this.mem.ram,
+      flatMask,
+      tlbSet: cpu.tlbSet,
+      index,
+      bytes: cpu.codeBytesLeft(),
+      eip,
+      ss32: cpu.ss32,
+      maxInstructions: this.maxInstructions,
+    });
+    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips);
+    compileBlock(cpu, this.flat, b, body);
+    const page = Math.floor(index / PAGE);
+    let list = this.pageBlocks.get(page);
+    if (list === undefined) {
+      list = [];
+      this.pageBlocks.set(page, list);
+    }
+    list.push(b);
+    this.blockCount++;
+    this.mem.codePages[page] = 1;
+    if (b.length > 0) this.stats.translated++;
+    return b;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The JIT keeps the interpreter's semantics where translated code is most likely to go
+ * wrong: code that rewrites itself or is rewritten by DMA, faults in the middle of a block
+ * (state, EIP and the instruction count), segments that stop being flat after a block was
+ * translated, and whole programs (the multiboot test kernel) run as translated code.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CODE_ADDR, CpuHarness, DATA_ADDR, GDT_SELECTORS } from '../helpers/cpu-harness.js';
+import { Machine } from '../../src/machine/machine.js';
+import { defaultMachineConfig } from '../../src/machine/config.js';
+import { MemoryCharBackend } from '../../src/chardev/chardev.js';
+import { NULL_LOGGER } from '../../src/machine/log.js';
+import { packageRoot } from '../../src/machine/default-firmware.js';
+import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+
+/** Runs `code` on both engines; returns both results. */
+function both(code: number[], setup?: Parameters<CpuHarness['run']>[0]['setup']) {
+  const interp = CpuHarness.flat32().run({ code, setup });
+  const jitHarness = CpuHarness.flat32({ jit: true });
+  const jit = jitHarness.run({ code, setup });
+  return { interp, jit, harness: jitHarness };
+}
+
+describe('JIT', () => {
+  it('an instruction rewritten by an earlier store in the same block runs its new bytes', () => {
+    // mov byte [CODE_ADDR + 8], 0x22 ; mov eax, 0x11 (the immediate's low byte is at offset 8)
+    const code = [0xc6, 0x05, ...le32(CODE_ADDR + 8), 0x22, 0xb8, 0x11, 0x00, 0x00, 0x00];
+    const { interp, jit } = both(code);
+    expect(interp.regs.eax).toBe(0x22);
+    expect(jit.regs.eax).toBe(0x22);
+  });
+
+  it('a translated loop body rewritten between iterations runs the new code', () => {
+    // ecx = 2; loop: mov eax, imm32 (at L+1) ; add ebx, eax ; mov dword [L+1], 5 ; dec ecx ; jnz loop
+    const L = CODE_ADDR + 5;
+    const code = [
+      0xb9, ...le32(2), // mov ecx, 2
+      0xb8, ...le32(1), // L: mov eax, 1
+      0x01, 0xc3, // add ebx, eax
+      0xc7, 0x05, ...le32(L + 1), ...le32(5), // mov dword [L+1], 5
+      0x49, // dec ecx
+      0x75, 0x100 - 20, // jnz L
+    ];
+    const { interp, jit } = both(code);
+    expect(interp.regs.ebx).toBe(6);
+    expect(jit.regs.ebx).toBe(6);
+  });
+
+  it('a DMA write into a translated page drops its blocks', () => {
+    const h = CpuHarness.flat32({ jit: true });
+    const engine = h.cpu.blockEngine as JitEngine;
+    const code = [0xb8, ...le32(7)]; // mov eax, 7
+    expect(h.run({ code }).regs.eax).toBe(7);
+    const before = engine.stats.invalidated;
+    // A device writes the immediate (as virtio would): through PhysicalMemory.writeBytes.
+    h.mem.writeBytes(CODE_ADDR + 1, new Uint8Array([9]));
+    expect(engine.stats.invalidated).toBeGreaterThan(before);
+  });
+
+  it('a fault in the middle of a block leaves the same state and instruction count as the interpreter', () => {
+    // xor edx, edx ; mov eax, 5 ; inc ebx ; div ecx (ecx = 0 → #DE) ; inc esi
+    const code = [0x31, 0xd2, 0xb8, ...le32(5), 0x43, 0xf7, 0xf1, 0x46];
+    const interp = CpuHarness.flat32();
+    const jit = CpuHarness.flat32({ jit: true });
+    const a = interp.run({ code, regs: { ecx: 0 } });
+    const b = jit.run({ code, regs: { ecx: 0 } });
+    expect(a.exception?.vector).toBe(0);
+    expect(b.exception).toEqual(a.exception);
+    expect(b.regs).toEqual(a.regs);
+    expect(jit.cpu.retired).toBe(interp.cpu.retired);
+  });
+
+  it('a block translated with a flat DS obeys DS after it is reloaded with a 4 KiB segment', () => {
+    // mov eax, [DATA_ADDR]: translated with flat DS; then DS gets DATA_SMALL (limit 0xfff): #GP.
+    const code = [0xa1, ...le32(DATA_ADDR)];
+    const h = CpuHarness.flat32({ jit: true });
+    expect(h.run({ code }).exception).toBeUndefined();
+    const r = h.run({
+      code,
+      setup: (cpu) => {
+        cpu.s.segSel[3] = GDT_SELECTORS.DATA_SMALL;
+        cpu.s.segLimit[3] = 0xfff;
+      },
+    });
+    expect(r.exception?.vector).toBe(13);
+  });
+
+  it('the multiboot test kernel passes every check when run as translated code', async () => {
+    const elf = new Uint8Array(readFileSync(join(packageRoot(), 'firmware/multiboot-test/mbtest.elf')));
+    const mod0 = new Uint8Array(4219);
+    for (let i = 0; i < mod0.length; i++) mod0[i] = (i * 7 + 3) & 0xff;
+    const serial = new MemoryCharBackend();
+    const m = new Machine(defaultMachineConfig({
+      memoryBytes: 64 << 20,
+      accel: 'jit',
+      kernel: {
+        fileName: 'firmware/multiboot-test/mbtest.elf', data: elf, cmdline: 'console=ttyS0 pcvm-multiboot-test',
+        initrd: [{ name: '/tmp/mods/mod0.bin alpha beta', data: mod0 }, { name: '/tmp/mods/mod,1.bin', data: new TextEncoder().encode('second module\n') }],
+      },
+      debugExits: [{ iobase: 0xf4, iosize: 4 }],
+    }), { serial: [serial], log: NULL_LOGGER });
+    m.start();
+    const status = await m.waitForExit();
+    expect(serial.text()).toContain('PASS: all checks');
+    expect(status).toBe((0x10 << 1) | 1);
+    expect(m.accel.name).toBe('jit');
+  });
+});

@@ -22,6 +22,8 @@ MB_FLAGS        equ 0x00010000      ; a.out kludge: the header gives the load ad
 COM1            equ 0x3F8
 DEBUG_EXIT      equ 0xF4
 LAPIC           equ 0xFEE00000
+DATA            equ 0x180000        ; IDT, counters and stack: pages apart from the code, so
+                                    ; that a JIT's translated code is not invalidated by them
 BUFFER          equ 0x200000        ; 64 pages of RAM the loop writes
 BUFFER_WORDS    equ 64 * 1024
 PIT_DIVISOR     equ 119
@@ -38,10 +40,15 @@ multiboot_header:
         dd      multiboot_header    ; header_addr
         dd      LOAD_ADDR           ; load_addr
         dd      file_end            ; load_end_addr
-        dd      bss_end             ; bss_end_addr
+        dd      file_end            ; bss_end_addr (no bss: the data lives at DATA)
         dd      start               ; entry_addr
 
 start:
+        mov     edi, DATA
+        mov     ecx, (data_end - DATA) / 4
+        xor     eax, eax
+        cld
+        rep     stosd
         mov     esp, stack_top
         call    setup_idt
         lidt    [idt_descriptor]
@@ -280,7 +287,7 @@ idt_descriptor:
         times   (8 - ($ - $$) % 8) % 8 db 0
 file_end:
 
-        absolute file_end
+        absolute DATA
 idt:            resb 256 * 8
 pit_ticks:      resd 1
 rtc_ticks:      resd 1
@@ -289,4 +296,4 @@ work:           resd 1
 last_print:     resd 1
                 resb 4096
 stack_top:
-bss_end:
+data_end:

@@ -172,6 +172,8 @@ export function applyVmState(m: Machine, staged: StagedVmState, beforeRam?: () =
   const ram = m.memory.ram;
   ram.fill(0);
   for (const run of staged.decoded.ramRuns) ram.set(run.bytes, run.firstPage * RAM_PAGE_BYTES);
+  // All of RAM changed: translated code (the JIT's blocks) made from it is stale.
+  m.memory.noteRamWrite(0, ram.length);
 }
 
 /** Stage and apply in one step (migration, tests). */

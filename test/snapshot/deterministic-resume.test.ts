@@ -4,9 +4,10 @@
  * count; a machine loaded from a snapshot taken mid-run finishes exactly as the uninterrupted
  * run did — the output's `w=` values move if any interrupt arrives one instruction off.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVmState, saveVmState } from '../../src/snapshot/machine-state.js';
-import { runToExit, runUntil, ticksMachine } from './ticks-guest.js';
+import { runToExit, runUntil, ticksMachine, TICKS_KERNEL } from './ticks-guest.js';
 
 interface RunResult {
   text: string;
@@ -68,4 +69,27 @@ describe('deterministic replay (-icount) across snapshots', () => {
       expect(src.m.cpu.retired).toBe(reference.retired);
     });
   }
+
+  it('under the JIT (-accel jit): loading over translated code of another program drops it and resumes exactly', () => {
+    const ref = ticksMachine({ accel: 'jit' });
+    expect(runToExit(ref.m)).toBe(33);
+    const src = ticksMachine({ accel: 'jit' });
+    runUntil(src.m, Math.floor(ref.m.cpu.retired * 0.3));
+    const before = src.serial.text();
+    const stream = saveVmState(src.m);
+    // The destination runs a variant of the kernel whose main loop never halts (its HLT
+    // patched to NOP) and has translated that loop before the load replaces its RAM: a stale
+    // translation would keep skipping the HLT and change every later `w=`.
+    const patched = new Uint8Array(readFileSync(TICKS_KERNEL));
+    const at = Buffer.from(patched).indexOf(Buffer.from([0x75, 0x01, 0xf4])); // jnz +1; hlt
+    expect(at).toBeGreaterThan(0);
+    patched[at + 2] = 0x90;
+    const dst = ticksMachine({ accel: 'jit', kernel: { fileName: 'ticks-nohlt.bin', data: patched, cmdline: '', initrd: [] } });
+    expect(runUntil(dst.m, Math.floor(ref.m.cpu.retired * 0.5))).toBeUndefined();
+    const printedBefore = dst.serial.text().length;
+    loadVmState(dst.m, stream);
+    expect(runToExit(dst.m)).toBe(33);
+    expect(before + dst.serial.text().slice(printedBefore)).toBe(ref.serial.text());
+    expect(dst.m.cpu.retired).toBe(ref.m.cpu.retired);
+  });
 });

@@ -170,8 +170,27 @@ export function applyVmState(m: Machine, staged: StagedVmState, beforeRam?: () =
   m.cpu.retired = staged.machine.instructions;
   m.pendingRequest = staged.machine.pending;
   const ram = m.memory.ram;
-  ram.fill(0);
-  for (const run of staged.decoded.ramRuns) ram.set(run.bytes, run.firstPage * RAM_PAGE_BYTES);
+  // Zero only the pages between the runs that are not zero already: a plain fill would make
+  // the host commit every untouched page of a large, mostly empty RAM.
+  const words = new Uint32Array(ram.buffer, ram.byteOffset, ram.length / 4);
+  const zeroGap = (fromPage: number, toPage: number): void => {
+    for (let p = fromPage; p < toPage; p++) {
+      const w0 = p * (RAM_PAGE_BYTES / 4);
+      for (let i = w0; i < w0 + RAM_PAGE_BYTES / 4; i++) {
+        if (words[i] !== 0) {
+          words.fill(0, w0, w0 + RAM_PAGE_BYTES / 4);
+          break;
+        }
+      }
+    }
+  };
+  let next = 0;
+  for (const run of staged.decoded.ramRuns) {
+    zeroGap(next, run.firstPage);
+    ram.set(run.bytes, run.firstPage * RAM_PAGE_BYTES);
+    next = run.firstPage + run.bytes.length / RAM_PAGE_BYTES;
+  }
+  zeroGap(next, ram.length / RAM_PAGE_BYTES);
   // All of RAM changed: translated code (the JIT's blocks) made from it is stale.
   m.memory.noteRamWrite(0, ram.length);
 }

@@ -82,6 +82,11 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     return { iobase, iosize };
   });
 
+  const incoming = opts.incoming?.kind;
+  if (incoming !== undefined && incoming !== 'file' && incoming !== 'exec' && incoming !== 'defer') {
+    throw new ConfigError(`-incoming ${incoming}: not supported yet (file:, exec: and defer are)`);
+  }
+
   if (opts.machine.type !== 'pc' && !opts.machine.type.startsWith('pc-i440fx')) {
     throw new ConfigError(`-machine ${opts.machine.type}: not supported yet`);
   }

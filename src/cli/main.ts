@@ -120,7 +120,31 @@ async function main(argv: string[]): Promise<void> {
   }
   mux?.start();
   tui?.start();
-  machine.start();
+  // -incoming and -loadvm restore a saved state before the guest runs (QEMU: a failed load
+  // ends pcvm with status 1).
+  if (opts.incoming) {
+    machine.enterPausedState('inmigrate');
+    const inc = opts.incoming;
+    if (inc.kind === 'file' || inc.kind === 'exec') {
+      try {
+        machine.snapshots.migrateIncoming(inc.kind === 'file' ? `file:${inc.path}` : `exec:${inc.command}`);
+      } catch (e) {
+        process.stderr.write(`pcvm: load of migration failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        machine.close();
+        process.exit(1);
+      }
+    }
+  } else if (opts.loadvm !== undefined) {
+    try {
+      machine.snapshots.load(opts.loadvm);
+    } catch (e) {
+      process.stderr.write(`pcvm: ${e instanceof Error ? e.message : String(e)}\n`);
+      machine.close();
+      process.exit(1);
+    }
+  }
+  // After an incoming migration the machine already runs (or waits under -S or `defer`).
+  if (!opts.incoming) machine.start();
 }
 
 await main(process.argv.slice(2));

@@ -162,7 +162,7 @@ export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
   'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
   'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
   'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket', 'gdb', 'drive', 'snapshot',
-  'netdev', 'nic', 'net',
+  'netdev', 'nic', 'net', 'loadvm', 'incoming',
 ]);
 
 /** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */

@@ -174,6 +174,11 @@ export class VirtualClock {
     timer.deadlineNs = -1;
   }
 
+  /** The armed timers in deadline order (tests and diagnostics: which deadlines a load re-armed). */
+  armedTimers(): { name: string; deadlineNs: number }[] {
+    return this.queue.map((t) => ({ name: t.name, deadlineNs: t.deadlineNs }));
+  }
+
   saveState(): ClockState {
     return { nowNs: this.nowNs() };
   }

@@ -7,7 +7,7 @@ import type { BlockInfo } from './virtio-board.js';
 import type { MemoryMapRegion } from '../memory/physical-memory.js';
 
 /** QEMU's run states, as `info status` and `query-status` name them. */
-export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'internal-error';
+export type RunState = 'running' | 'paused' | 'prelaunch' | 'inmigrate' | 'postmigrate' | 'shutdown' | 'internal-error';
 
 /** Why the VM ended (QMP SHUTDOWN reasons). */
 export type ShutdownReason = 'guest-shutdown' | 'guest-reset' | 'host-qmp-quit' | 'host-ui' | 'guest-panic' | 'debug-exit';

@@ -22,4 +22,9 @@ export interface Device {
    * deadlines) are recomputed.
    */
   loadState(state: unknown, version: number): void;
+  /**
+   * Set (to the reason) while the device's state cannot be saved: savevm and migrate then fail
+   * with QEMU's "State blocked by non-migratable device" instead of leaving state out.
+   */
+  readonly migrationBlocker?: string;
 }

@@ -45,7 +45,7 @@ import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
-import { VirtioBoard, type BlockInfo } from './virtio-board.js';
+import { VirtioBoard, type BlockInfo, type DriveBackend } from './virtio-board.js';
 import { ApicMsiRouter } from '../../devices/apic/msi-router.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
@@ -54,6 +54,8 @@ import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 import { LineLogger } from './log.js';
 import { errnoText } from './errno-text.js';
 import { MachineDebugger } from './debugger.js';
+import type { BlockBackend } from '../block/block-backend.js';
+import { VmSnapshots } from '../snapshot/vm-snapshots.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -64,7 +66,7 @@ const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 
 /** ACPI SCI on a PC: ISA IRQ 9. */
 const SCI_IRQ = 9;
 
-type PendingRequest = 'none' | 'reset' | 'shutdown';
+export type PendingRequest = 'none' | 'reset' | 'shutdown';
 
 export class Machine extends EventEmitter implements MachineControl {
   readonly memory: PhysicalMemory;
@@ -91,6 +93,10 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly directBoot: BootPlan | undefined;
   /** Breakpoints, watchpoints and single-step for the gdbstub. */
   readonly debugger: MachineDebugger;
+  /** savevm/loadvm/delvm, migration to a file or command (src/snapshot/vm-snapshots.ts). */
+  readonly snapshots: VmSnapshots;
+  /** `-drive` images in command-line order. */
+  private readonly drives: readonly DriveBackend[];
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -205,7 +211,8 @@ export class Machine extends EventEmitter implements MachineControl {
     this.pci.applyFirmwareDefaults(this.pic.elcrPorts);
     // PCI MSI/MSI-X writes to 0xFEExxxxx become LAPIC messages (devices/apic/msi-router.ts).
     const msi = new ApicMsiRouter({ apicBus: this.lapic, memory: this.memory, logger: log });
-    this.virtio = new VirtioBoard({ bus: this.pci.bus, memory: this.memory, msi, logger: log }, config.virtioDevices ?? [], backends.drives ?? [], backends.netdevs ?? []);
+    this.drives = backends.drives ?? [];
+    this.virtio = new VirtioBoard({ bus: this.pci.bus, memory: this.memory, msi, logger: log }, config.virtioDevices ?? [], this.drives, backends.netdevs ?? []);
     this.devices.push(...this.virtio.deviceList);
     const port92 = new Port92('port92', { setA20: (on) => this.cpu.setA20(on), onReset: () => this.requestReset() });
     this.io.map('port92', 0x92, 1, port92);
@@ -228,6 +235,35 @@ export class Machine extends EventEmitter implements MachineControl {
     this.directBoot = config.kernel && planDirectBoot(config.kernel, { memoryBytes: config.memoryBytes, isRam: (a, n) => this.memory.isRam(a, n) });
     this.loadDirectBoot();
     this.state = config.startStopped ? 'prelaunch' : 'paused';
+    this.snapshots = new VmSnapshots(this);
+  }
+
+  /**
+   * The machine's disks in `-drive` order, for savevm/loadvm (internal snapshots go to every
+   * writable one, the VM state to the first writable qcow2).
+   */
+  blockBackends(): BlockBackend[] {
+    return this.drives.map((d) => d.backend);
+  }
+
+  /** A device's reset or power-off request the run loop has not handled yet (saved in snapshots). */
+  get pendingRequest(): PendingRequest {
+    return this.pending;
+  }
+
+  set pendingRequest(req: PendingRequest) {
+    this.pending = req;
+  }
+
+  /**
+   * Pauses the VM in run state `state`: `inmigrate` while waiting for an incoming stream
+   * (-incoming defer), `postmigrate` after the state went out, `paused` after an incoming
+   * migration under -S. `cont` leaves any of them.
+   */
+  enterPausedState(state: 'paused' | 'inmigrate' | 'postmigrate'): void {
+    if (this.exitStatus !== undefined) return;
+    this.stop();
+    this.state = state;
   }
 
   /** Direct kernel boot, at power-on and after every reset: load the kernel and enter it. */
@@ -250,7 +286,7 @@ export class Machine extends EventEmitter implements MachineControl {
 
   /** Starts execution (unless -S asked to wait for `cont`). */
   start(): void {
-    if (this.state === 'prelaunch') return;
+    if (this.state === 'prelaunch' || this.state === 'inmigrate') return;
     this.cont();
   }
 

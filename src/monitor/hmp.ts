@@ -13,6 +13,7 @@ import { formatInfoMem, formatInfoTlb } from './info-mem.js';
 import { formatInfoMtree } from './info-mtree.js';
 import { hmpGdbserver } from './hmp-gdbserver.js';
 import { formatInfoBlock } from '../machine/virtio-board.js';
+import { SNAPSHOT_COMMANDS } from './hmp-snapshot-commands.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -74,6 +75,7 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
     },
   },
   tlb: { help: 'show virtual to physical memory mappings', run: (m) => formatInfoTlb(m.pagingRegisters(), entryReader(m)) },
+  snapshots: { help: 'show the currently saved VM snapshots', run: (m) => m.snapshots.info() },
   history: {
     help: 'show the command line history',
     run: (_m, session) => (session?.commandHistory ?? []).map((line, i) => `${i}: '${line}'`).join('\n'),
@@ -118,7 +120,7 @@ const COMMANDS: Command[] = [
     run: (m, args) => hmpGdbserver(m, args[0]),
   },
   // Commands with QEMU's typed arguments: a syntax error prints QEMU's message and its hint.
-  ...MEMORY_COMMANDS.map((c): Command => ({
+  ...[...MEMORY_COMMANDS, ...SNAPSHOT_COMMANDS].map((c): Command => ({
     name: c.name, aliases: c.aliases, args: c.args, help: c.help,
     run(m, _args, _session, rest = '', typed = c.name) {
       try {

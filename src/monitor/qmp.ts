@@ -11,6 +11,8 @@ import type { Machine } from '../machine/machine.js';
 import type { ShutdownReason } from '../machine/control.js';
 import { runHmpCommand } from './hmp.js';
 import { JsonStreamSplitter } from './json-stream.js';
+import { QMP_SNAPSHOT_COMMANDS } from './qmp-snapshot-commands.js';
+import type { JobStatus } from '../snapshot/snapshot-jobs.js';
 
 /** The QEMU release whose QMP interface pcvm follows (the greeting's `version.qemu`). */
 export const QMP_QEMU_VERSION = { micro: 0, minor: 2, major: 8 } as const;
@@ -85,6 +87,7 @@ const COMMANDS: Record<string, QmpCommand> = {
       return out === '' ? '' : out.split('\n').map((l) => `${l}\r\n`).join('');
     },
   },
+  ...Object.fromEntries(Object.entries(QMP_SNAPSHOT_COMMANDS).map(([name, c]): [string, QmpCommand] => [name, { args: c.args, run: (s, a) => c.run(s.machine, a) }])),
 };
 
 const EVENT_NAMES = ['stop', 'resume', 'reset', 'shutdown', 'powerdown'] as const;
@@ -111,13 +114,21 @@ export class QmpSession {
     on('powerdown', () => this.event('POWERDOWN'));
     on('reset', (guest: boolean) => this.event('RESET', { guest, reason: guest ? 'guest-reset' : 'host-qmp-system-reset' }));
     on('shutdown', (guest: boolean, reason: ShutdownReason) => this.event('SHUTDOWN', { guest, reason }));
+    const jobs = this.machine.snapshots.jobs;
+    const jobEvent = (id: string, status: JobStatus) => this.event('JOB_STATUS_CHANGE', { status, id });
+    jobs.on('status', jobEvent);
+    this.detachJobs = () => jobs.off('status', jobEvent);
   }
+
+  private detachJobs: (() => void) | undefined;
 
   /** Stops forwarding events; further input is ignored. */
   close(): void {
     this.closed = true;
     for (const [name, f] of this.listeners) this.machine.off(name, f);
     this.listeners.length = 0;
+    this.detachJobs?.();
+    this.detachJobs = undefined;
   }
 
   /** Feeds received text (any chunking). */

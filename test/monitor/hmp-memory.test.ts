@@ -92,7 +92,7 @@ describe('HMP xp and x', () => {
     const m = machine();
     expect(runHmpCommand(m, 'help x')).toBe("x /fmt addr -- virtual memory dump starting at 'addr'");
     expect(runHmpCommand(m, 'help p')).toBe('print|p /fmt expr -- print expression value (use $reg for CPU register access)');
-    expect(runHmpCommand(m, 'help info')).toContain('info mem -- show the active virtual memory mappings');
+    expect(runHmpCommand(m, 'help info')).toContain('info mem  -- show the active virtual memory mappings');
     expect(runHmpCommand(m, 'help nosuch')).toBe("unknown command: 'nosuch'");
   });
 
@@ -259,9 +259,9 @@ describe('HMP info mem and info tlb', () => {
 
   it('are listed by info', () => {
     const out = runHmpCommand(machine(), 'info');
-    expect(out).toContain('info mem -- show the active virtual memory mappings');
-    expect(out).toContain('info tlb -- show virtual to physical memory mappings');
-    expect(out).toContain('info mtree -- show memory tree');
+    expect(out).toContain('info mem  -- show the active virtual memory mappings');
+    expect(out).toContain('info tlb  -- show virtual to physical memory mappings');
+    expect(out).toContain('info mtree  -- show memory tree');
   });
 });
 

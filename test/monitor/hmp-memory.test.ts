@@ -96,8 +96,10 @@ describe('HMP xp and x', () => {
     expect(runHmpCommand(m, 'help nosuch')).toBe("unknown command: 'nosuch'");
   });
 
-  it('format i is refused with an Error line', () => {
-    expect(runHmpCommand(machine(), 'x /3i 0')).toMatch(/^Error: /);
+  it('format i disassembles (zeroed RAM in real mode is `addb %al, (%bx, %si)`, as QEMU shows)', () => {
+    expect(runHmpCommand(machine(), 'x /3i 0').split('\n')).toEqual([0, 2, 4].map(
+      (a) => `0x0000000${a}:  00 00                    addb     %al, (%bx, %si)`,
+    ));
   });
 
   it('syntax errors answer in QEMU words and a help hint', () => {

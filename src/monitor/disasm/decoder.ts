@@ -228,7 +228,8 @@ function suffixSize(st: DecodeState, e: OpEntry): number {
     if (/^[EG]b$|^Zb$|^al$|^[XY]b$|^Ob$/.test(c)) return 8;
     if (/^Ew$|^Gw$|^Sw$/.test(c) && e.operands.length === 1) return 16;
   }
-  if (e.operands.some((o) => /^(Ry|Zy)$/.test(o))) return st.mode === Mode.Long64 || st.opsize === 64 ? 64 : 32;
+  if (e.operands.includes('Ry')) return st.mode === Mode.Long64 ? 64 : 32;
+  if (e.operands.includes('Zy')) return st.opsize === 64 ? 64 : 32;
   if (e.operands.some((o) => o === 'eAXz' || /^[XY]z$/.test(o))) return st.opsize === 16 ? 16 : 32;
   return st.opsize;
 }
@@ -254,8 +255,8 @@ function decodeEntry(st: DecodeState, e: OpEntry, opcode: number, stem?: string)
   // MOV from a segment register stores a word in memory whatever the operand size.
   // Segment registers, SLDT and STR move a word to or from memory whatever the operand size.
   if ((e.operands.includes('Sw') || /^(sldt|str)$/.test(e.mnemonic)) && st.mod !== 3) mnemonic = mnemonic.replace(/[lq]$/, 'w');
-  // capstone: BSWAP and the hint NOPs are `l` unless 16-bit (REX.W does not make them `q`).
-  if (/^(bswap|nop)q$/.test(mnemonic)) mnemonic = mnemonic.slice(0, -1) + 'l';
+  // capstone: the hint NOPs are `nopl` even with REX.W.
+  if (mnemonic === 'nopq') mnemonic = 'nopl';
   // ENTER's operands print in encoding order (AT&T does not reverse this pair).
   if (e.mnemonic === 'enter') operands.reverse();
   const indirect = e.operands.some((o) => o.startsWith('*'));

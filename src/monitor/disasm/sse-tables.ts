@@ -101,7 +101,9 @@ export function sseEntry(s: DecodeState, op: number): Instruction | undefined | 
   const shift = SHIFT_GROUPS[op];
   const row = ROWS[op];
   if (!row && !shift) return null;
-  const prefix = s.mandatory;
+  // XXX: capstone 4 ignores 66 as a mandatory prefix in 16-bit code (66 0F EF is `pxor %mm`
+  // there, although a CPU runs PXOR xmm); QEMU shows capstone's reading, so this does too.
+  const prefix = s.mandatory === 0x66 && s.mode === 16 ? 0 : s.mandatory;
   const col = prefix === 0x66 ? 1 : prefix === 0xf3 ? 2 : prefix === 0xf2 ? 3 : 0;
   if (shift) {
     if (s.mod !== 3) return undefined;

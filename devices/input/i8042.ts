@@ -240,6 +240,11 @@ export class I8042 implements Device {
     return this.s.kbd.leds;
   }
 
+  /** The keyboard's scancode set (1-3; 2 after reset), which sendScancodes bytes must be in. */
+  get keyboardScancodeSet(): number {
+    return this.s.kbd.scancodeSet;
+  }
+
   // --- ports ----------------------------------------------------------------------------
 
   private readStatus(): number {

@@ -72,6 +72,13 @@ export interface MachineControl {
   setLogFile(path: string): string | undefined;
   /** CR0, CR3, CR4 and EFER of CPU 0. */
   pagingRegisters(): PagingRegisters;
+  /**
+   * Presses keys given as QEMU qnums (set-1 make codes, +0x80 for E0 keys) on the PS/2
+   * keyboard, then releases them in reverse order, pausing `holdMs` of virtual time (default
+   * 10 ms, as QEMU) after each event (HMP `sendkey`); an error message when the keyboard's
+   * scancode set is not supported.
+   */
+  sendKeys(qnums: readonly number[], holdMs?: number): string | undefined;
   /** Port input as the CPU's IN would do it (HMP `i`). */
   portRead(port: number, size: 1 | 2 | 4): number;
   /** Port output as the CPU's OUT would do it (HMP `o`). */

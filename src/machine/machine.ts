@@ -44,6 +44,7 @@ import { Port61 } from '../../devices/timer/port61.js';
 import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
+import { KeySender } from './send-key.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { VirtioBoard, type BlockInfo, type DriveBackend } from './virtio-board.js';
 import { ApicMsiRouter } from '../../devices/apic/msi-router.js';
@@ -61,7 +62,7 @@ import { VmSnapshots } from '../snapshot/vm-snapshots.js';
 const SLICE_NS = 10_000_000;
 
 /** I/O bases of COM1..COM4 and their ISA IRQs. */
-const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 4], [0x2e8, 3]];
+export const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [0x3e8, 4], [0x2e8, 3]];
 
 /** ACPI SCI on a PC: ISA IRQ 9. */
 const SCI_IRQ = 9;
@@ -84,6 +85,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly rtc: Mc146818;
   /** The i8042 keyboard controller (`kbc.sendScancodes` types on the PS/2 keyboard). */
   readonly kbc: I8042;
+  /** Host key presses with a timed release (HMP sendkey). */
+  readonly keys: KeySender;
   readonly pci: PcPciBoard;
   /** virtio-blk-pci and virtio-net-pci functions with their back ends. */
   readonly virtio: VirtioBoard;
@@ -186,6 +189,7 @@ export class Machine extends EventEmitter implements MachineControl {
     this.io.map('i8042-data', 0x60, 1, this.kbc.dataPort);
     this.io.map('i8042-cmd', 0x64, 1, this.kbc.commandPort);
     this.devices.push(this.kbc);
+    this.keys = new KeySender(this.clock, this.kbc);
 
     this.fwCfg = new FwCfg({ ramBytes: config.memoryBytes, cpuCount: 1, memory: this.memory, logger: backends.log });
     this.fwCfg.addFile('opt/pcvm/version', new TextEncoder().encode(pcvmVersion()));
@@ -353,6 +357,13 @@ export class Machine extends EventEmitter implements MachineControl {
   /** HMP `info network`. */
   infoNetwork(): string {
     return this.virtio.infoNetwork();
+  }
+
+  /** HMP `sendkey`: presses keys (QEMU qnums), then releases them, `holdMs` of virtual time apart. */
+  sendKeys(qnums: readonly number[], holdMs?: number): string | undefined {
+    const err = this.keys.send(qnums, holdMs);
+    this.kick();
+    return err;
   }
 
   /** QMP `query-pci`: the functions on bus 0 (HMP `info pci`). */

@@ -4,7 +4,9 @@
  * `i` and `o` port I/O, `memsave` and `pmemsave`. They reach the machine through
  * MachineControl (readVirtual, readPhysical, portRead, portWrite).
  *
- * The `i` format of x/xp (disassembly) is not implemented: it answers with an `Error:` line.
+ * The `i` format of x/xp disassembles (disasm/disassemble.ts) in the CPU's current mode, as
+ * QEMU 7.2 does (target/i386 x86_disas_set_info: 64-bit with EFER.LMA and CS.L, 32-bit with
+ * CS.D, else 16-bit); the size letter does not change it (QEMU 7.2 ignores it too).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Machine } from '../machine/machine.js';
@@ -12,6 +14,17 @@ import { ArgReader } from './hmp-args.js';
 import { errnoText } from '../machine/errno-text.js';
 import { LOG_ITEMS } from '../machine/log.js';
 import { formatPrint, memoryDump } from './memory-dump.js';
+import { disassembleListing, Mode } from './disasm/disassemble.js';
+import { Ar, SegReg } from '../cpu/x86/state.js';
+
+const EFER_LMA = 1 << 10;
+
+/** The CPU's code size, which QEMU 7.2 disassembles `x/i` and `xp/i` in (HF_CS64 / HF_CS32). */
+function disassemblyMode(m: Machine): Mode {
+  const csAr = m.cpu.s.segAr[SegReg.CS]!;
+  if (m.pagingRegisters().efer & EFER_LMA && csAr & Ar.L) return Mode.Long64;
+  return csAr & Ar.DB ? Mode.Prot32 : Mode.Real16;
+}
 
 export interface MemoryCommand {
   name: string;
@@ -33,8 +46,9 @@ function dump(m: Machine, r: ArgReader, isPhysical: boolean): string {
   const spec = r.format();
   const addr = r.long();
   r.end();
-  if (spec.format === 'i') return 'Error: disassembly (format \'i\') is not supported by this monitor';
-  return memoryDump(spec, addr, isPhysical ? (a, l) => physical(m, a, l) : (a, l) => m.readVirtual(a, l));
+  const read = isPhysical ? (a: bigint, l: number) => physical(m, a, l) : (a: bigint, l: number) => m.readVirtual(a, l);
+  if (spec.format === 'i') return disassembleListing(addr, spec.count, disassemblyMode(m), read);
+  return memoryDump(spec, addr, read);
 }
 
 /** QEMU's port width from a format size: 2 and 4 as given, anything else a byte access. */

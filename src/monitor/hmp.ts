@@ -14,6 +14,10 @@ import { formatInfoMtree } from './info-mtree.js';
 import { hmpGdbserver } from './hmp-gdbserver.js';
 import { formatInfoBlock } from '../machine/virtio-board.js';
 import { SNAPSHOT_COMMANDS } from './hmp-snapshot-commands.js';
+import { DEVICE_COMMANDS } from './hmp-device-commands.js';
+import { QKEYCODE_QNUM } from '../../devices/input/key-names.js';
+import { formatInfoQtree } from './info-qtree.js';
+import { machineQtree } from '../machine/qtree.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -35,7 +39,8 @@ function entryReader(m: Machine) {
   };
 }
 
-const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession): string }> = {
+/** `info` topics: `args` is the argument synopsis `help` prints (QEMU's .params). */
+const INFO: Record<string, { args?: string; help: string; run(m: Machine, session?: HmpSession): string }> = {
   status: {
     help: 'show the current VM status (running|paused)',
     run(m) {
@@ -67,6 +72,7 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   name: { help: 'show the current VM name', run: (m) => (m.config.name ? m.config.name : '') },
   accel: { help: 'show accelerator info', run: (m) => `accelerator: ${m.accel.name}` },
   mem: { help: 'show the active virtual memory mappings', run: (m) => formatInfoMem(m.pagingRegisters(), entryReader(m)) },
+  qtree: { help: 'show device tree', run: (m) => formatInfoQtree(machineQtree(m)) },
   mtree: {
     help: 'show memory tree',
     run(m) {
@@ -82,21 +88,27 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   },
 };
 
+/** QEMU's help_cmd_dump_one for `info` topics: `info NAME ARGS -- HELP`, sorted by name. */
 function infoTopics(): string {
-  return Object.entries(INFO).map(([k, v]) => `info ${k} -- ${v.help}`).join('\n');
+  return Object.keys(INFO).sort().map((k) => `info ${k} ${INFO[k]!.args ?? ''} -- ${INFO[k]!.help}`).join('\n');
+}
+
+/** `name|alias ARGS -- HELP` (help_cmd_dump_one). */
+function helpLine(c: Command): string {
+  return `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`;
 }
 
 const COMMANDS: Command[] = [
   {
     name: 'help', aliases: ['?'], args: '[cmd]', help: 'show the help',
     run(m, args) {
-      const line = (c: Command) => `${[c.name, ...(c.aliases ?? [])].join('|')} ${c.args} -- ${c.help}`;
       const name = args[0];
-      if (!name) return COMMANDS.map(line).join('\n');
+      // As QEMU's help_cmd: every command sorted by name, then the `info` topics sorted.
+      if (!name) return [...COMMANDS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(helpLine).join('\n') + '\n' + infoTopics();
       // `help CMD`: that command's line (`help info`: the info topics), as QEMU's help_cmd.
       if (name === 'info') return infoTopics();
       const cmd = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
-      return cmd ? line(cmd) : `unknown command: '${name}'`;
+      return cmd ? helpLine(cmd) : `unknown command: '${name}'`;
     },
   },
   {
@@ -109,7 +121,7 @@ const COMMANDS: Command[] = [
       return entry.run(m, session);
     },
   },
-  { name: 'stop', args: '', help: 'stop emulation', run: (m) => (m.stop(), '') },
+  { name: 'stop', aliases: ['s'], args: '', help: 'stop emulation', run: (m) => (m.stop(), '') },
   { name: 'cont', aliases: ['c'], args: '', help: 'resume emulation', run: (m) => (m.cont(), '') },
   { name: 'system_reset', args: '', help: 'reset the system', run: (m) => (m.reset(), '') },
   { name: 'system_powerdown', args: '', help: 'send system power down event', run: (m) => (m.powerdown(), '') },
@@ -120,7 +132,7 @@ const COMMANDS: Command[] = [
     run: (m, args) => hmpGdbserver(m, args[0]),
   },
   // Commands with QEMU's typed arguments: a syntax error prints QEMU's message and its hint.
-  ...[...MEMORY_COMMANDS, ...SNAPSHOT_COMMANDS].map((c): Command => ({
+  ...[...MEMORY_COMMANDS, ...SNAPSHOT_COMMANDS, ...DEVICE_COMMANDS].map((c): Command => ({
     name: c.name, aliases: c.aliases, args: c.args, help: c.help,
     run(m, _args, _session, rest = '', typed = c.name) {
       try {
@@ -153,14 +165,25 @@ export function runHmpCommand(m: Machine, line: string, session?: HmpSession): s
   }
 }
 
-/** Completions for the last word of a partly typed line (command names, then `info` topics). */
+/**
+ * Completions for the last word of a partly typed line, as QEMU's monitor_find_completion:
+ * command names; `info` topics; command names after `help`; QEMU key names after `sendkey`
+ * (the part after the last '-', returned with what precedes it). Each candidate is the whole
+ * last word, sorted.
+ */
 export function hmpCompletions(before: string): string[] {
-  const words = before.split(/\s+/);
+  const words = before.trimStart().split(/\s+/);
   const word = words[words.length - 1] ?? '';
-  if (words.length <= 1) {
-    return COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]).filter((n) => n.startsWith(word) && n !== '?').sort();
+  const commandNames = () => COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]).filter((n) => n !== '?');
+  if (words.length <= 1) return commandNames().filter((n) => n.startsWith(word)).sort();
+  if (words.length !== 2) return [];
+  if (words[0] === 'info') return Object.keys(INFO).filter((n) => n.startsWith(word)).sort();
+  if (words[0] === 'help' || words[0] === '?') return commandNames().filter((n) => n.startsWith(word)).sort();
+  if (words[0] === 'sendkey') {
+    const head = word.slice(0, word.lastIndexOf('-') + 1);
+    const key = word.slice(head.length);
+    return [...QKEYCODE_QNUM.keys()].filter((k) => k.startsWith(key) && k !== 'unmapped').sort().map((k) => head + k);
   }
-  if (words.length === 2 && words[0] === 'info') return Object.keys(INFO).filter((n) => n.startsWith(word)).sort();
   return [];
 }
 

@@ -32,7 +32,7 @@ describe('HMP info lapic / info ioapic', () => {
 
   it('both are listed by info', () => {
     const out = runHmpCommand(machine(), 'info');
-    expect(out).toContain('info lapic -- show local apic state');
-    expect(out).toContain('info ioapic -- show io apic state');
+    expect(out).toContain('info lapic  -- show local apic state');
+    expect(out).toContain('info ioapic  -- show io apic state');
   });
 });

@@ -6,8 +6,8 @@
  *
  * ADD/SUB/logic, INC/DEC/NEG, the shifts and the multiplies work on the halves directly (they
  * are the hot ones in 64-bit code: multi-precision arithmetic, e.g. the kernel's RSA checks,
- * is a chain of 64 x 64 -> 128-bit MULs); the rotates through carry, double shifts and the
- * divides (but for a dividend and divisor that doubles hold exactly) use BigInt, which
+ * is a chain of 64 x 64 -> 128-bit MULs, and sched_clock a MUL and a SHRD); the rotates
+ * through carry and the divides (but for a dividend and divisor that doubles hold exactly) use BigInt, which
  * DESIGN.md allows where speed matters less. Undefined flags follow alu.ts.
  */
 import { LazyOp, parityFlag } from './flags.js';
@@ -193,20 +193,23 @@ export function doubleShift64(cpu: X86Cpu, left: boolean, a: number, aHi: number
   count &= 63;
   cpu.hi = aHi;
   if (count === 0) return a;
-  const x = BigInt.asUintN(64, big64(a, aHi));
-  const y = BigInt.asUintN(64, big64(b, bHi));
-  const c = BigInt(count);
-  let r: bigint;
+  let lo: number;
+  let hi: number;
   let cf: number;
   if (left) {
-    r = BigInt.asUintN(64, (x << c) | (y >> (64n - c)));
-    cf = Number((x >> (64n - c)) & 1n);
+    shl(a, aHi, count); lo = shLo; hi = shHi;
+    shr(b, bHi, 64 - count); lo |= shLo; hi |= shHi;
+    // The last bit shifted out: bit 64 - count of a.
+    shr(a, aHi, 64 - count);
+    cf = shLo & 1;
   } else {
-    r = BigInt.asUintN(64, (x >> c) | (y << (64n - c)));
-    cf = Number((x >> (c - 1n)) & 1n);
+    shr(a, aHi, count); lo = shLo; hi = shHi;
+    shl(b, bHi, 64 - count); lo |= shLo; hi |= shHi;
+    shr(a, aHi, count - 1);
+    cf = shLo & 1;
   }
-  const lo = fromBig64(cpu, r);
-  const hi = cpu.hi;
+  lo >>>= 0;
+  hi |= 0;
   const of = ((hi ^ aHi) & 0x80000000) !== 0;
   cpu.setArithFlags(szp64(lo, hi) | cf | (of ? Fl.OF : 0));
   cpu.hi = hi;

@@ -1,6 +1,7 @@
 /**
- * `info registers` in QEMU's x86 layout (EFL flags in QEMU's order: D O S Z A P C) (target/i386/cpu-dump.c, 32-bit form), so that
- * scripts that parse QEMU's output parse ours.
+ * `info registers` in QEMU's x86 layout (EFL flags in QEMU's order: D O S Z A P C) (target/i386/cpu-dump.c:
+ * the 32-bit form, or the 64-bit form while EFER.LMA is set), so that scripts that parse QEMU's
+ * output parse ours.
  */
 import type { X86Cpu } from '../cpu/x86/cpu.js';
 import { Ar, Fl, SEG_NAMES } from '../cpu/x86/state.js';
@@ -8,6 +9,7 @@ import { Ar, Fl, SEG_NAMES } from '../cpu/x86/state.js';
 const hex = (v: number, w: number) => (v >>> 0).toString(16).padStart(w, '0');
 
 export function formatRegisters(cpu: X86Cpu): string {
+  if (cpu.lma) return formatRegisters64(cpu);
   const s = cpu.s;
   const g = s.gpr;
   const f = cpu.getEflags();
@@ -35,6 +37,41 @@ export function formatRegisters(cpu: X86Cpu): string {
   return lines.join('\n');
 }
 
+/** A 64-bit value given as a signed number (addresses, bases) or as halves. */
+const hex64 = (v: number) => hex(Math.floor(v / 4294967296), 8) + hex(v, 8);
+const hexHalves = (lo: number, hi: number) => hex(hi, 8) + hex(lo, 8);
+/** CR2 and DR0-3 hold 48-bit linear addresses; software (and QEMU) sees them sign-extended. */
+const hexLinear = (v: number) => hex64(v >= 0x800000000000 && v < 0x1000000000000 ? v - 0x1000000000000 : v);
+
+/** The IA-32e form: 64-bit GPRs with R8-R15, RIP, 16-digit bases and control registers. */
+function formatRegisters64(cpu: X86Cpu): string {
+  const s = cpu.s;
+  const r = (i: number) => hexHalves(s.gpr[i]!, s.gprHi[i]!);
+  const f = cpu.getEflags();
+  const flag = (bit: number, ch: string) => (f & bit ? ch : '-');
+  const lines = [
+    `RAX=${r(0)} RBX=${r(3)} RCX=${r(1)} RDX=${r(2)}`,
+    `RSI=${r(6)} RDI=${r(7)} RBP=${r(5)} RSP=${r(4)}`,
+    `R8 =${r(8)} R9 =${r(9)} R10=${r(10)} R11=${r(11)}`,
+    `R12=${r(12)} R13=${r(13)} R14=${r(14)} R15=${r(15)}`,
+    `RIP=${hexHalves(s.eip, s.ripHi)} RFL=${hex(f, 8)} [${flag(Fl.DF, 'D')}${flag(Fl.OF, 'O')}${flag(Fl.SF, 'S')}${flag(Fl.ZF, 'Z')}${flag(Fl.AF, 'A')}${flag(Fl.PF, 'P')}${flag(Fl.CF, 'C')}] CPL=${cpu.cpl} II=${s.interruptShadow ? 1 : 0} A20=${s.a20 ? 1 : 0} SMM=0 HLT=${s.halted ? 1 : 0}`,
+  ];
+  for (let i = 0; i < 8; i++) {
+    const ar = s.segAr[i]!;
+    const flags = ((ar & 0xf0ff) << 8) >>> 0;
+    let line = `${SEG_NAMES[i]!.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex64(s.segBase[i]!)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
+    if (!(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
+    lines.push(line);
+  }
+  lines.push(`GDT=     ${hex64(s.gdtBase)} ${hex(s.gdtLimit, 8)}`);
+  lines.push(`IDT=     ${hex64(s.idtBase)} ${hex(s.idtLimit, 8)}`);
+  lines.push(`CR0=${hex(s.cr0, 8)} CR2=${hexLinear(s.cr2)} CR3=${hex64(s.cr3)} CR4=${hex(s.cr4, 8)}`);
+  lines.push(`DR0=${hexLinear(s.dr[0]!)} DR1=${hexLinear(s.dr[1]!)} DR2=${hexLinear(s.dr[2]!)} DR3=${hexLinear(s.dr[3]!)} `);
+  lines.push(`DR6=${hex64(s.dr[6]!)} DR7=${hex64(s.dr[7]!)}`);
+  lines.push(`EFER=${hex(0, 8)}${hex(s.efer, 8)}`);
+  return lines.join('\n');
+}
+
 /** QEMU's ` DPL=0 CS32 [-R-]` style suffix. */
 function segmentAttributes(ar: number): string {
   const dpl = (ar >> Ar.DPL_SHIFT) & 3;
@@ -43,7 +80,7 @@ function segmentAttributes(ar: number): string {
     return ` DPL=${dpl} ${names[ar & 0xf] ?? 'Reserved'}`;
   }
   if (ar & 0x8) {
-    return ` DPL=${dpl} ${ar & Ar.DB ? 'CS32' : 'CS16'} [${ar & 0x4 ? 'C' : '-'}${ar & 0x2 ? 'R' : '-'}${ar & 0x1 ? 'A' : '-'}]`;
+    return ` DPL=${dpl} ${ar & Ar.L ? 'CS64' : ar & Ar.DB ? 'CS32' : 'CS16'} [${ar & 0x4 ? 'C' : '-'}${ar & 0x2 ? 'R' : '-'}${ar & 0x1 ? 'A' : '-'}]`;
   }
   return ` DPL=${dpl} ${ar & Ar.DB ? 'DS  ' : 'DS16'} [${ar & 0x4 ? 'E' : '-'}${ar & 0x2 ? 'W' : '-'}${ar & 0x1 ? 'A' : '-'}]`;
 }

@@ -4,9 +4,11 @@
  * returns the low half of its result and leaves the high half in `cpu.hi`, the convention of
  * X86Cpu's 64-bit accessors.
  *
- * ADD/SUB/logic, INC/DEC/NEG and the shifts work on the halves directly (they are the hot
- * ones in 64-bit code); the rotates through carry, double shifts, multiplies and divides use
- * BigInt, which DESIGN.md allows where speed matters less. Undefined flags follow alu.ts.
+ * ADD/SUB/logic, INC/DEC/NEG, the shifts and the multiplies work on the halves directly (they
+ * are the hot ones in 64-bit code: multi-precision arithmetic, e.g. the kernel's RSA checks,
+ * is a chain of 64 x 64 -> 128-bit MULs, and sched_clock a MUL and a SHRD); the rotates
+ * through carry and the divides (but for a dividend and divisor that doubles hold exactly) use BigInt, which
+ * DESIGN.md allows where speed matters less. Undefined flags follow alu.ts.
  */
 import { LazyOp, parityFlag } from './flags.js';
 import { AluOp } from './alu.js';
@@ -191,20 +193,23 @@ export function doubleShift64(cpu: X86Cpu, left: boolean, a: number, aHi: number
   count &= 63;
   cpu.hi = aHi;
   if (count === 0) return a;
-  const x = BigInt.asUintN(64, big64(a, aHi));
-  const y = BigInt.asUintN(64, big64(b, bHi));
-  const c = BigInt(count);
-  let r: bigint;
+  let lo: number;
+  let hi: number;
   let cf: number;
   if (left) {
-    r = BigInt.asUintN(64, (x << c) | (y >> (64n - c)));
-    cf = Number((x >> (64n - c)) & 1n);
+    shl(a, aHi, count); lo = shLo; hi = shHi;
+    shr(b, bHi, 64 - count); lo |= shLo; hi |= shHi;
+    // The last bit shifted out: bit 64 - count of a.
+    shr(a, aHi, 64 - count);
+    cf = shLo & 1;
   } else {
-    r = BigInt.asUintN(64, (x >> c) | (y << (64n - c)));
-    cf = Number((x >> (c - 1n)) & 1n);
+    shr(a, aHi, count); lo = shLo; hi = shHi;
+    shl(b, bHi, 64 - count); lo |= shLo; hi |= shHi;
+    shr(a, aHi, count - 1);
+    cf = shLo & 1;
   }
-  const lo = fromBig64(cpu, r);
-  const hi = cpu.hi;
+  lo >>>= 0;
+  hi |= 0;
   const of = ((hi ^ aHi) & 0x80000000) !== 0;
   cpu.setArithFlags(szp64(lo, hi) | cf | (of ? Fl.OF : 0));
   cpu.hi = hi;
@@ -217,34 +222,83 @@ function mulFlags64(cpu: X86Cpu, overflow: boolean, lo: number, hi: number): voi
   cpu.setArithFlags(szp64(lo, hi) | (overflow ? Fl.CF | Fl.OF : 0));
 }
 
+/** The 128-bit product of mul128, as four unsigned 32-bit words, least significant first. */
+const prod = new Uint32Array(4);
+const limbA = new Float64Array(4);
+const limbB = new Float64Array(4);
+
+/**
+ * prod = (aHi:a) × (bHi:b), unsigned, in 16-bit limbs: every partial product is below 2^32
+ * and a column of four plus the carry below 2^35, exact in doubles.
+ */
+function mul128(a: number, aHi: number, b: number, bHi: number): void {
+  limbA[0] = a & 0xffff; limbA[1] = a >>> 16; limbA[2] = aHi & 0xffff; limbA[3] = aHi >>> 16;
+  limbB[0] = b & 0xffff; limbB[1] = b >>> 16; limbB[2] = bHi & 0xffff; limbB[3] = bHi >>> 16;
+  let carry = 0;
+  let low16 = 0;
+  for (let k = 0; k < 8; k++) {
+    let col = carry;
+    const from = k > 3 ? k - 3 : 0;
+    const to = k < 3 ? k : 3;
+    for (let i = from; i <= to; i++) col += limbA[i]! * limbB[k - i]!;
+    const digit = col % 65536;
+    carry = (col - digit) / 65536;
+    if (k & 1) prod[k >> 1] = (low16 | (digit << 16)) >>> 0;
+    else low16 = digit;
+  }
+}
+
+/** The high quadword of prod as a signed product: subtract b·2^64 if a < 0 and a·2^64 if b < 0. */
+function signedHigh(a: number, aHi: number, b: number, bHi: number): void {
+  let lo = prod[2]!;
+  let hi = prod[3]!;
+  if (aHi < 0) {
+    const d = lo - (b >>> 0);
+    hi = (hi - (bHi >>> 0) - (d < 0 ? 1 : 0)) >>> 0;
+    lo = d >>> 0;
+  }
+  if (bHi < 0) {
+    const d = lo - (a >>> 0);
+    hi = (hi - (aHi >>> 0) - (d < 0 ? 1 : 0)) >>> 0;
+    lo = d >>> 0;
+  }
+  prod[2] = lo;
+  prod[3] = hi;
+}
+
 /** MUL r/m64: RDX:RAX = RAX × src (unsigned). */
 export function mulAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
-  const p = BigInt.asUintN(64, big64(cpu.s.gpr[Reg.EAX]!, cpu.s.gprHi[Reg.EAX]!)) * BigInt.asUintN(64, big64(src, srcHi));
-  const lo = fromBig64(cpu, p);
-  const hi = cpu.hi;
+  const g = cpu.s.gpr;
+  mul128(g[Reg.EAX]! >>> 0, cpu.s.gprHi[Reg.EAX]! | 0, src >>> 0, srcHi | 0);
+  const lo = prod[0]!, hi = prod[1]! | 0;
   cpu.setReg64(Reg.EAX, lo, hi);
-  const dlo = fromBig64(cpu, p >> 64n);
-  cpu.setReg64(Reg.EDX, dlo, cpu.hi);
-  mulFlags64(cpu, (p >> 64n) !== 0n, lo, hi);
+  cpu.setReg64(Reg.EDX, prod[2]!, prod[3]! | 0);
+  mulFlags64(cpu, (prod[2]! | prod[3]!) !== 0, lo, hi);
 }
 
 /** IMUL r/m64: RDX:RAX = RAX × src (signed). */
 export function imulAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
-  const p = big64(cpu.s.gpr[Reg.EAX]!, cpu.s.gprHi[Reg.EAX]!) * big64(src, srcHi);
-  const lo = fromBig64(cpu, p);
-  const hi = cpu.hi;
+  const a = cpu.s.gpr[Reg.EAX]! >>> 0, aHi = cpu.s.gprHi[Reg.EAX]! | 0;
+  mul128(a, aHi, src >>> 0, srcHi | 0);
+  signedHigh(a, aHi, src >>> 0, srcHi | 0);
+  const lo = prod[0]!, hi = prod[1]! | 0;
   cpu.setReg64(Reg.EAX, lo, hi);
-  const dlo = fromBig64(cpu, p >> 64n);
-  cpu.setReg64(Reg.EDX, dlo, cpu.hi);
-  mulFlags64(cpu, BigInt.asIntN(64, p) !== p, lo, hi);
+  cpu.setReg64(Reg.EDX, prod[2]!, prod[3]! | 0);
+  mulFlags64(cpu, !fitsSigned64(hi), lo, hi);
+}
+
+/** Whether the signed 128-bit product in prod is the sign extension of its low quadword (high half `hi`). */
+function fitsSigned64(hi: number): boolean {
+  const ext = hi < 0 ? 0xffffffff : 0;
+  return prod[2] === ext && prod[3] === ext;
 }
 
 /** Two- and three-operand IMUL at 64 bits: the truncated signed product. */
 export function imulTrunc64(cpu: X86Cpu, a: number, aHi: number, b: number, bHi: number): number {
-  const p = big64(a, aHi) * big64(b, bHi);
-  const lo = fromBig64(cpu, p);
-  const hi = cpu.hi;
-  mulFlags64(cpu, BigInt.asIntN(64, p) !== p, lo, hi);
+  mul128(a >>> 0, aHi | 0, b >>> 0, bHi | 0);
+  signedHigh(a >>> 0, aHi | 0, b >>> 0, bHi | 0);
+  const lo = prod[0]!, hi = prod[1]! | 0;
+  mulFlags64(cpu, !fitsSigned64(hi), lo, hi);
   cpu.hi = hi;
   return lo;
 }
@@ -252,6 +306,19 @@ export function imulTrunc64(cpu: X86Cpu, a: number, aHi: number, b: number, bHi:
 /** DIV r/m64: RAX = RDX:RAX / src, RDX = remainder; #DE on zero or a quotient above 64 bits. */
 export function divAcc64(cpu: X86Cpu, src: number, srcHi: number): void {
   const s = cpu.s;
+  const nHi = s.gprHi[Reg.EAX]! >>> 0;
+  if ((s.gpr[Reg.EDX]! | s.gprHi[Reg.EDX]!) === 0 && nHi < 0x100000 && (srcHi | 0) === 0 && src !== 0) {
+    // RDX = 0, RAX < 2^52, a 32-bit divisor: q·d stays below 2^53, so the remainder is exact
+    // and corrects the rounded quotient.
+    const n = nHi * TWO_32 + (s.gpr[Reg.EAX]! >>> 0);
+    const d = src >>> 0;
+    let q = Math.floor(n / d);
+    let r = n - q * d;
+    if (r < 0) { q--; r += d; } else if (r >= d) { q++; r -= d; }
+    cpu.setReg64(Reg.EAX, q >>> 0, Math.floor(q / TWO_32));
+    cpu.setReg64(Reg.EDX, r, 0);
+    return;
+  }
   const d = BigInt.asUintN(64, big64(src, srcHi));
   if (d === 0n) cpu.raise(Vec.DE);
   const n = (BigInt.asUintN(64, big64(s.gpr[Reg.EDX]!, s.gprHi[Reg.EDX]!)) << 64n) | BigInt.asUintN(64, big64(s.gpr[Reg.EAX]!, s.gprHi[Reg.EAX]!));

@@ -225,8 +225,9 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
 
 /** Elements from offset `off` (in the direction of DF) that stay within `limit` and `amask`. */
 function inSegment(limit: number, off: number, bytes: number, down: boolean, amask: number): number {
-  // 64-bit mode: no limits (only the pages bound a block; a negative offset takes the slow path).
-  if (amask < 0) return off < 0 ? 0 : 0x7fffffff;
+  // 64-bit mode: no limits; the pages bound a block. Upper-half (negative) offsets are fine:
+  // an element that would wrap past 2^64 lies on another page.
+  if (amask < 0) return 0x7fffffff;
   if (down) return Math.floor(off / bytes) + 1;
   return Math.max(0, Math.floor((Math.min(limit, amask) - off + 1) / bytes));
 }

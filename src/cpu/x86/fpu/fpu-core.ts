@@ -11,6 +11,7 @@ import { Vec } from '../exceptions.js';
 import { Cr0 } from '../state.js';
 import type { FpuState } from './fpu-state.js';
 import { Ext, Fsw, INDEFINITE_HI, INDEFINITE_SE, Rc, tagOf } from './float80.js';
+import { readOperandAt, writeOperandAt } from '../sse/sse-access.js';
 
 /** FCW fields (SDM Vol. 1 8.1.5). */
 export const enum Fcw {
@@ -209,18 +210,21 @@ export function recordOperand(cpu: X86Cpu): void {
 // Memory operands (segment-checked as one access, then read or written in dwords)
 // ---------------------------------------------------------------------------------------------
 
-/** Linear address of the current memory operand at `disp`, checked for `size` bytes. */
+/**
+ * Linear address of the current memory operand at `disp`, checked for `size` bytes. The
+ * offset wraps at the address size (16, 32, or none for 64-bit addresses).
+ */
 function operandLinear(cpu: X86Cpu, disp: number, size: number, write: boolean): number {
-  const mask = cpu.adSize === 32 ? 0xffffffff : 0xffff;
-  return cpu.segAddr(cpu.eaSeg, ((cpu.eaOff + disp) & mask) >>> 0, size, write);
+  return cpu.segAddr(cpu.eaSeg, cpu.offsetAdd(cpu.eaOff, disp), size, write);
 }
 
+// Operand accesses are explicit ones, with the current privilege (sse-access.ts).
 export function readMem(cpu: X86Cpu, disp: number, size: 1 | 2 | 4): number {
-  return cpu.readLinear(operandLinear(cpu, disp, size, false), size);
+  return readOperandAt(cpu, operandLinear(cpu, disp, size, false), 0, size);
 }
 
 export function writeMem(cpu: X86Cpu, disp: number, size: 1 | 2 | 4, v: number): void {
-  cpu.writeLinear(operandLinear(cpu, disp, size, true), size, v);
+  writeOperandAt(cpu, operandLinear(cpu, disp, size, true), 0, size, v);
 }
 
 /** Checks that `size` bytes of the operand may be written, before any of them is. */
@@ -235,14 +239,14 @@ export function probeRead(cpu: X86Cpu, size: number): void {
 /** Reads an m80 operand (at `disp` from the effective address) into `out`. */
 export function readM80(cpu: X86Cpu, disp: number, out: Ext): Ext {
   const lin = operandLinear(cpu, disp, 10, false);
-  const lo = cpu.readLinear(lin, 4);
-  const hi = cpu.readLinear(lin + 4, 4);
-  return out.set(cpu.readLinear(lin + 8, 2), hi, lo);
+  const lo = readOperandAt(cpu, lin, 0, 4);
+  const hi = readOperandAt(cpu, lin, 4, 4);
+  return out.set(readOperandAt(cpu, lin, 8, 2), hi, lo);
 }
 
 export function writeM80(cpu: X86Cpu, disp: number, se: number, hi: number, lo: number): void {
   const lin = operandLinear(cpu, disp, 10, true);
-  cpu.writeLinear(lin, 4, lo >>> 0);
-  cpu.writeLinear(lin + 4, 4, hi >>> 0);
-  cpu.writeLinear(lin + 8, 2, se & 0xffff);
+  writeOperandAt(cpu, lin, 0, 4, lo >>> 0);
+  writeOperandAt(cpu, lin, 4, 4, hi >>> 0);
+  writeOperandAt(cpu, lin, 8, 2, se & 0xffff);
 }

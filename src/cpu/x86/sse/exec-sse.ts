@@ -11,9 +11,9 @@
  * MOVDQU and MASKMOVDQU.
  *
  * Not implemented (#UD through cpu.unimplemented): SSE3 and later (MOVDDUP, HADDPS, LDDQU...).
- * REX: XMM8-15 need only xmmIndex (sse-access.ts) to apply REX.R/REX.B; the REX.W forms
- * (MOVD/MOVQ r64, CVTSI2SS/SD r64, CVT(T)SS2SI/SD2SI r64) need movd() to move 64 bits and
- * the `intBits` argument of cvt2a/cvt2c2d set to 64 (they call cpu.unimplemented today).
+ * REX: xmmIndex (sse-access.ts) applies REX.R/REX.B for XMM8-15; REX.W (operand size 64)
+ * widens the general-register operand of MOVD/MOVQ r/m64, MOVNTI m64, CVTSI2SS/SD r/m64 and
+ * CVT(T)SS2SI/SD2SI r64 (SDM Vol. 2D Table A-3 with the "REX.W" forms of those pages).
  */
 import type { X86Cpu } from '../cpu.js';
 import { Vec } from '../exceptions.js';
@@ -43,7 +43,7 @@ export function execSse(cpu: X86Cpu, op: number): boolean {
       if (pfx >= P.F3) return unknown(cpu, op);
       moveWhole(cpu, op === 0x29, true);
       return true;
-    case 0x2a: cvt2a(cpu, pfx, 32); return true;
+    case 0x2a: cvt2a(cpu, pfx, cpu.opSize === 64 ? 64 : 32); return true;
     case 0x2b: // MOVNTPS / MOVNTPD m128, xmm
       if (pfx >= P.F3) return unknown(cpu, op);
       checkSse(cpu);
@@ -51,7 +51,7 @@ export function execSse(cpu: X86Cpu, op: number): boolean {
       if (rmIsReg(cpu)) cpu.raise(Vec.UD);
       moveWholeDecoded(cpu, true, true);
       return true;
-    case 0x2c: case 0x2d: cvt2c2d(cpu, pfx, op === 0x2c, 32); return true;
+    case 0x2c: case 0x2d: cvt2c2d(cpu, pfx, op === 0x2c, cpu.opSize === 64 ? 64 : 32); return true;
     case 0x2e: case 0x2f: comis(cpu, pfx, op === 0x2f); return true;
     case 0x50: movmsk(cpu, pfx); return true;
     case 0x51: case 0x58: case 0x59: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
@@ -72,11 +72,12 @@ export function execSse(cpu: X86Cpu, op: number): boolean {
       return true;
     case 0xae: group15(cpu, pfx); return true;
     case 0xc2: cmpFp(cpu, pfx); return true;
-    case 0xc3: { // MOVNTI m32, r32
+    case 0xc3: { // MOVNTI m32, r32; with REX.W MOVNTI m64, r64
       if (pfx !== P.None) return unknown(cpu, op);
       cpu.decodeModrm();
       if (rmIsReg(cpu)) cpu.raise(Vec.UD);
-      cpu.write32(cpu.eaSeg, cpu.eaOff, cpu.s.gpr[cpu.modReg]!);
+      if (cpu.opSize === 64) cpu.write64(cpu.eaSeg, cpu.eaOff, cpu.s.gpr[cpu.modReg]!, cpu.s.gprHi[cpu.modReg]!);
+      else cpu.write32(cpu.eaSeg, cpu.eaOff, cpu.s.gpr[cpu.modReg]!);
       return true;
     }
     case 0xc4: case 0xc5: pinsrPextr(cpu, pfx, op === 0xc5); return true;
@@ -358,7 +359,7 @@ function movHalf(cpu: X86Cpu, pfx: number, op: number): void {
 
 /**
  * 0F 6E / 7E: MOVD to/from MMX or XMM (66); F3 0F 7E is MOVQ xmm, xmm/m64. With REX.W (64-bit
- * mode) 0F 6E / 7E become MOVQ with r/m64: not decoded until long mode exists.
+ * mode) 0F 6E / 7E are MOVQ mm/xmm, r/m64 and MOVQ r/m64, mm/xmm.
  */
 function movd(cpu: X86Cpu, pfx: number, toRm: boolean): void {
   const a = cpu.sse.a;
@@ -382,19 +383,23 @@ function movd(cpu: X86Cpu, pfx: number, toRm: boolean): void {
   else checkMmx(cpu);
   cpu.decodeModrm();
   if (!xmm) enterMmx(cpu);
+  const wide = cpu.opSize === 64;
   if (toRm) {
     if (xmm) loadXmm(cpu, xmmIndex(cpu, false), a);
     else loadMm(cpu, mmIndex(cpu, false), a);
-    cpu.writeRm(32, a.u32[0]!);
+    cpu.hi = a.u32[1]! | 0;
+    cpu.writeRm(wide ? 64 : 32, a.u32[0]!);
     return;
   }
-  const v = cpu.readRm(32);
+  const v = cpu.readRm(wide ? 64 : 32);
+  const vHi = wide ? cpu.hi : 0;
   if (xmm) {
     a.u32.fill(0);
     a.u32[0] = v;
+    a.u32[1] = vHi;
     storeXmm(cpu, xmmIndex(cpu, false), a);
   } else {
-    storeMm(cpu, mmIndex(cpu, false), v, 0);
+    storeMm(cpu, mmIndex(cpu, false), v, vHi);
   }
 }
 

@@ -3,8 +3,11 @@
  *
  * FXSAVE/FXRSTOR use the legacy 512-byte layout of SDM Vol. 1 10.5.1 (Table 10-2), 32-bit
  * format: FCW, FSW, the abridged tag byte (one bit per PHYSICAL register, 1 = not empty), FOP,
- * FIP, FCS, FDP, FDS, MXCSR, MXCSR_MASK, ST0-ST7 (in stack order, 16 bytes each) and XMM0-7
- * (XMM8-15 only in 64-bit mode). Bytes 288-511 are not written. FXRSTOR rebuilds the full tag
+ * FIP, FCS, FDP, FDS, MXCSR, MXCSR_MASK, ST0-ST7 (in stack order, 16 bytes each) and XMM0-7,
+ * plus XMM8-15 at bytes 288-415 in 64-bit mode (Table 10-3); bytes past the XMM registers are
+ * not written. With REX.W (FXSAVE64/FXRSTOR64, Table 10-3 "REX.W = 1") FIP and FDP are 64-bit
+ * fields at 8 and 16 and there is no FCS/FDS (the x87 keeps 32-bit pointers: their upper
+ * halves are stored as zero). FXRSTOR rebuilds the full tag
  * word from the register contents (10.5.1.1) and faults with #GP(0) on reserved MXCSR bits.
  * Both require a 16-byte aligned operand (#GP(0)), and raise #NM when CR0.TS or CR0.EM is set.
  * They save and restore the SSE state whatever CR4.OSFXSR says (the SDM leaves that to the
@@ -13,7 +16,7 @@
 import type { X86Cpu } from '../cpu.js';
 import { Vec } from '../exceptions.js';
 import { Cr0 } from '../state.js';
-import { checkSse, operandAddr } from './sse-access.js';
+import { checkSse, operandAddr, readOperandAt, writeOperandAt } from './sse-access.js';
 import { MXCSR_MASK } from './sse-state.js';
 
 export function group15(cpu: X86Cpu, pfx: number): void {
@@ -72,17 +75,18 @@ function fxsave(cpu: X86Cpu): void {
   checkFx(cpu);
   const lin = operandAddr(cpu, 512, true, true);
   const f = cpu.fpu;
-  const w = (off: number, size: 1 | 2 | 4, v: number) => cpu.writeLinear(lin + off, size, v);
+  const w = (off: number, size: 1 | 2 | 4, v: number) => writeOperandAt(cpu, lin, off, size, v);
   w(0, 2, f.fcw);
   w(2, 2, f.statusWord());
   w(4, 1, abridgedTag(f.ftw));
   w(5, 1, 0);
   w(6, 2, f.fop & 0x7ff);
+  const wide = cpu.opSize === 64;
   w(8, 4, f.fip);
-  w(12, 2, f.fcs);
+  w(12, 2, wide ? 0 : f.fcs);
   w(14, 2, 0);
   w(16, 4, f.fdp);
-  w(20, 2, f.fds);
+  w(20, 2, wide ? 0 : f.fds);
   w(22, 2, 0);
   w(24, 4, cpu.sse.mxcsr);
   w(28, 4, MXCSR_MASK);
@@ -96,22 +100,28 @@ function fxsave(cpu: X86Cpu): void {
     w(off + 12, 4, 0);
   }
   const x = cpu.sse.u32;
-  for (let i = 0; i < 8 * 4; i++) w(160 + 4 * i, 4, x[i]!);
+  for (let i = 0; i < xmmCount(cpu) * 4; i++) w(160 + 4 * i, 4, x[i]!);
+}
+
+/** XMM registers in the FXSAVE image: XMM0-15 in 64-bit mode, XMM0-7 otherwise (SDM Vol. 1 10.5.1). */
+function xmmCount(cpu: X86Cpu): number {
+  return cpu.mode64 ? 16 : 8;
 }
 
 function fxrstor(cpu: X86Cpu): void {
   checkFx(cpu);
   const lin = operandAddr(cpu, 512, false, true);
-  const rd = (off: number, size: 1 | 2 | 4) => cpu.readLinear(lin + off, size);
+  const rd = (off: number, size: 1 | 2 | 4) => readOperandAt(cpu, lin, off, size);
   const mxcsr = rd(24, 4) >>> 0;
   if (mxcsr & ~MXCSR_MASK) cpu.gp(0);
   // Everything is read before anything changes, so a fault leaves the state intact.
   const fcw = rd(0, 2), fsw = rd(2, 2), tags = rd(4, 1), fop = rd(6, 2) & 0x7ff;
-  const fip = rd(8, 4), fcs = rd(12, 2), fdp = rd(16, 4), fds = rd(20, 2);
+  const wide = cpu.opSize === 64;
+  const fip = rd(8, 4), fcs = wide ? 0 : rd(12, 2), fdp = rd(16, 4), fds = wide ? 0 : rd(20, 2);
   const regs: number[] = [];
   for (let i = 0; i < 8; i++) regs.push(rd(32 + 16 * i, 4), rd(36 + 16 * i, 4), rd(40 + 16 * i, 2));
   const xmm: number[] = [];
-  for (let i = 0; i < 8 * 4; i++) xmm.push(rd(160 + 4 * i, 4));
+  for (let i = 0; i < xmmCount(cpu) * 4; i++) xmm.push(rd(160 + 4 * i, 4));
   const f = cpu.fpu;
   f.fcw = fcw;
   f.fsw = fsw & ~0x3800;

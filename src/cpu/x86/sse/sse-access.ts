@@ -104,10 +104,24 @@ export function operandAddr(cpu: X86Cpu, size: number, write: boolean, align16: 
   return lin;
 }
 
+/**
+ * Reads `size` bytes at `k` bytes past the operand's linear address `lin`, an explicit access
+ * with the current privilege (a CPL-3 access to a supervisor page is a user-mode #PF, SDM
+ * Vol. 3A 4.6). Outside IA-32e mode linear addresses wrap at 4 GiB.
+ */
+export function readOperandAt(cpu: X86Cpu, lin: number, k: number, size: 1 | 2 | 4): number {
+  return cpu.readData(cpu.lma ? lin + k : (lin + k) >>> 0, size);
+}
+
+/** Writes `size` bytes at `k` bytes past the operand's linear address (see readOperandAt). */
+export function writeOperandAt(cpu: X86Cpu, lin: number, k: number, size: 1 | 2 | 4, v: number): void {
+  cpu.writeData(cpu.lma ? lin + k : (lin + k) >>> 0, size, v);
+}
+
 /** Reads `bytes` (4, 8 or 16) of the memory operand into v's low lanes. */
 export function loadMem(cpu: X86Cpu, v: Vec128, bytes: number, align16: boolean): void {
   const lin = operandAddr(cpu, bytes, false, align16);
-  for (let i = 0; i < bytes >> 2; i++) v.u32[i] = cpu.readLinear(lin + 4 * i, 4);
+  for (let i = 0; i < bytes >> 2; i++) v.u32[i] = readOperandAt(cpu, lin, 4 * i, 4);
 }
 
 /**
@@ -118,7 +132,7 @@ export function loadMem(cpu: X86Cpu, v: Vec128, bytes: number, align16: boolean)
  */
 export function storeMem(cpu: X86Cpu, v: Vec128, bytes: number, align16: boolean): void {
   const lin = operandAddr(cpu, bytes, true, align16);
-  for (let i = 0; i < bytes >> 2; i++) cpu.writeLinear(lin + 4 * i, 4, v.u32[i]!);
+  for (let i = 0; i < bytes >> 2; i++) writeOperandAt(cpu, lin, 4 * i, 4, v.u32[i]!);
 }
 
 /** XMM source operand (register or m128) into v. */

@@ -7,12 +7,15 @@
  * Float → integer conversions give the integer indefinite (0x80000000) with IE for NaNs and
  * out-of-range values, PE when inexact. Narrowing float conversions round under RC with OE,
  * UE, PE and FTZ; widening ones are exact and quiet SNaNs (IE).
- * Integer operands are 32-bit; the REX.W forms (64-bit integers) are the `intBits` parameter
- * of cvtToGpr/cvtFromGpr, ready for the long-mode decoder.
+ * Integer operands are 32-bit, or 64-bit in the REX.W forms of CVTSI2SS/SD and CVT(T)SS2SI/
+ * SD2SI (the `intBits` parameter; SDM Vol. 2A CVTSI2SD "REX.W + F2 0F 2A"): a 64-bit integer
+ * may have more bits than the destination's significand, so it is rounded under MXCSR.RC
+ * from its exact value (PE when inexact); an out-of-range result is the 64-bit integer
+ * indefinite 0x80000000_00000000.
  */
 import type { X86Cpu } from '../cpu.js';
 import { Vec } from '../exceptions.js';
-import { roundExactOf, SINGLE } from './softfloat.js';
+import { DOUBLE, roundExact, roundExactOf, SINGLE } from './softfloat.js';
 import {
   beginFp, checkSse, commitFp, enterMmx, loadMem, loadMm, loadXmm, loadXmmRm, mmIndex, rmIsReg, roundingControl,
   storeMm, storeXmm, xmmIndex,
@@ -82,8 +85,13 @@ export function cvt2a(cpu: X86Cpu, pfx: number, intBits: number): void {
       putF64(a.u32, 0, b.i32[0]!);
       putF64(a.u32, 2, b.i32[1]!);
     }
+  } else if (intBits === 64) {
+    const lo = cpu.readRm(64);
+    const x = fromInt64(cpu, lo, cpu.hi, pfx === 2);
+    if (pfx === 2) a.u32[0] = bitsOfF32(x);
+    else putF64(a.u32, 0, x);
   } else {
-    const v = readGprOrMem(cpu, intBits);
+    const v = cpu.readRm(32) | 0;
     if (pfx === 2) a.u32[0] = toSingleBits(cpu, v);
     else putF64(a.u32, 0, v);
   }
@@ -91,10 +99,16 @@ export function cvt2a(cpu: X86Cpu, pfx: number, intBits: number): void {
   storeXmm(cpu, d, a);
 }
 
-/** A signed integer source of `bits` from r/m. */
-function readGprOrMem(cpu: X86Cpu, bits: number): number {
-  if (bits === 64) return cpu.unimplemented('SSE conversion with a 64-bit integer (REX.W)');
-  return cpu.readRm(32) | 0;
+/**
+ * The signed 64-bit integer hi:lo rounded to single (`single`) or double under MXCSR.RC, PE
+ * when inexact. Exact through BigInt: a double cannot hold every 64-bit integer.
+ */
+function fromInt64(cpu: X86Cpu, lo: number, hi: number, single: boolean): number {
+  if ((lo | hi) === 0) return 0;
+  const v = (BigInt(hi | 0) << 32n) | BigInt(lo >>> 0);
+  const neg = v < 0n;
+  const r = roundExact(neg, neg ? -v : v, 0, false, single ? SINGLE : DOUBLE, roundingControl(cpu));
+  return finishRounded(cpu.sse, r);
 }
 
 /** 0F 2C / 2D: CVT(T)PS2PI, 66 CVT(T)PD2PI, F3 CVT(T)SS2SI, F2 CVT(T)SD2SI. */
@@ -119,9 +133,16 @@ export function cvt2c2d(cpu: X86Cpu, pfx: number, truncate: boolean, intBits: nu
     storeMm(cpu, mmIndex(cpu, false), r.u32[0]!, r.u32[1]!);
     return;
   }
-  if (intBits === 64) cpu.unimplemented('SSE conversion with a 64-bit integer (REX.W)');
   loadSrc(cpu, b, pfx === 2 ? 4 : 8);
   const x = pfx === 2 ? convS(st, b.u32[0]!, false) : convD(st, b.u32[0]!, b.u32[1]!, false);
+  if (intBits === 64) {
+    // An integer double in [-2^63, 2^63): the halves are exact.
+    const r = toInt(st, x, truncate ? Rc.Zero : roundingControl(cpu), 64);
+    commitFp(cpu);
+    if (Number.isNaN(r)) cpu.setReg64(cpu.modReg, 0, INDEFINITE32 | 0);
+    else cpu.setReg64From(cpu.modReg, r);
+    return;
+  }
   const v = toInt32(cpu, x, truncate);
   commitFp(cpu);
   cpu.setReg(32, cpu.modReg, v);

@@ -54,6 +54,8 @@ export class CompiledBlock {
     readonly csLimit: number,
     /** EIP of each instruction (a fault's position). */
     readonly eips: readonly number[],
+    /** RIP's high half (64-bit mode; 0 otherwise). */
+    readonly ripHi = 0,
   ) {}
 
   get length(): number {

@@ -131,6 +131,28 @@ describe('JIT, 64-bit mode', () => {
     expect(retiredB).toBe(retiredA);
   });
 
+  it('a store to a device that asks the run loop to look ends the block there, where the interpreter stops', () => {
+    // mov [rsi], eax (rsi: an MMIO page whose write requests an exit) ; inc rbx ; inc rbx
+    const code = [0x89, 0x06, 0x48, 0xff, 0xc3, 0x48, 0xff, 0xc3];
+    const outcomes = [LongModeHarness.flat64(), jitHarness().h].map((h) => {
+      let writes = 0;
+      h.mem.mapMmio('exit-on-write', 0xfec00000, 0x1000, {
+        mmioRead: () => 0,
+        mmioWrite: () => {
+          writes++;
+          h.cpu.exitRequested = true;
+        },
+      });
+      // PD[1]: virtual 0x200000-0x3FFFFF -> physical 0xFEC00000 (a 2 MiB page, P | RW | PS).
+      h.write(0xb008, [0x83, 0x00, 0xc0, 0xfe, 0, 0, 0, 0]);
+      h.run({ code, regs: { rsi: 0x200000n }, budget: 0 }); // state only
+      const exit = h.cpu.run(100);
+      return { exit, writes, rip: h.cpu.s.eip, rbx: h.cpu.s.gpr[3], count: h.cpu.lastRunCount };
+    });
+    expect(outcomes[0]).toEqual({ exit: 2, writes: 1, rip: CODE_ADDR + 2, rbx: 0, count: 1 });
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+
   it('a DMA write into a translated 64-bit page drops its blocks', () => {
     const { h } = jitHarness();
     const engine = h.cpu.blockEngine as JitEngine;

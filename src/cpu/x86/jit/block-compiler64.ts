@@ -2,7 +2,9 @@
  * Turns a run of 64-bit-mode instructions into one JavaScript function: the 64-bit
  * counterpart of block-compiler.ts, with the same contract towards the run loop (startEip set
  * before each instruction, EIP left after the last one retired, `cpu.retired` counted, a stop
- * after a store that invalidated the block). RIP is ripHi:eip; a block lies in one code page,
+ * after a store that invalidated the block). Translated code also stops, as the interpreter's
+ * loop does after every instruction, after a store that went to a device (through the CPU's
+ * path) if the run loop must look now: an exit request or a deliverable interrupt. RIP is ripHi:eip; a block lies in one code page,
  * so its instructions share RIP's high half, which the block sets once as `startRipHi` (a
  * fault restarts the instruction at startRipHi:startEip).
  *
@@ -112,7 +114,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
       jumped = true;
       break;
     }
-    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { ${setRipRaw(nextRip)} cpu.retired += ${n}; return ${n}; }`);
+    if (t.flow === Flow.Store) parts.push(`if ((B.valid === false || M.slowWrite) && mustStop()) { ${setRipRaw(nextRip)} cpu.retired += ${n}; return ${n}; }`);
   }
   if (!jumped) parts.push(setRipRaw(nextRip));
   parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
@@ -123,7 +125,9 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
 export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
   const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M',
-    `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\n` +
+    `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\nconst I = cpu.bus.interrupts;\n` +
+    // After a store to a device: stop as the interpreter's run loop would after the instruction.
+    'function mustStop() { M.slowWrite = false; return B.valid === false || cpu.exitRequested || ((s.eflags & 0x200) !== 0 && I.hasInterrupt()); }\n' +
     `return function block64_${block.eip.toString(16)}() {\n${body}\n};`) as
     (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, h: Int32Array, b: CompiledBlock, helpers: typeof HELPERS, m: LongAccess) => () => number;
   block.run = factory(cpu, cpu.s, cpu.s.gpr, cpu.s.gprHi, block, HELPERS, access);

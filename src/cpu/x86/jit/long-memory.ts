@@ -18,6 +18,11 @@ import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
 
 export interface LongAccess {
+  /**
+   * Set when a write took the CPU's path (MMIO, a TLB miss): a device may have asked the run
+   * loop to look (an exit request, a new interrupt), which the block then checks.
+   */
+  slowWrite: boolean;
   rd8(off: number, set: number, seg: number): number;
   rd16(off: number, set: number, seg: number): number;
   rd32(off: number, set: number, seg: number): number;
@@ -52,27 +57,37 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
   const gprHi = cpu.s.gprHi;
 
   /**
-   * RAM index of a `size`-byte access at offset `off` in `seg` that is canonical, stays in
-   * its page and hits the TLB for `tags`, or -1 (the CPU's path then decides).
+   * RAM index of a `size`-byte read at offset `off` in `seg` that is canonical, stays in its
+   * page and hits the TLB, or -1 (the CPU's path then decides).
    */
-  function ramIndex(off: number, seg: number, set: number, size: number, tags: Float64Array): number {
+  function readIndex(off: number, seg: number, set: number, size: number): number {
     const lin = seg >= SegReg.FS ? off + segBase[seg]! : off;
-    if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT) return -1;
+    if (lin < -CANONICAL_LIMIT || lin > CANONICAL_LIMIT - size) return -1;
     const l = lin < 0 ? lin + TWO_48 : lin;
-    const o = l % 4096;
-    if (o + size > 4096) return -1;
+    const o = l & 0xfff; // exact: l is an integer below 2^48
+    if (o > 4096 - size) return -1;
     const vpn = (l - o) / 4096;
     const i = (set << TLB_BITS) | (vpn & TLB_MASK);
-    if (tags[i] !== vpn) return -1;
+    if (tagRead[i] !== vpn) return -1;
     const r = ramOffset[i]!;
     return r < 0 ? -1 : r + o;
   }
 
+  /** readIndex for a write (the write tag: writable and dirty); marks translated code stale. */
   function writeIndex(off: number, seg: number, set: number, size: number): number {
-    const a = ramIndex(off, seg, set, size, tagWrite);
+    const lin = seg >= SegReg.FS ? off + segBase[seg]! : off;
+    if (lin < -CANONICAL_LIMIT || lin > CANONICAL_LIMIT - size) return -1;
+    const l = lin < 0 ? lin + TWO_48 : lin;
+    const o = l & 0xfff;
+    if (o > 4096 - size) return -1;
+    const vpn = (l - o) / 4096;
+    const i = (set << TLB_BITS) | (vpn & TLB_MASK);
+    if (tagWrite[i] !== vpn) return -1;
+    const r = ramOffset[i]!;
+    if (r < 0) return -1;
     // Translated code made from this page is stale now (self-modifying code).
-    if (a >= 0 && codePages[(a - (a % 4096)) / 4096] !== 0) mem.onCodeWrite?.((a - (a % 4096)) / 4096);
-    return a;
+    if (codePages[r / 4096] !== 0) mem.onCodeWrite?.(r / 4096);
+    return r + o;
   }
 
   function word(a: number): number {
@@ -92,32 +107,38 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
   }
 
   const access: LongAccess = {
+    slowWrite: false,
     rd8(off, set, seg) {
-      const a = ramIndex(off, seg, set, 1, tagRead);
+      const a = readIndex(off, seg, set, 1);
       return a >= 0 ? ram[a]! : cpu.read8(seg, off);
     },
     rd16(off, set, seg) {
-      const a = ramIndex(off, seg, set, 2, tagRead);
+      const a = readIndex(off, seg, set, 2);
       return a >= 0 ? ram[a]! | (ram[a + 1]! << 8) : cpu.read16(seg, off);
     },
     rd32(off, set, seg) {
-      const a = ramIndex(off, seg, set, 4, tagRead);
+      const a = readIndex(off, seg, set, 4);
       return a >= 0 ? word(a) : cpu.read32(seg, off);
     },
     rd64(off, set, seg) {
-      const a = ramIndex(off, seg, set, 8, tagRead);
+      const a = readIndex(off, seg, set, 8);
       if (a < 0) return cpu.read64(seg, off);
       cpu.hi = word(a + 4) | 0;
       return word(a);
     },
     wr8(off, set, seg, v) {
       const a = writeIndex(off, seg, set, 1);
-      if (a < 0) cpu.write8(seg, off, v);
-      else ram[a] = v;
+      if (a >= 0) {
+        ram[a] = v;
+        return;
+      }
+      access.slowWrite = true;
+      cpu.write8(seg, off, v);
     },
     wr16(off, set, seg, v) {
       const a = writeIndex(off, seg, set, 2);
       if (a < 0) {
+        access.slowWrite = true;
         cpu.write16(seg, off, v);
         return;
       }
@@ -126,12 +147,17 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
     },
     wr32(off, set, seg, v) {
       const a = writeIndex(off, seg, set, 4);
-      if (a < 0) cpu.write32(seg, off, v);
-      else setWord(a, v);
+      if (a >= 0) {
+        setWord(a, v);
+        return;
+      }
+      access.slowWrite = true;
+      cpu.write32(seg, off, v);
     },
     wr64(off, set, seg, lo, hi) {
       const a = writeIndex(off, seg, set, 8);
       if (a < 0) {
+        access.slowWrite = true;
         cpu.write64(seg, off, lo, hi);
         return;
       }

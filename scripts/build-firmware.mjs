@@ -3,6 +3,7 @@
 //   firmware/demo/pcvm-demo.bin              the demo firmware (exactly 64 KiB)
 //   firmware/multiboot-test/mbtest.elf       the multiboot test kernel, ELF32
 //   firmware/multiboot-test/mbtest-aout.bin  the same with the a.out kludge (-DAOUT)
+//   firmware/vmx-test/vmxtest.elf            the VMX test hypervisor (multiboot ELF32)
 //
 //   node scripts/build-firmware.mjs           assemble and write the images
 //   node scripts/build-firmware.mjs --check   assemble into a temporary directory and
@@ -26,6 +27,7 @@ const IMAGES = [
   { source: 'firmware/demo/pcvm-demo.asm', image: 'firmware/demo/pcvm-demo.bin', args: [], size: 64 * 1024 },
   { source: 'firmware/multiboot-test/mbtest.asm', image: 'firmware/multiboot-test/mbtest.elf', args: [] },
   { source: 'firmware/multiboot-test/mbtest.asm', image: 'firmware/multiboot-test/mbtest-aout.bin', args: ['-DAOUT'] },
+  { source: 'firmware/vmx-test/vmxtest.asm', image: 'firmware/vmx-test/vmxtest.elf', args: [] },
 ];
 const nasm = process.env.NASM || 'nasm';
 const rel = (p) => relative(process.cwd(), p) || p;

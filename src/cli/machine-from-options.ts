@@ -11,11 +11,13 @@ import { NullCharBackend } from '../chardev/chardev.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import { TeeCharBackend } from '../chardev/tee.js';
+import { VirtualConsoleCharBackend } from '../chardev/virtual-console.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
 import { parseMultibootModules } from '../machine/boot/multiboot.js';
 import { findCpuModel } from '../cpu/x86/cpu-model.js';
+import { virtioFromOptions, type VirtioSetup } from './virtio-from-options.js';
 
 /** A serial port routed to this process's stdio (the mux serves it). */
 export interface StdioRoute {
@@ -33,6 +35,10 @@ export interface HostSetup {
   serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers }[];
   /** COM1 copied to the WebSocket server's /serial clients (with `-websocket`). */
   consoleTee: TeeCharBackend | undefined;
+  /** Drives, netdevs and the virtio functions using them (pass drives/netdevs to the Machine). */
+  virtio: VirtioSetup;
+  /** COM1 on the terminal UI's console pane (`-display tui` with COM1 on `vc`, the default). */
+  virtualConsole: VirtualConsoleCharBackend | undefined;
   /** Releases files opened for the back ends. */
   close(): void;
 }
@@ -67,8 +73,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     }
   }
 
-  const debugExits = opts.devices.map((d) => {
-    if (d.driver !== 'isa-debug-exit') throw new ConfigError(`-device ${d.driver}: not supported yet`);
+  const debugExits = opts.devices.filter((d) => d.driver === 'isa-debug-exit').map((d) => {
     const iobase = typeof d.props['iobase'] === 'number' ? d.props['iobase'] : 0x501;
     const iosize = typeof d.props['iosize'] === 'number' ? d.props['iosize'] : 2;
     if (iobase < 0 || iosize < 1 || iobase + iosize > 0x10000) {
@@ -94,6 +99,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
 
   // Serial back ends, COM1..COM4.
   let stdio: StdioRoute | undefined;
+  let virtualConsole: VirtualConsoleCharBackend | undefined;
   const serial: (CharBackend | undefined)[] = [];
   const serialSockets: HostSetup['serialSockets'] = [];
   opts.serial.forEach((spec, i) => {
@@ -107,9 +113,11 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
       case 'null':
         return new NullCharBackend();
       case 'vc':
-        // XXX: the TUI's virtual console is not implemented yet; like -display none, output
-        // goes nowhere.
-        return new NullCharBackend();
+        // The TUI shows COM1 in its console pane. XXX: QEMU gives every vc its own console;
+        // COM2-4 on vc, and any vc under -display none, go nowhere.
+        if (opts.display.type !== 'tui' || index !== 0) return new NullCharBackend();
+        virtualConsole = new VirtualConsoleCharBackend();
+        return virtualConsole;
       case 'stdio': {
         if (stdio) throw new ConfigError('cannot use stdio by multiple character devices');
         const backend = new StreamCharBackend(stdout as unknown as import('node:stream').Writable);
@@ -143,6 +151,12 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   }
   const log = new LineLogger(opts.debugItems, sink);
 
+  // Drives, netdevs, NICs: opened last, so that an error above leaves no file open.
+  const virtio = virtioFromOptions(opts, {
+    warn: (msg) => process.stderr.write(`pcvm: warning: ${msg}\n`),
+    netLog: (line) => process.stderr.write(`pcvm: ${line}\n`),
+  });
+
   const config: MachineConfig = defaultMachineConfig({
     memoryBytes: opts.memoryBytes,
     accel: engine,
@@ -158,6 +172,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     rtcBaseMs: rtcBaseMs(opts.rtc, Date.now()),
     kernel: kernelBootFromOptions(opts),
     cpuModel,
+    virtioDevices: virtio.devices,
   });
   return {
     config,
@@ -166,7 +181,10 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     stdio,
     serialSockets,
     consoleTee,
+    virtio,
+    virtualConsole,
     close() {
+      virtio.close();
       for (const fd of fds.splice(0)) {
         try {
           closeSync(fd);

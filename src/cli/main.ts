@@ -15,6 +15,9 @@ import { parseCommandLine } from './options.js';
 import { machineFromOptions } from './machine-from-options.js';
 import { openMonitors } from './monitors.js';
 import { PcvmWebSocketServer } from '../server/websocket-server.js';
+import { GdbServer } from '../gdb/gdb-server.js';
+import { TerminalUi } from '../ui/tui/tui.js';
+import { resolveDisplay } from './display.js';
 
 function fail(message: string): never {
   process.stderr.write(`pcvm: ${message}\n`);
@@ -22,6 +25,13 @@ function fail(message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `pcvm --test SCRIPT`: the expect runner (pcvm-test), not a machine of our own.
+  if (argv[0] === '--test') {
+    const { pcvmTestMain } = await import('../expect/pcvm-test.js');
+    const status = await pcvmTestMain(argv.slice(1), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    process.stdout.write('', () => process.exit(status));
+    return;
+  }
   let opts;
   try {
     opts = parseCommandLine(argv);
@@ -43,17 +53,13 @@ async function main(argv: string[]): Promise<void> {
   }
   for (const w of opts.warnings) process.stderr.write(`pcvm: warning: ${w}\n`);
 
-  // XXX: the blessed TUI (the default display on a terminal) arrives with the monitor work;
-  // until then the default display serves COM1 and the monitor on stdio like -nographic.
-  if (!opts.nographic && opts.display.type === 'tui' && opts.serial[0]?.backend === 'vc') {
-    opts.serial[0] = { mux: true, backend: 'stdio', signal: false };
-  }
-
   let setup;
   let machine: Machine;
   try {
+    opts = { ...opts, display: resolveDisplay(opts, process.stdout.isTTY === true) };
     setup = machineFromOptions(opts, process.stdout);
-    machine = new Machine(setup.config, { serial: setup.serial, log: setup.log });
+    machine = new Machine(setup.config, { serial: setup.serial, log: setup.log, drives: setup.virtio.drives, netdevs: setup.virtio.netdevs });
+    setup.virtio.bindClock(machine.clock);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof WiringError) fail(e.message);
     throw e;
@@ -71,11 +77,20 @@ async function main(argv: string[]): Promise<void> {
   const mux = stdio
     ? new StdioMux(machine, stdio.backend, { stdin: process.stdin, stdout: process.stdout, withMonitor: stdio.withMonitor, monitorOnly })
     : undefined;
+  const tui = opts.display.type === 'tui'
+    ? new TerminalUi(machine, {
+      stdin: process.stdin, stdout: process.stdout, console: setup.virtualConsole,
+      withMonitor: opts.monitor.some((m) => m.backend === 'vc'),
+    })
+    : undefined;
   let monitors;
   let websocket: PcvmWebSocketServer | undefined;
   try {
+    await Promise.all(setup.virtio.netdevs.map((n) => n.ready));
     monitors = await openMonitors(machine, opts, setup, { stdin: process.stdin, stdout: process.stdout }, stdio !== undefined);
     if (opts.websocket) websocket = await PcvmWebSocketServer.open(machine, setup.consoleTee, opts.websocket);
+    // QEMU creates the gdbstub last; -S keeps the VM stopped until gdb (or the monitor) continues.
+    if (opts.gdb) await GdbServer.open(machine, opts.gdb, 'gdb');
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
@@ -87,8 +102,10 @@ async function main(argv: string[]): Promise<void> {
   machine.on('exit', (status, reason) => {
     clearInterval(keepAlive);
     mux?.close();
+    tui?.close();
     monitors.close();
     websocket?.close();
+    GdbServer.of(machine)?.close();
     setup.close();
     if (status === 1 && reason !== 'isa-debug-exit') process.stderr.write(`pcvm: ${reason}\n`);
     // Let stdout drain before leaving (the guest's last words matter to scripts).
@@ -102,6 +119,7 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   mux?.start();
+  tui?.start();
   machine.start();
 }
 

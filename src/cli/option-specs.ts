@@ -14,6 +14,8 @@ export interface DisplaySpec {
   readonly type: 'none' | 'tui';
   /** `-display curses,charset=CP850`: the guest's code page for the text screen. */
   readonly charset?: string;
+  /** No -display or -nographic was given: the TUI when stdout is a terminal, else none (display.ts). */
+  readonly implicit?: boolean;
 }
 
 /** Accelerators: QEMU's name, or pcvm's own engine names. */

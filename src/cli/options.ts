@@ -78,11 +78,19 @@ export const DEVICE_MODELS: Readonly<Record<string, DeviceModel>> = {
     description: 'ISA debug exit: a write of V to iobase exits with status (V << 1) | 1',
     props: { iobase: { type: 'uint32', dflt: '0x501' }, iosize: { type: 'uint32', dflt: '2' } },
   },
+  'virtio-blk-pci': {
+    description: 'Virtio block device (transitional; legacy I/O BAR0, MSI-X BAR1, modern BAR4)',
+    props: { drive: { type: 'string', dflt: '' }, serial: { type: 'string', dflt: '' }, addr: { type: 'string', dflt: '-1' } },
+  },
+  'virtio-net-pci': {
+    description: 'Virtio network device (transitional)',
+    props: { netdev: { type: 'string', dflt: '' }, mac: { type: 'string', dflt: '52:54:00:12:34:56' }, addr: { type: 'string', dflt: '-1' } },
+  },
 };
 /** Real QEMU device models pcvm may implement later: `not supported yet` instead of invalid. */
 const DEVICE_MODELS_NOT_YET = [
   'isa-serial', 'isa-parallel', 'isa-debugcon', 'isa-ide', 'ide-hd', 'ide-cd', 'ne2k_isa',
-  'ne2k_pci', 'e1000', 'rtl8139', 'pcnet', 'virtio-net-pci', 'virtio-blk-pci', 'virtio-serial-pci',
+  'ne2k_pci', 'e1000', 'rtl8139', 'pcnet', 'virtio-serial-pci',
   'virtconsole', 'virtio-rng-pci', 'VGA', 'cirrus-vga', 'isa-vga', 'bochs-display', 'sb16',
   'adlib', 'pcspk', 'i6300esb', 'ib700', 'usb-tablet', 'usb-kbd', 'usb-mouse', 'piix3-usb-uhci',
 ];
@@ -153,7 +161,8 @@ const OPTION_TABLE: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>(
 export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
   'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
   'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
-  'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket',
+  'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket', 'gdb', 'drive', 'snapshot',
+  'netdev', 'nic', 'net',
 ]);
 
 /** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */
@@ -187,7 +196,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** State while walking argv; `finish()` resolves defaults and cross-option rules. */
 class CommandLineParser {
   readonly o: Mutable<CliOptions> = {
-    memoryBytes: DEFAULT_MEMORY_BYTES, nographic: false, display: { type: 'tui' }, serial: [],
+    memoryBytes: DEFAULT_MEMORY_BYTES, nographic: false, display: { type: 'tui', implicit: true }, serial: [],
     parallel: [], accel: [], noReboot: false, noShutdown: false, startStopped: false,
     firmwareDirs: [], devices: [], debugItems: [], showHelp: false, showVersion: false, smp: 1,
     machine: { type: 'pc', props: {} }, rtc: { base: 'utc', clock: 'host', driftfix: 'none' },

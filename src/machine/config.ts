@@ -7,6 +7,8 @@
 import type { CharBackend } from '../chardev/chardev.js';
 import type { ClockMode } from './clock.js';
 import type { Logger } from './log.js';
+import type { NetBackend } from '../net/net-backend.js';
+import type { DriveBackend, VirtioDeviceConfig } from './virtio-board.js';
 
 export interface DebugExitConfig {
   iobase: number;
@@ -64,6 +66,8 @@ export interface MachineConfig {
   kernel?: KernelBootConfig;
   /** `-cpu`: a CPU model name (src/cpu/x86/cpu-model.ts); default the `pcvm` model. */
   cpuModel?: string;
+  /** virtio-blk-pci / virtio-net-pci functions (src/machine/virtio-board.ts). */
+  virtioDevices?: VirtioDeviceConfig[];
 }
 
 /** The RTC's default start: 2000-01-01T00:00:00Z. */
@@ -90,4 +94,8 @@ export interface MachineBackends {
   /** Back end of COM1..COM4 (index 0 = COM1). A missing entry discards output. */
   serial: (CharBackend | undefined)[];
   log: Logger;
+  /** Opened drives the virtio-blk devices name (closed when the VM ends). */
+  drives?: DriveBackend[];
+  /** Opened netdevs the NICs name (closed when the VM ends). */
+  netdevs?: NetBackend[];
 }

@@ -3,6 +3,7 @@
  * machine. Nothing outside src/machine pokes device internals; it comes through here.
  */
 import type { PciDeviceInfo } from './pci-board.js';
+import type { BlockInfo } from './virtio-board.js';
 import type { MemoryMapRegion } from '../memory/physical-memory.js';
 
 /** QEMU's run states, as `info status` and `query-status` name them. */
@@ -50,6 +51,10 @@ export interface MachineControl {
   infoLapic(): string;
   /** `info ioapic`: the I/O APIC's redirection table in QEMU's format. */
   infoIoapic(): string;
+  /** The drives (QMP query-block, HMP info block). */
+  queryBlock(): BlockInfo[];
+  /** HMP `info network`: the NICs and their back ends. */
+  infoNetwork(): string;
   /** The PCI functions (QMP query-pci, HMP info pci). */
   queryPci(): PciDeviceInfo[];
   /** Guest-physical bytes without side effects on RAM/ROM (HMP xp, pmemsave); undefined if unassigned. */

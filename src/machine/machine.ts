@@ -45,12 +45,15 @@ import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
+import { VirtioBoard, type BlockInfo } from './virtio-board.js';
+import { ApicMsiRouter } from '../../devices/apic/msi-router.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
 import { installAcpiTables } from './acpi/install.js';
 import { cpuModelOf } from '../cpu/x86/cpu-model.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 import { LineLogger } from './log.js';
 import { errnoText } from './errno-text.js';
+import { MachineDebugger } from './debugger.js';
 
 /** Host time given to the guest before yielding to the event loop. */
 const SLICE_NS = 10_000_000;
@@ -80,10 +83,14 @@ export class Machine extends EventEmitter implements MachineControl {
   /** The i8042 keyboard controller (`kbc.sendScancodes` types on the PS/2 keyboard). */
   readonly kbc: I8042;
   readonly pci: PcPciBoard;
+  /** virtio-blk-pci and virtio-net-pci functions with their back ends. */
+  readonly virtio: VirtioBoard;
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
   /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
   readonly directBoot: BootPlan | undefined;
+  /** Breakpoints, watchpoints and single-step for the gdbstub. */
+  readonly debugger: MachineDebugger;
 
   private state: RunState;
   private pending: PendingRequest = 'none';
@@ -123,6 +130,7 @@ export class Machine extends EventEmitter implements MachineControl {
     }, cpuModelOf(config));
     if (config.accel === 'jit') new JitEngine(this.cpu, this.memory);
     this.accel = new InterpreterAccel(this.cpu, this.clock, config.accel);
+    this.debugger = new MachineDebugger(this.cpu);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
 
     // --- devices on the ISA bus ---
@@ -195,6 +203,10 @@ export class Machine extends EventEmitter implements MachineControl {
     });
     this.devices.push(...this.pci.devices);
     this.pci.applyFirmwareDefaults(this.pic.elcrPorts);
+    // PCI MSI/MSI-X writes to 0xFEExxxxx become LAPIC messages (devices/apic/msi-router.ts).
+    const msi = new ApicMsiRouter({ apicBus: this.lapic, memory: this.memory, logger: log });
+    this.virtio = new VirtioBoard({ bus: this.pci.bus, memory: this.memory, msi, logger: log }, config.virtioDevices ?? [], backends.drives ?? [], backends.netdevs ?? []);
+    this.devices.push(...this.virtio.deviceList);
     const port92 = new Port92('port92', { setA20: (on) => this.cpu.setA20(on), onReset: () => this.requestReset() });
     this.io.map('port92', 0x92, 1, port92);
     this.devices.push(port92);
@@ -277,6 +289,7 @@ export class Machine extends EventEmitter implements MachineControl {
   cont(): void {
     if (this.state === 'running' || this.exitStatus !== undefined) return;
     this.state = 'running';
+    this.debugger.prepareResume();
     this.clock.start();
     this.emit('resume');
     this.scheduleLoop();
@@ -294,6 +307,16 @@ export class Machine extends EventEmitter implements MachineControl {
   quit(): void {
     this.emit('shutdown', false, 'host-qmp-quit' satisfies ShutdownReason);
     this.finish(0, 'quit');
+  }
+
+  /** QMP `query-block` (HMP `info block`). */
+  queryBlock(): BlockInfo[] {
+    return this.virtio.queryBlock();
+  }
+
+  /** HMP `info network`. */
+  infoNetwork(): string {
+    return this.virtio.infoNetwork();
   }
 
   /** QMP `query-pci`: the functions on bus 0 (HMP `info pci`). */
@@ -360,6 +383,7 @@ export class Machine extends EventEmitter implements MachineControl {
 
   /** Stops everything and releases timers; the Machine cannot run again. */
   close(): void {
+    this.virtio.close();
     if (this.exitStatus === undefined) this.exitStatus = 0;
     this.state = 'shutdown';
     this.clock.stop();
@@ -427,6 +451,7 @@ export class Machine extends EventEmitter implements MachineControl {
   private finish(status: number, reason: string): void {
     if (this.exitStatus !== undefined) return;
     this.exitStatus = status;
+    this.virtio.close();
     this.state = 'shutdown';
     this.clock.stop();
     this.accel.requestExit();
@@ -466,6 +491,11 @@ export class Machine extends EventEmitter implements MachineControl {
       if (this.handlePending()) continue;
       const until = Math.min(clock.nextDeadlineNs(), sliceEnd);
       const exit = this.accel.run(until);
+      // A breakpoint, watchpoint or finished single step: the VM stops (the gdbstub reports it).
+      if (this.debugger.takeStop()) {
+        this.stop();
+        return;
+      }
       if (exit === RunExit.TripleFault) {
         this.backends.log.log('cpu_reset', 'pcvm: triple fault: resetting');
         this.doReset(true);

@@ -102,10 +102,11 @@ export class PhysicalMemory {
   /**
    * One byte per 4 KiB page of `ram`: non-zero while translated code made from that page
    * exists (the JIT's blocks). Every write path into RAM checks it and calls `onCodeWrite`
-   * with the RAM page number, so that stale code is dropped before it can run again.
+   * with the RAM index and length of the write, so that stale code is dropped before it can
+   * run again.
    */
   readonly codePages: Uint8Array;
-  onCodeWrite: ((ramPage: number) => void) | undefined;
+  onCodeWrite: ((ramIndex: number, length: number) => void) | undefined;
 
   constructor(readonly ramBytes: number) {
     if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE_SIZE !== 0) {
@@ -119,7 +120,7 @@ export class PhysicalMemory {
   noteRamWrite(ramOffset: number, len: number): void {
     const first = Math.floor(ramOffset / PAGE_SIZE);
     const last = Math.floor((ramOffset + Math.max(len, 1) - 1) / PAGE_SIZE);
-    for (let p = first; p <= last; p++) if (this.codePages[p] !== 0) this.onCodeWrite?.(p);
+    for (let p = first; p <= last; p++) if (this.codePages[p] !== 0) this.onCodeWrite?.(ramOffset, len);
   }
 
   /** Maps RAM bytes `[ramOffset, ramOffset + size)` at guest-physical `base`. */
@@ -354,7 +355,7 @@ export class PhysicalMemory {
           case PageKind.Ram: {
             const ramPage = this.pageRef[page]!;
             storeLE(this.ram, ramPage * PAGE_SIZE + off, size, value);
-            if (this.codePages[ramPage] !== 0) this.onCodeWrite?.(ramPage);
+            if (this.codePages[ramPage] !== 0) this.onCodeWrite?.(ramPage * PAGE_SIZE + off, size);
             return;
           }
           case PageKind.Rom:

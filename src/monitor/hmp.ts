@@ -11,6 +11,8 @@ import { ArgReader, HmpArgError } from './hmp-args.js';
 import { MEMORY_COMMANDS } from './hmp-memory-commands.js';
 import { formatInfoMem, formatInfoTlb } from './info-mem.js';
 import { formatInfoMtree } from './info-mtree.js';
+import { hmpGdbserver } from './hmp-gdbserver.js';
+import { formatInfoBlock } from '../machine/virtio-board.js';
 
 export const HMP_PROMPT = '(qemu) ';
 
@@ -48,6 +50,8 @@ const INFO: Record<string, { help: string; run(m: Machine, session?: HmpSession)
   lapic: { help: 'show local apic state', run: (m) => m.infoLapic() },
   ioapic: { help: 'show io apic state', run: (m) => m.infoIoapic() },
   pci: { help: 'show PCI info', run: (m) => formatInfoPci(m.queryPci()) },
+  block: { help: 'show info of one block device or all block devices', run: (m) => formatInfoBlock(m.queryBlock()) },
+  network: { help: 'show the network state', run: (m) => m.infoNetwork() },
   irq: {
     help: 'show the interrupts statistics (if available)',
     run(m) {
@@ -109,6 +113,10 @@ const COMMANDS: Command[] = [
   { name: 'system_powerdown', args: '', help: 'send system power down event', run: (m) => (m.powerdown(), '') },
   { name: 'nmi', args: '', help: 'inject an NMI', run: (m) => (m.cpu.injectNmi(), m.kick(), '') },
   { name: 'quit', aliases: ['q'], args: '', help: 'quit the emulator', run: (m) => (m.quit(), '') },
+  {
+    name: 'gdbserver', args: '[device]', help: "start gdbserver on given device (default 'tcp::1234'), stop with 'none'",
+    run: (m, args) => hmpGdbserver(m, args[0]),
+  },
   // Commands with QEMU's typed arguments: a syntax error prints QEMU's message and its hint.
   ...MEMORY_COMMANDS.map((c): Command => ({
     name: c.name, aliases: c.aliases, args: c.args, help: c.help,

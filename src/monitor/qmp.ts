@@ -65,7 +65,7 @@ const COMMANDS: Record<string, QmpCommand> = {
       target: 'x86_64',
     }],
   },
-  'query-block': { args: {}, run: () => [] },
+  'query-block': { args: {}, run: (s) => s.machine.queryBlock() },
   stop: { args: {}, run: (s) => (s.machine.stop(), {}) },
   cont: { args: {}, run: (s) => (s.machine.cont(), {}) },
   system_reset: { args: {}, run: (s) => (s.machine.reset(), {}) },

@@ -5,6 +5,7 @@
  *             is one text frame holding the output lines, each CRLF-terminated ('' when none).
  *   /qmp      QMP (QEMU docs/interop/qmp-spec.rst) over text frames: one JSON object per
  *             outgoing frame; incoming frames are fed to the session as a stream.
+ *   /         the web console page (web-console.ts): COM1 and a monitor prompt in a browser.
  *   /serial   COM1's raw bytes. Guest output goes to every /serial client as binary frames.
  *             Input (binary or text frames, taken as bytes) is accepted from one writer at a
  *             time: the oldest connected client. The others are read-only and their input is
@@ -17,7 +18,7 @@
  * a client that does not read — its `bufferedAmount` above MAX_BUFFERED_BYTES — is
  * disconnected rather than buffered for without bound (a console with silent gaps would mislead).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { ConfigError } from '../errors.js';
@@ -26,6 +27,7 @@ import type { TeeCharBackend } from '../chardev/tee.js';
 import { runHmpCommand } from '../monitor/hmp.js';
 import { QmpSession } from '../monitor/qmp.js';
 import { checkAccess, isLoopbackHost, type AccessPolicy } from './websocket-access.js';
+import { WebConsoleFiles } from './web-console.js';
 
 export const DEFAULT_WEBSOCKET_HOST = '127.0.0.1';
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -55,6 +57,7 @@ export class PcvmWebSocketServer {
   private readonly maxConnections: number;
   private readonly maxBufferedBytes: number;
   private policy: AccessPolicy;
+  private readonly page = new WebConsoleFiles();
   private closed = false;
 
   private constructor(
@@ -69,10 +72,7 @@ export class PcvmWebSocketServer {
     this.policy = { boundHost: host, port: opts.port, token: opts.token };
     this.removeTap = console?.addTap((data) => this.serialOutput(data));
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    http.on('request', (_req, res) => {
-      res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close', Upgrade: 'websocket' });
-      res.end('WebSocket endpoints: /monitor /qmp /serial\n');
-    });
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
     http.on('clientError', (_e, socket: Duplex) => socket.destroy());
   }
 
@@ -111,6 +111,31 @@ export class PcvmWebSocketServer {
     this.wss.close();
     this.http.close();
     this.http.closeAllConnections();
+  }
+
+  /** Plain HTTP: the web console's files; the WebSocket endpoints answer 426. */
+  private request(req: IncomingMessage, res: ServerResponse): void {
+    const plain = (status: number, text: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain', Connection: 'close', ...headers });
+      res.end(`${text}\n`);
+    };
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return plain(400, 'bad request target');
+    }
+    // The page is public (no token) but not to other sites: Host and Origin are checked.
+    const refusal = checkAccess(req, url, { ...this.policy, token: undefined });
+    if (refusal) return plain(refusal.status, refusal.reason);
+    if (this.page.has(url.pathname)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return plain(405, 'method not allowed', { Allow: 'GET, HEAD' });
+      return this.page.serve(url.pathname, req.method, res);
+    }
+    if (url.pathname === '/monitor' || url.pathname === '/qmp' || url.pathname === '/serial') {
+      return plain(426, 'WebSocket endpoints: /monitor /qmp /serial', { Upgrade: 'websocket' });
+    }
+    plain(404, 'not found');
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

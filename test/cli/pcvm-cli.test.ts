@@ -67,9 +67,9 @@ describe('pcvm command line', () => {
   });
 
   it('options of later work are parsed and refused with "not supported yet"', async () => {
-    const r = await pcvm(['-m', '256', '-drive', 'file=disk.img,format=raw']);
+    const r = await pcvm(['-m', '256', '-hda', 'disk.img']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('pcvm: -drive: not supported yet\n');
+    expect(r.stderr).toBe('pcvm: -hda: not supported yet\n');
   });
 
   it("-cpu: an unknown model and 'host' are refused in QEMU's words; -cpu help lists the models", async () => {

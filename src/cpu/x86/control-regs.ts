@@ -14,14 +14,18 @@
  * 64-bit CS, for clearing PG in 64-bit mode, for clearing CR4.PAE while LMA = 1, and for
  * changing EFER.LME while paging is on. IA-32e mode uses 4-level paging, without PDPTE loads.
  *
+ * VMX (vmx/): CR4.VMXE exists on models with VMX; in VMX root operation CR0.PE, NE, PG and
+ * CR4.VMXE cannot be cleared (#GP, SDM 24.8).
+ *
  * Not implemented (reserved, #GP): CR4 bits of features CPUID does not advertise (VME, PVI, DE, MCE, PCE,
- * OSFXSR, OSXMMEXCPT, UMIP, VMXE, SMXE, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE).
+ * OSFXSR, OSXMMEXCPT, UMIP, SMXE, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE).
  */
 import { Ar, Cr0, Cr4, Efer, SegReg } from './state.js';
 import { pagingMode, PagingMode } from './paging.js';
 import type { X86Cpu } from './cpu.js';
 import { ExtEdx } from './cpu-model.js';
 import { MISC_ENABLE_HI_XD_DISABLE } from './platform-msrs.js';
+import { vmxCr0Ok, vmxCr4Ok } from './vmx/vmx-instructions.js';
 
 /** CR0 bits that exist (PG CD NW AM WP NE ET TS EM MP PE); the rest read as zero. */
 const CR0_BITS = 0xe005003f;
@@ -36,6 +40,7 @@ export function writeCr0(cpu: X86Cpu, value: number): void {
   const v = value >>> 0;
   if ((v & Cr0.PG) && !(v & Cr0.PE)) cpu.gp(0);
   if ((v & Cr0.NW) && !(v & Cr0.CD)) cpu.gp(0);
+  if (!vmxCr0Ok(cpu, v)) cpu.gp(0);
   // ET is hardwired to 1 on P6-class parts.
   const next = ((v | Cr0.ET) & CR0_BITS) >>> 0;
   const old = s.cr0 >>> 0;
@@ -71,7 +76,8 @@ export function writeCr3(cpu: X86Cpu, value: number): void {
 export function writeCr4(cpu: X86Cpu, value: number): void {
   const s = cpu.s;
   const v = value >>> 0;
-  if (v & ~CR4_SUPPORTED) cpu.gp(0);
+  if (v & ~(cpu.vmx ? CR4_SUPPORTED | Cr4.VMXE : CR4_SUPPORTED)) cpu.gp(0);
+  if (!vmxCr4Ok(cpu, v)) cpu.gp(0);
   // CR4.PAE cannot be cleared while IA-32e mode is active (SDM 4.1.2).
   if ((s.efer & Efer.LMA) && !(v & Cr4.PAE)) cpu.gp(0);
   const changed = (s.cr4 ^ v) & (Cr4.PAE | Cr4.PGE | Cr4.PSE);

@@ -28,6 +28,8 @@ export const enum Feat1Edx {
 
 /** CPUID.1:ECX feature bits (SDM Vol. 2A Table 3-10). */
 export const enum Feat1Ecx {
+  /** Virtual-machine extensions (vmx/): set on models with `vmx`. */
+  VMX = 1 << 5,
   CX16 = 1 << 13,
   /** The local APIC timer has TSC-deadline mode (reported only with an APIC). */
   TSC_DEADLINE = 1 << 24,
@@ -82,6 +84,8 @@ export interface CpuModel {
   /** IA32_PLATFORM_ID[52:50] (the microcode's processor-flags index). */
   readonly platformId: number;
   readonly caches: readonly CacheInfo[];
+  /** VMX (Intel VT-x, src/cpu/x86/vmx/): `-cpu MODEL,+vmx`. */
+  readonly vmx?: boolean;
 }
 
 const VENDOR = 'GenuineIntel';
@@ -170,15 +174,20 @@ export function cpuModelHelp(): [string, string][] {
 }
 
 /**
- * Resolves a `-cpu` argument (MODEL[,features]) to a model. Errors are QEMU's messages;
- * feature flags (`+x`, `-x`, `x=on`) are refused, since no optional feature exists yet.
+ * Resolves a `-cpu` argument (MODEL[,features]) to a model. Errors are QEMU's messages. The
+ * one optional feature is `vmx` (`+vmx`, `vmx=on`; `-vmx`, `vmx=off`); other flags are refused.
  */
 export function findCpuModel(arg: string): { model: CpuModel } | { error: string } {
   const [name = '', ...features] = arg.split(',');
   if (name === 'host') return { error: "CPU model 'host' requires KVM or HVF" };
-  const model = CPU_MODELS.find((m) => m.name === name) ?? ALIASES[name];
+  let model = CPU_MODELS.find((m) => m.name === name) ?? ALIASES[name];
   if (!model) return { error: `unable to find CPU model '${name}'` };
-  if (features.length > 0) return { error: `-cpu ${arg}: CPU feature flags are not supported (the model fixes every feature)` };
+  for (const f of features) {
+    const on = f === '+vmx' || f === 'vmx=on' || f === 'vmx';
+    const off = f === '-vmx' || f === 'vmx=off';
+    if (!on && !off) return { error: `-cpu ${arg}: CPU feature flags other than vmx are not supported (the model fixes every feature)` };
+    model = { ...model, vmx: on };
+  }
   return { model };
 }
 

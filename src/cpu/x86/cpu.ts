@@ -26,6 +26,7 @@ import { Vec } from './exceptions.js';
 import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
+import type { CpuDebugHook } from './debug-hook.js';
 import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -33,6 +34,8 @@ import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
 import { DEFAULT_CPU_MODEL, type CpuModel } from './cpu-model.js';
 import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
+import { VMEXIT_UNWIND, VmxUnit } from './vmx/vmx-unit.js';
+import { loadVmxState, saveVmxState } from './vmx/vmx-snapshot.js';
 
 /** What the board hands a CPU. */
 export interface CpuBus {
@@ -111,6 +114,8 @@ export class X86Cpu {
   /** XMM registers and MXCSR. */
   readonly sse = new SseState();
   intercept: InterceptHook | undefined;
+  /** Debugger breakpoints and single-step (debug-hook.ts); undefined when no debugger needs them. */
+  debugHook: CpuDebugHook | undefined;
   /**
    * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
    * finds an unmasked exception pending, and with false when the exception flags are cleared.
@@ -130,6 +135,10 @@ export class X86Cpu {
    * code at every instruction boundary and steps the interpreter where it has none.
    */
   blockEngine: BlockEngine | undefined;
+  /** VMX (vmx/), on models that advertise it. */
+  readonly vmx: VmxUnit | undefined;
+  /** In VMX non-root operation: the run loop checks VMX events at every instruction boundary. */
+  vmxNonRoot = false;
 
   // --- Decoder state of the current instruction (reused, never allocated per instruction) ---
   /** Operand size in bits: 16, 32 or (64-bit mode) 64. */
@@ -219,6 +228,7 @@ export class X86Cpu {
   /** `model`: what CPUID reports and which optional features exist (cpu-model.ts). */
   constructor(readonly bus: CpuBus, readonly model: CpuModel = DEFAULT_CPU_MODEL) {
     this.mmu = new Mmu(this);
+    this.vmx = model.vmx ? new VmxUnit(this) : undefined;
     this.reset();
   }
 
@@ -282,6 +292,7 @@ export class X86Cpu {
     s.nmiBlocked = false;
     this.tripleFault = false;
     this.deliveringVector = -1;
+    this.vmx?.reset();
     this.updateMode();
     this.mmu.flushAll();
     this.blockEngine?.flush();
@@ -1135,9 +1146,16 @@ export class X86Cpu {
         break;
       }
       if (this.tripleFault) {
+        if (this.vmxNonRoot) {
+          this.tripleFault = false;
+          this.vmx!.tripleFaultExit();
+          continue;
+        }
         exit = CpuExit.TripleFault;
         break;
       }
+      // VMX non-root operation: VM exits between instructions (timer, interrupts, windows).
+      if (this.vmxNonRoot && this.vmx!.boundaryExit()) continue;
       // Interrupts are taken at instruction boundaries, after the STI/MOV SS shadow.
       if (s.interruptShadow) {
         s.interruptShadow = 0;
@@ -1160,11 +1178,15 @@ export class X86Cpu {
       const engine = this.blockEngine;
       try {
         while (left > 0) {
+          // Debugger check point (debug-hook.ts): no translated code runs while a debugger
+          // watches (breakpoints, watchpoints and single steps are checked per instruction).
+          const hook = this.debugHook;
+          if (hook !== undefined && hook.beforeInstruction(this)) break;
           // Translated code for a run of instructions, else one interpreted instruction.
-          const n = engine === undefined ? 0 : engine.runBlock(this, left);
+          const n = engine === undefined || hook !== undefined ? 0 : engine.runBlock(this, left);
           if (n === 0) this.step();
           left -= n === 0 ? 1 : n;
-          if (s.halted || this.exitRequested || s.interruptShadow) break;
+          if (s.halted || this.exitRequested || s.interruptShadow || this.vmxNonRoot) break;
           // Check for interrupts every instruction (or block) when IF is set; cheap: one call.
           if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) break;
         }
@@ -1268,6 +1290,8 @@ export class X86Cpu {
   /** Delivers the fault recorded in `this.fault` (the instruction restarts at startEip). */
   private deliverFault(): void {
     const f = this.fault;
+    // The instruction caused a VM exit: the host runs now, nothing is delivered.
+    if (f.vector === VMEXIT_UNWIND) return;
     const vector = f.vector;
     const hasCode = f.hasErrorCode;
     const code = f.errorCode;
@@ -1286,6 +1310,7 @@ export class X86Cpu {
    * says: contributory after contributory (or #PF after #PF/contributory) is a double fault.
    */
   deliverException(vector: number, hasCode: boolean, code: number): void {
+    if (vector === VMEXIT_UNWIND) return; // delivery ended in a VM exit
     const prev = this.deliveringVector;
     if (prev >= 0) {
       if (prev === Vec.DF) {
@@ -1335,16 +1360,20 @@ export class X86Cpu {
   readonly stateVersion = CPU_STATE_VERSION;
 
   saveState(): CpuStateData {
-    return saveCpuState(this.s, this.getEflags(), this.fpu, this.sse);
+    const data = saveCpuState(this.s, this.getEflags(), this.fpu, this.sse);
+    if (this.vmx) data.vmx = saveVmxState(this.vmx);
+    return data;
   }
 
   /** Loads untrusted saved state: validated whole before anything changes. */
   loadState(data: unknown, version: number): void {
+    const applyVmx = loadVmxState(this, data, version);
     const eflags = loadCpuState(this.s, data, version, this.fpu, this.sse, () => this.s.platform.reset(this.model.microcodeRevision));
     this.s.eflags = (eflags & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
     this.tripleFault = false;
     this.deliveringVector = -1;
+    applyVmx();
     this.updateMode();
     // The TLB is a cache, never saved: start empty (the PDPTE registers were restored).
     this.mmu.flushAll();

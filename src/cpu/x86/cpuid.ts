@@ -60,6 +60,7 @@ export function cpuid(
     case 1: {
       let ebx = CLFLUSH_LINE_UNITS << 8;
       let ecx = model.feat1Ecx;
+      if (model.vmx) ecx |= Feat1Ecx.VMX;
       let edx = model.feat1Edx;
       if (apic) {
         ebx |= (apic.initialApicId & 0xff) << 24;

@@ -18,6 +18,7 @@ import { execSse } from './sse/exec-sse.js';
 import { systemDescriptorHighBase } from './long-system.js';
 import { swapgs } from './long-control.js';
 import { isCanonical, linear48 } from './long-decode.js';
+import { invEptVpid, rdpmc, vmread, vmwrite, vmxGroup7, vmxGroup9 } from './vmx/vmx-instructions.js';
 
 export function exec0f(cpu: X86Cpu, op: number): void {
   const s = cpu.s;
@@ -66,6 +67,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       cpu.setReg32(Reg.EDX, hi);
       return;
     }
+    case 0x33: rdpmc(cpu); return;
     case 0x34: sysenter(cpu); return;
     case 0x35: sysexit(cpu); return;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
@@ -88,6 +90,17 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       cpu.decodeModrm();
       cpu.writeRm(8, cpu.condition(op & 0xf) ? 1 : 0);
       return;
+    case 0x38: { // 66 0F 38 80/81: INVEPT, INVVPID (no other three-byte opcode is implemented)
+      const op3 = cpu.fetch8();
+      if (cpu.prefix66 && cpu.repPrefix === 0 && (op3 === 0x80 || op3 === 0x81)) {
+        invEptVpid(cpu, op3);
+        return;
+      }
+      cpu.unimplemented(`0f 38 ${op3.toString(16)}`);
+      return;
+    }
+    case 0x78: vmread(cpu); return;
+    case 0x79: vmwrite(cpu); return;
     case 0xa0: cpu.push(os, s.segSel[SegReg.FS]!); return;
     case 0xa1: popSeg(cpu, SegReg.FS); return;
     case 0xa2: { // CPUID
@@ -168,8 +181,12 @@ export function exec0f(cpu: X86Cpu, op: number): void {
       cpu.setReg(size, reg, dst);
       return;
     }
-    case 0xc7: { // Group 9: CMPXCHG8B
+    case 0xc7: { // Group 9: CMPXCHG8B; /6 and /7: the VMX pointer instructions
       cpu.decodeModrm();
+      if (cpu.modOp >= 6) {
+        vmxGroup9(cpu);
+        return;
+      }
       if (cpu.modOp !== 1 || cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
       const hiOff = cpu.offsetAdd(cpu.eaOff, 4);
       const lo = cpu.read32(cpu.eaSeg, cpu.eaOff);
@@ -361,6 +378,11 @@ function group7(cpu: X86Cpu): void {
   cpu.decodeModrm();
   const r = cpu.modOp;
   const mem = cpu.modrm < 0xc0;
+  const m = cpu.modrm;
+  if ((m >= 0xc1 && m <= 0xc4) || m === 0xc8 || m === 0xc9) {
+    vmxGroup7(cpu); // VMCALL, VMLAUNCH, VMRESUME, VMXOFF; MONITOR, MWAIT
+    return;
+  }
   switch (r) {
     case 0: case 1: { // SGDT / SIDT
       if (!mem) cpu.unimplemented(`0f 01 ${cpu.modrm.toString(16)}`);

@@ -17,6 +17,7 @@ import { Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { execPrimary, popf } from './exec-primary.js';
 import { exec0f, writeCr } from './exec-0f.js';
+import { vmxGroup9 } from './vmx/vmx-instructions.js';
 import { stringOp, StrOp } from './string-ops.js';
 import { farTransferLong, iretLong, retFarLong, syscall, sysret } from './long-control.js';
 import { movCrLong, movDrLong } from './long-system.js';
@@ -606,6 +607,10 @@ function execLong0f(cpu: X86Cpu, op: number): void {
     case 0xc7: { // Group 9: CMPXCHG16B with REX.W
       if (!w) break;
       cpu.decodeModrm();
+      if (cpu.modOp >= 6) {
+        vmxGroup9(cpu); // REX.W does not change the VMX pointer instructions
+        return;
+      }
       if (cpu.modOp !== 1 || cpu.modrm >= 0xc0) cpu.raise(Vec.UD);
       cmpxchg16b(cpu);
       return;

@@ -29,6 +29,13 @@ const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
+  // VMX non-root operation: the exception bitmap and IDT-vectoring information (vmx/vmx-unit.ts).
+  if (cpu.vmxNonRoot) cpu.vmx!.deliver(vector, kind, hasCode, code);
+  else deliverEventDirect(cpu, vector, kind, hasCode, code);
+}
+
+/** Delivers `vector` through the IVT or IDT, whatever VMX says (VMX's own entry point). */
+export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
   if (cpu.lma) {
     const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
     deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);

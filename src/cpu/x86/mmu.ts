@@ -15,6 +15,7 @@ import type { AccessSize } from '../../memory/io-bus.js';
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import { Vec } from './exceptions.js';
 import { Access, pagingMode, PagingMode, readPdptes, walk, WalkResult } from './paging.js';
+import type { Ept } from './vmx/ept.js';
 import { Tlb, TLB_BITS, TLB_MASK, TLB_USER } from './tlb.js';
 import type { X86Cpu } from './cpu.js';
 
@@ -35,6 +36,11 @@ export class Mmu {
   /** PhysicalMemory.codePages: RAM pages translated code was made from. */
   private readonly codePages: Uint8Array;
   private readonly walkResult = new WalkResult();
+  /**
+   * VMX non-root operation with EPT (vmx/ept.ts): guest paging structures are read through it
+   * and every guest-physical frame is translated before it enters the TLB.
+   */
+  ept: Ept | undefined;
   private readonly probeResult = new WalkResult();
 
   constructor(private readonly cpu: X86Cpu) {
@@ -95,7 +101,7 @@ export class Mmu {
           }
         }
         // Translated code made from this page is stale now (self-modifying code).
-        if (this.codePages[r / PAGE] !== 0) this.mem.onCodeWrite?.(r / PAGE);
+        if (this.codePages[r / PAGE] !== 0) this.mem.onCodeWrite?.(a, size);
         return;
       }
     }
@@ -167,16 +173,30 @@ export class Mmu {
     const cpu = this.cpu;
     const user = set === TLB_USER;
     const r = this.walkResult;
-    if (!walk(this.mem, cpu.s, lin, access, user, cpu.a20Mask, true, r)) {
+    const ept = this.ept;
+    if (ept) ept.linear = lin;
+    if (!walk(ept ?? this.mem, cpu.s, lin, access, user, cpu.a20Mask, true, r)) {
       // XXX: in IA-32e mode CR2 must hold the sign-extended 64-bit address; the long-mode
       // work passes the low 48 bits here and extends them.
-      cpu.s.cr2 = lin;
+      // In VMX non-root operation CR2 is written only if the #PF is delivered (vmx-unit.ts).
+      if (cpu.vmxNonRoot) cpu.vmx!.pfLinear = lin;
+      else cpu.s.cr2 = lin;
       return cpu.raise(Vec.PF, r.errorCode);
     }
+    let frame = r.frame;
+    let rights = 7;
+    if (ept) {
+      // The full guest-physical address, so that an EPT violation reports it exactly.
+      const off = lin % PAGE;
+      frame = ept.translate(frame + off, access, true) - off;
+      rights = ept.lastRights;
+      ept.linear = -1;
+    }
     const allowed = !user || r.user;
-    const ramOffset = this.mem.ramOffsetOf(r.frame, PAGE);
-    this.tlb.fill(set, vpn, r.frame, ramOffset, allowed, allowed && r.writable && r.dirty, allowed && !r.nx, r.global, r.pageSize / PAGE);
-    return r.frame;
+    const ramOffset = this.mem.ramOffsetOf(frame, PAGE);
+    this.tlb.fill(set, vpn, frame, ramOffset, allowed && (rights & 1) !== 0, allowed && r.writable && r.dirty && (rights & 2) !== 0,
+      allowed && !r.nx && (rights & 4) !== 0, r.global, r.pageSize / PAGE);
+    return frame;
   }
 
   /**
@@ -222,7 +242,7 @@ export class Mmu {
    * the registers unchanged, if a present PDPTE has a reserved bit set: the caller raises #GP(0).
    */
   loadPdptes(cr3: number): boolean {
-    return readPdptes(this.mem, cr3, this.cpu.a20Mask, this.cpu.s.pdpte);
+    return readPdptes(this.ept ?? this.mem, cr3, this.cpu.a20Mask, this.cpu.s.pdpte);
   }
 
   /** Whether PAE paging (with PDPTE registers) is in use under the current registers. */

@@ -5,8 +5,8 @@
  *  - IA32_PLATFORM_ID (17H, read-only) and IA32_BIOS_SIGN_ID (8BH): the microcode-update
  *    signature procedure (SDM Vol. 3A 9.11.7.1) writes 0 to 8BH, executes CPUID.1 and reads
  *    the revision from EDX; WRMSR stores the high dword, CPUID.1 loads the revision into it.
- *  - IA32_FEATURE_CONTROL (3AH): locked by the firmware with VMX off (VMX is not implemented),
- *    so every write raises #GP as on a locked part.
+ *  - IA32_FEATURE_CONTROL (3AH): locked by the firmware, with VMX outside SMX enabled on models
+ *    with VMX (vmx/) and off otherwise, so every write raises #GP as on a locked part.
  *  - The MTRRs (SDM Vol. 3A 11.11): IA32_MTRRCAP (FEH: 8 variable ranges, fixed ranges, WC),
  *    IA32_MTRR_DEF_TYPE (2FFH), PHYSBASE/PHYSMASK (200H-20FH) and the 11 fixed-range MSRs.
  *    Values are checked (memory types, reserved bits up to MAXPHYADDR) and kept; they do not
@@ -49,6 +49,8 @@ export const enum PlatformMsr {
 
 /** IA32_FEATURE_CONTROL: lock (bit 0) set, VMX inside and outside SMX (bits 1, 2) clear. */
 const FEATURE_CONTROL_LOCKED = 1;
+/** IA32_FEATURE_CONTROL bit 2: VMXON allowed outside SMX operation. */
+const FEATURE_CONTROL_VMX_OUTSIDE_SMX = 1 << 2;
 /** IA32_MTRRCAP: VCNT = 8 (7:0), FIX (8), WC (10); no SMRR (11). */
 const MTRRCAP = MTRR_VARIABLE_COUNT | (1 << 8) | (1 << 10);
 /** IA32_MTRR_DEF_TYPE: type (7:0), FE (10), E (11). */
@@ -107,7 +109,7 @@ export function readPlatformMsr(cpu: X86Cpu, index: number): [number, number] | 
   const p = s.platform;
   switch (index) {
     case PlatformMsr.PLATFORM_ID: return [0, (cpu.model.platformId & 7) << 18];
-    case PlatformMsr.FEATURE_CONTROL: return [FEATURE_CONTROL_LOCKED, 0];
+    case PlatformMsr.FEATURE_CONTROL: return [cpu.vmx ? FEATURE_CONTROL_LOCKED | FEATURE_CONTROL_VMX_OUTSIDE_SMX : FEATURE_CONTROL_LOCKED, 0];
     case PlatformMsr.BIOS_SIGN_ID: return [0, p.biosSignId >>> 0];
     case PlatformMsr.MTRRCAP: return [MTRRCAP, 0];
     case PlatformMsr.MTRR_DEF_TYPE: return [p.mtrrDefType >>> 0, 0];

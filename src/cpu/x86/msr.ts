@@ -8,6 +8,7 @@ import { readLongMsr, writeLongMsr } from './long-system.js';
 import { writeEfer } from './control-regs.js';
 import { readPlatformMsr, writePlatformMsr } from './msr-platform.js';
 import { ExtEdx, hasLongMode } from './cpu-model.js';
+import { readVmxCapMsr } from './vmx/vmx-capabilities.js';
 
 export const enum Msr {
   TSC = 0x10,
@@ -43,7 +44,8 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       if (!apic || !cpu.model.tscDeadline) break;
       return apic.readTscDeadline();
     default: {
-      const v = (hasLongMode(cpu.model) ? readLongMsr(cpu, index >>> 0) : undefined) ?? readPlatformMsr(cpu, index >>> 0);
+      const v = (hasLongMode(cpu.model) ? readLongMsr(cpu, index >>> 0) : undefined) ?? readPlatformMsr(cpu, index >>> 0) ??
+        (cpu.vmx ? readVmxCapMsr(cpu.vmx.caps, index >>> 0) : undefined);
       if (v) return v;
       break;
     }

@@ -14,10 +14,10 @@ import { validatePlatformMsrs } from './platform-msrs.js';
 /**
  * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`); 3 RIP's high
  * half and the long-mode registers; 4 the platform MSRs (`platform`: MTRRs, PAT, MISC_ENABLE,
- * BIOS_SIGN_ID, TSC_AUX). Older streams load the missing parts as zero / reset
+ * BIOS_SIGN_ID, TSC_AUX); 5 the VMX state (`vmx`, vmx/vmx-snapshot.ts; absent on models without VMX). Older streams load the missing parts as zero / reset
  * (`platformReset` resets the platform MSRs).
  */
-export const CPU_STATE_VERSION = 4;
+export const CPU_STATE_VERSION = 5;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;

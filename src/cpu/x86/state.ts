@@ -16,6 +16,7 @@ import type { SseStateData } from './sse/sse-state.js';
 
 import type { FpuStateData } from './fpu/fpu-snapshot.js';
 import { PlatformMsrs, type PlatformMsrsData } from './platform-msrs.js';
+import type { VmxStateData } from './vmx/vmx-snapshot.js';
 
 export const enum Reg {
   EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
@@ -123,6 +124,8 @@ export interface CpuStateData {
   long: LongModeRegsData;
   /** MTRRs, PAT, MISC_ENABLE, BIOS_SIGN_ID, TSC_AUX (platform-msrs.ts). */
   platform: PlatformMsrsData;
+  /** VMX operation (vmx/vmx-snapshot.ts), on models with VMX. */
+  vmx?: VmxStateData;
 }
 
 /** Plain-data copy of LongModeRegs. */

@@ -163,8 +163,8 @@ function blockMove(cpu: X86Cpu, movs: boolean, bytes: number, src: number, si: n
   m = Math.min(m, inPage(dLin, bytes, down));
   if (m < 2) return 0;
   const ram = cpu.bus.mem.ram;
-  // The whole run stays in the destination's page: drop any code translated from it first.
-  cpu.bus.mem.noteRamWrite(to, 1);
+  // Drop any code translated from the bytes about to be written (all in this page).
+  cpu.bus.mem.noteRamWrite(down ? to - (m - 1) * bytes : to, m * bytes);
   const st = down ? -bytes : bytes;
   let d = to;
   if (movs) {

@@ -54,6 +54,8 @@ export class CompiledBlock {
     readonly csLimit: number,
     /** EIP of each instruction (a fault's position). */
     readonly eips: readonly number[],
+    /** Index in guest RAM just past the block's last byte. */
+    readonly end: number,
     /** RIP's high half (64-bit mode; 0 otherwise). */
     readonly ripHi = 0,
   ) {}
@@ -81,13 +83,14 @@ export interface BlockSource {
 }
 
 /** Translates the block at `src`. Returns its source text and instruction EIPs. */
-export function translateBlock(src: BlockSource): { body: string; eips: number[] } {
+export function translateBlock(src: BlockSource): { body: string; eips: number[]; end: number } {
   const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
   const mem = new BlockMemory(src.flatMask, src.tlbSet, src.ss32);
   const eips: number[] = [];
   const parts: string[] = [];
   let jumped = false;
   let nextEip = src.eip;
+  let endPos = src.index;
   while (eips.length < src.maxInstructions) {
     const start = r.pos;
     const eip = (src.eip + (start - src.index)) >>> 0;
@@ -113,6 +116,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     }
     if (t === undefined) break;
     nextEip = (src.eip + (r.pos - src.index)) >>> 0;
+    endPos = r.pos;
     eips.push(eip);
     const n = eips.length;
     parts.push(`cpu.startEip = ${eip};`, t.code);
@@ -130,7 +134,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
   }
   if (guards.length > 0) parts.unshift(`if (${guards.join(' || ')}) return -1;`);
-  return { body: parts.join('\n'), eips };
+  return { body: parts.join('\n'), eips, end: endPos };
 }
 
 /** Compiles `body` into the block's `run`. */

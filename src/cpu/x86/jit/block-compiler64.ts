@@ -86,8 +86,11 @@ function translateOne(r: CodeReader, o: LongOperands, c: LongContext): Translati
   return translateInsn64(r, o, op, c);
 }
 
-/** Translates the 64-bit block at `src`. Returns its source text and instruction EIPs (low halves). */
-export function translateBlock64(src: LongBlockSource): { body: string; eips: number[] } {
+/**
+ * Translates the 64-bit block at `src`. Returns its source text, instruction EIPs (low halves)
+ * and the RAM index just past its last byte.
+ */
+export function translateBlock64(src: LongBlockSource): { body: string; eips: number[]; end: number } {
   const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
   const base = src.ripHi * TWO_32 + src.eip;
   const ripAt = (pos: number) => base + (pos - src.index);
@@ -96,6 +99,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   const parts: string[] = [`cpu.startRipHi = ${src.ripHi};`];
   let jumped = false;
   let nextRip = base;
+  let end = src.index;
   while (eips.length < src.maxInstructions) {
     const rip = ripAt(r.pos);
     let t: Translation | undefined;
@@ -107,6 +111,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
     }
     if (t === undefined) break;
     nextRip = ripAt(r.pos);
+    end = r.pos;
     eips.push(rip >>> 0);
     const n = eips.length;
     parts.push(`cpu.startEip = ${rip >>> 0};`, t.code.split(NEXT_RIP).join(`(${nextRip})`));
@@ -118,7 +123,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   }
   if (!jumped) parts.push(setRipRaw(nextRip));
   parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
-  return { body: parts.join('\n'), eips };
+  return { body: parts.join('\n'), eips, end };
 }
 
 /** Compiles `body` into the block's `run`. */

@@ -55,7 +55,7 @@ export function makeFlatAccess(cpu: X86Cpu): FlatAccess {
     const r = ramOffset[i]!;
     if (r < 0) return -1;
     // Translated code made from this page is stale now (self-modifying code).
-    if (codePages[r / 4096] !== 0) mem.onCodeWrite?.(r / 4096);
+    if (codePages[r / 4096] !== 0) mem.onCodeWrite?.(r + off, size);
     return r + off;
   }
 

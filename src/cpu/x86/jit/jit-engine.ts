@@ -10,8 +10,13 @@
  * translated for, and runs only when they match. 32-bit protected-mode code goes through
  * block-compiler.ts, 64-bit-mode code through block-compiler64.ts.
  *
- * An EIP is translated once it has been reached `threshold` times (code that runs once is
- * cheaper to interpret). The cache is direct-mapped: a colliding block replaces the old one.
+ * Writes to a page with translations drop its blocks only when they touch the bytes the
+ * blocks were made from (kernels keep data next to code); a page whose code keeps being
+ * rewritten is left to the interpreter after INVALIDATIONS_BEFORE_GIVING_UP rounds.
+ *
+ * An EIP is translated once it has been reached `threshold` times: translating and compiling
+ * a block costs about as much as interpreting a few thousand instructions (measured: ~0.25 ms
+ * per block on the i386 kernel), so code that runs a few times is cheaper to interpret. The cache is direct-mapped: a colliding block replaces the old one.
  */
 import { Fl, SegReg } from '../state.js';
 import type { BlockEngine, X86Cpu } from '../cpu.js';
@@ -25,8 +30,20 @@ const SLOT_BITS = 16;
 const SLOTS = 1 << SLOT_BITS;
 const SLOT_MASK = SLOTS - 1;
 const PAGE = 4096;
+/** Visits before an EIP is translated (see above). */
+const DEFAULT_THRESHOLD = 256;
+/** Rounds of invalidation a page may go through before its code is only interpreted. */
+const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */
 const MAX_BLOCKS = 200_000;
+
+/** The translations made from one RAM page. */
+interface PageCode {
+  blocks: CompiledBlock[];
+  /** RAM index range [lo, hi) their bytes lie in. */
+  lo: number;
+  hi: number;
+}
 
 export interface JitOptions {
   /** Visits of an EIP before it is translated (0: at once; tests). */
@@ -37,9 +54,11 @@ export interface JitOptions {
 
 export class JitEngine implements BlockEngine {
   private readonly slots: (CompiledBlock | undefined)[] = new Array<CompiledBlock | undefined>(SLOTS).fill(undefined);
-  private readonly heat = new Uint8Array(SLOTS);
-  /** RAM page → blocks translated from it. */
-  private readonly pageBlocks = new Map<number, CompiledBlock[]>();
+  private readonly heat = new Uint16Array(SLOTS);
+  /** RAM page → blocks translated from it and the RAM index range they cover. */
+  private readonly pageBlocks = new Map<number, PageCode>();
+  /** RAM page → how many times its translations were dropped. */
+  private readonly pageInvalidations = new Map<number, number>();
   private blockCount = 0;
   /** The block running now, and the instructions run before it in this runBlock call (for abortBlock). */
   private current: CompiledBlock | undefined;
@@ -49,14 +68,14 @@ export class JitEngine implements BlockEngine {
   private readonly threshold: number;
   private readonly maxInstructions: number;
   /** Counters for `info jit` and the benchmarks. */
-  readonly stats = { translated: 0, invalidated: 0, flushes: 0 };
+  readonly stats = { translated: 0, invalidated: 0, flushes: 0, guardFailures: 0, blocksRun: 0 };
 
   constructor(private readonly cpu: X86Cpu, private readonly mem: PhysicalMemory, options: JitOptions = {}) {
-    this.threshold = Math.min(options.threshold ?? 2, 255);
+    this.threshold = Math.min(options.threshold ?? DEFAULT_THRESHOLD, 65535);
     this.maxInstructions = options.maxInstructions ?? 48;
     this.flat = makeFlatAccess(cpu);
     this.long = makeLongAccess(cpu);
-    mem.onCodeWrite = (page) => this.invalidatePage(page);
+    mem.onCodeWrite = (index, length) => this.codeWritten(index, length);
     cpu.blockEngine = this;
   }
 
@@ -74,9 +93,10 @@ export class JitEngine implements BlockEngine {
    */
   runBlock(cpu: X86Cpu, budget: number): number {
     // 32-bit protected-mode and 64-bit-mode code; single-stepping (TF) stays with the interpreter.
+    // VMX non-root operation checks for VM exits at every instruction boundary: interpreter only.
     const s = cpu.s;
     this.doneBefore = 0;
-    if (!(cpu.mode64 || (cpu.cs32 && cpu.protectedMode)) || (s.eflags & Fl.TF) !== 0) return 0;
+    if (!(cpu.mode64 || (cpu.cs32 && cpu.protectedMode)) || (s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
     const interrupts = cpu.bus.interrupts;
     let total = 0;
     for (;;) {
@@ -110,9 +130,11 @@ export class JitEngine implements BlockEngine {
     }
     if (b.length === 0 || b.length > budget) return 0;
     this.current = b;
+    this.stats.blocksRun++;
     const n = b.run();
     this.current = undefined;
     if (n < 0) {
+      this.stats.guardFailures++;
       // A segment the block took as flat no longer is: translate it again for next time.
       this.slots[slot] = this.translate(cpu, index, eip, sig);
       return 0;
@@ -135,18 +157,37 @@ export class JitEngine implements BlockEngine {
     this.slots.fill(undefined);
     this.heat.fill(0);
     for (const page of this.pageBlocks.keys()) this.mem.codePages[page] = 0;
-    for (const list of this.pageBlocks.values()) for (const b of list) b.valid = false;
+    for (const code of this.pageBlocks.values()) for (const b of code.blocks) b.valid = false;
     this.pageBlocks.clear();
+    this.pageInvalidations.clear();
     this.blockCount = 0;
     this.stats.flushes++;
   }
 
-  /** Drops every block translated from RAM page `page` (it was written). */
+  /**
+   * RAM bytes `[index, index + length)` were written: drops the blocks of each page touched
+   * if the write reaches the bytes they were translated from.
+   */
+  codeWritten(index: number, length: number): void {
+    const last = index + Math.max(length, 1) - 1;
+    for (let page = Math.floor(index / PAGE); page <= Math.floor(last / PAGE); page++) {
+      const code = this.pageBlocks.get(page);
+      if (code === undefined) {
+        this.mem.codePages[page] = 0;
+        continue;
+      }
+      if (last >= code.lo && index < code.hi) this.invalidatePage(page);
+    }
+  }
+
+  /** Drops every block translated from RAM page `page`. */
   invalidatePage(page: number): void {
     this.mem.codePages[page] = 0;
-    const list = this.pageBlocks.get(page);
-    if (list === undefined) return;
+    const code = this.pageBlocks.get(page);
+    if (code === undefined) return;
+    const list = code.blocks;
     this.pageBlocks.delete(page);
+    this.pageInvalidations.set(page, (this.pageInvalidations.get(page) ?? 0) + 1);
     for (const b of list) {
       b.valid = false;
       const slot = b.index & SLOT_MASK;
@@ -158,14 +199,20 @@ export class JitEngine implements BlockEngine {
 
   private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     if (this.blockCount >= MAX_BLOCKS) this.flush();
-    const b = cpu.mode64 ? this.translate64(cpu, index, eip, sig) : this.translate32(cpu, index, eip, sig);
     const page = Math.floor(index / PAGE);
-    let list = this.pageBlocks.get(page);
-    if (list === undefined) {
-      list = [];
-      this.pageBlocks.set(page, list);
+    if ((this.pageInvalidations.get(page) ?? 0) >= INVALIDATIONS_BEFORE_GIVING_UP) {
+      // Code that keeps changing: interpret it (an empty block says so without a lookup miss).
+      return new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, [], index, cpu.s.ripHi);
     }
-    list.push(b);
+    const b = cpu.mode64 ? this.translate64(cpu, index, eip, sig) : this.translate32(cpu, index, eip, sig);
+    let code = this.pageBlocks.get(page);
+    if (code === undefined) {
+      code = { blocks: [], lo: index, hi: index + 1 };
+      this.pageBlocks.set(page, code);
+    }
+    code.blocks.push(b);
+    code.lo = Math.min(code.lo, index);
+    code.hi = Math.max(code.hi, b.end, index + 1);
     this.blockCount++;
     this.mem.codePages[page] = 1;
     if (b.length > 0) this.stats.translated++;
@@ -174,7 +221,7 @@ export class JitEngine implements BlockEngine {
 
   private translate64(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     const ripHi = cpu.s.ripHi;
-    const { body, eips } = translateBlock64({
+    const { body, eips, end } = translateBlock64({
       ram: this.mem.ram,
       tlbSet: cpu.tlbSet,
       index,
@@ -183,7 +230,7 @@ export class JitEngine implements BlockEngine {
       ripHi,
       maxInstructions: this.maxInstructions,
     });
-    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, ripHi);
+    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end, ripHi);
     compileBlock64(cpu, this.long, b, body);
     return b;
   }
@@ -191,7 +238,7 @@ export class JitEngine implements BlockEngine {
   private translate32(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     let flatMask = 0;
     for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
-    const { body, eips } = translateBlock({
+    const { body, eips, end } = translateBlock({
       ram: this.mem.ram,
       flatMask,
       tlbSet: cpu.tlbSet,
@@ -201,7 +248,7 @@ export class JitEngine implements BlockEngine {
       ss32: cpu.ss32,
       maxInstructions: this.maxInstructions,
     });
-    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips);
+    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end);
     compileBlock(cpu, this.flat, b, body);
     return b;
   }

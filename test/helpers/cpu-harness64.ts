@@ -19,6 +19,7 @@
  * 0x110000 data.
  */
 import { X86Cpu, CpuExit, type CpuBus } from '../../src/cpu/x86/cpu.js';
+import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
 import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
@@ -107,7 +108,7 @@ export class LongModeHarness {
   readonly io = new IoPortBus();
   readonly cpu: X86Cpu;
 
-  private constructor() {
+  private constructor(jit: boolean) {
     this.mem.mapRam(0, RAM_BYTES, 0);
     const bus: CpuBus = {
       mem: this.mem,
@@ -117,15 +118,20 @@ export class LongModeHarness {
       log: NULL_LOGGER,
     };
     this.cpu = new X86Cpu(bus);
+    // Every block translated at first sight, so that each snippet runs as translated code.
+    if (jit) new JitEngine(this.cpu, this.mem, { threshold: 0 });
     this.installTables();
   }
 
-  static flat64(): LongModeHarness {
-    return new LongModeHarness();
+  /** IA-32e mode, 64-bit code at CPL 0; `jit` runs the code through the JIT. */
+  static flat64(options: { jit?: boolean } = {}): LongModeHarness {
+    return new LongModeHarness(options.jit ?? false);
   }
 
   write(addr: number, bytes: ArrayLike<number>): void {
     this.mem.ram.set(bytes, addr);
+    // Translated code made from these bytes is stale now.
+    this.mem.noteRamWrite(addr, bytes.length);
   }
 
   write32(addr: number, v: number): void {

@@ -343,6 +343,21 @@ export class X86Cpu {
     return this.fetchHi - (this.s.eip >>> 0) + 1;
   }
 
+  /**
+   * codeIndex() for 64-bit mode: the RAM index of the byte at RIP when RIP lies in the cached
+   * 64-bit code page (same RIP high half) and that page is RAM, else -1.
+   */
+  codeIndex64(): number {
+    const eip = this.s.eip >>> 0;
+    if (this.s.ripHi !== this.fetch64RipHi || eip < this.fetch64Lo || eip > this.fetch64Hi || this.fetch64Buf !== this.bus.mem.ram) return -1;
+    return this.fetch64Delta + eip;
+  }
+
+  /** With `codeIndex64() >= 0`: the bytes from RIP to the end of the code page. */
+  codeBytesLeft64(): number {
+    return this.fetch64Hi - (this.s.eip >>> 0) + 1;
+  }
+
   /** The A20 gate (port 0x92, the i8042 output port). */
   setA20(enabled: boolean): void {
     const changed = this.s.a20 !== enabled;
@@ -746,27 +761,55 @@ export class X86Cpu {
     if (s.ripHi === this.fetch64RipHi && eip >= this.fetch64Lo && eip <= this.fetch64Hi) {
       v = this.fetch64Buf[this.fetch64Delta + eip]!;
     } else {
-      const lin = s.ripHi * 4294967296 + eip;
-      if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
-      const lin48 = linear48(lin);
-      const pa = this.mmu.physical(lin48, Access.Fetch, this.tlbSet);
-      const mem = this.bus.mem;
-      const buf = mem.directBuffer(pa);
-      if (buf !== undefined) {
-        // The code page covers RIPs ripHi:[start, start + 4095] (a page never straddles the
-        // canonical boundary, which is page-aligned).
-        const start = eip - (lin48 % 4096);
-        this.fetch64Buf = buf;
-        this.fetch64Delta = mem.directOffset(pa) - start;
-        this.fetch64Lo = Math.max(start, 0);
-        this.fetch64Hi = Math.min(start + 4095, 0xffffffff);
-        this.fetch64RipHi = s.ripHi;
-      }
-      v = mem.read(pa, 1);
+      v = this.bus.mem.read(this.loadCodePage64(), 1);
     }
     if (eip === 0xffffffff) s.ripHi = (s.ripHi + 1) | 0;
     s.eip = (eip + 1) | 0;
     return v;
+  }
+
+  /**
+   * Translates RIP for an instruction fetch (#GP(0) if not canonical, #PF) and makes its page
+   * the cached 64-bit code page if it is RAM or ROM. Returns the physical address.
+   */
+  private loadCodePage64(): number {
+    const s = this.s;
+    const eip = s.eip >>> 0;
+    const lin = s.ripHi * 4294967296 + eip;
+    if (lin >= CANONICAL_LIMIT || lin < -CANONICAL_LIMIT) this.gp(0);
+    const lin48 = linear48(lin);
+    const pa = this.mmu.physical(lin48, Access.Fetch, this.tlbSet);
+    const mem = this.bus.mem;
+    const buf = mem.directBuffer(pa);
+    if (buf !== undefined) {
+      // The code page covers RIPs ripHi:[start, start + 4095] (a page never straddles the
+      // canonical boundary, which is page-aligned).
+      const start = eip - (lin48 % 4096);
+      this.fetch64Buf = buf;
+      this.fetch64Delta = mem.directOffset(pa) - start;
+      this.fetch64Lo = Math.max(start, 0);
+      this.fetch64Hi = Math.min(start + 4095, 0xffffffff);
+      this.fetch64RipHi = s.ripHi;
+    }
+    return pa;
+  }
+
+  /**
+   * For the JIT, when (R)IP is outside the cached code page: loads its page as the next
+   * instruction fetch would — the same checks and page walk, and the same #GP/#PF for the
+   * instruction at (R)IP (startEip is set first) — and returns codeIndex()/codeIndex64().
+   * Reads no byte, so code in MMIO sees no extra access.
+   */
+  loadCodePage(): number {
+    const s = this.s;
+    this.startEip = s.eip;
+    this.startRipHi = s.ripHi;
+    if (this.mode64) {
+      this.loadCodePage64();
+      return this.codeIndex64();
+    }
+    this.loadCodePage32();
+    return this.codeIndex();
   }
 
   fetch16(): number {
@@ -803,6 +846,17 @@ export class X86Cpu {
     // 64-bit mode never fills the 32-bit code-page cache, so every fetch comes here first.
     if (this.mode64) return this.fetch8Long();
     const s = this.s;
+    const pa = this.loadCodePage32();
+    s.eip = ((s.eip >>> 0) + 1) & this.ipMask;
+    return this.bus.mem.read(pa, 1);
+  }
+
+  /**
+   * Checks EIP against the CS limit (#GP(0)), translates it for an instruction fetch (#PF)
+   * and makes its page the cached code page if it is RAM or ROM. Returns the physical address.
+   */
+  private loadCodePage32(): number {
+    const s = this.s;
     const eip = s.eip >>> 0;
     const limit = s.segLimit[SegReg.CS]!;
     if (eip > limit) this.gp(0);
@@ -819,8 +873,7 @@ export class X86Cpu {
       this.fetchLo = Math.max(start, 0);
       this.fetchHi = Math.min(start + 4095, limit, this.ipMask >>> 0);
     }
-    s.eip = (eip + 1) & this.ipMask;
-    return mem.read(pa, 1);
+    return pa;
   }
 
   /**

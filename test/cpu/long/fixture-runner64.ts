@@ -39,10 +39,11 @@ interface Fixture {
 
 const big = (h: string) => BigInt('0x' + h);
 
-export function describeFixture64(group: string, title: string): void {
+/** `jit`: run every snippet as translated code (the JIT with threshold 0). */
+export function describeFixture64(group: string, title: string, options: { jit?: boolean } = {}): void {
   const fx = JSON.parse(readFileSync(new URL(`../fixtures/${group}.json`, import.meta.url), 'utf8')) as Fixture;
   if (fx.codeAddr !== CODE_ADDR || fx.dataAddr !== DATA_ADDR) throw new Error(`${group}.json was made for other addresses`);
-  const h = LongModeHarness.flat64();
+  const h = LongModeHarness.flat64({ jit: options.jit });
   describe(`${title} (host: ${fx.host}, ${fx.hostMode})`, () => {
     for (const snip of fx.snippets) {
       const code = Buffer.from(snip.code, 'hex');

@@ -56,6 +56,8 @@ export class CompiledBlock {
     readonly eips: readonly number[],
     /** Index in guest RAM just past the block's last byte. */
     readonly end: number,
+    /** RIP's high half (64-bit mode; 0 otherwise). */
+    readonly ripHi = 0,
   ) {}
 
   get length(): number {

@@ -6,8 +6,9 @@
  * linear addresses (or remapped by a new CR3) shares its translations, and a write through
  * any mapping or by DMA reaches them: PhysicalMemory.codePages marks the RAM pages that have
  * translations and every write path into RAM reports writes to such pages (onCodeWrite).
- * A block is also tagged with the EIP and the CPU mode it was translated for, and runs only
- * when they match.
+ * A block is also tagged with the EIP (in 64-bit mode RIP: ripHi too) and the CPU mode it was
+ * translated for, and runs only when they match. 32-bit protected-mode code goes through
+ * block-compiler.ts, 64-bit-mode code through block-compiler64.ts.
  *
  * Writes to a page with translations drop its blocks only when they touch the bytes the
  * blocks were made from (kernels keep data next to code); a page whose code keeps being
@@ -22,6 +23,8 @@ import type { BlockEngine, X86Cpu } from '../cpu.js';
 import type { PhysicalMemory } from '../../../memory/physical-memory.js';
 import { CompiledBlock, compileBlock, segmentIsFlat, translateBlock } from './block-compiler.js';
 import { makeFlatAccess, type FlatAccess } from './flat-memory.js';
+import { compileBlock64, translateBlock64 } from './block-compiler64.js';
+import { makeLongAccess, type LongAccess } from './long-memory.js';
 
 const SLOT_BITS = 16;
 const SLOTS = 1 << SLOT_BITS;
@@ -61,6 +64,7 @@ export class JitEngine implements BlockEngine {
   private current: CompiledBlock | undefined;
   private doneBefore = 0;
   private readonly flat: FlatAccess;
+  private readonly long: LongAccess;
   private readonly threshold: number;
   private readonly maxInstructions: number;
   /** Counters for `info jit` and the benchmarks. */
@@ -70,13 +74,17 @@ export class JitEngine implements BlockEngine {
     this.threshold = Math.min(options.threshold ?? DEFAULT_THRESHOLD, 65535);
     this.maxInstructions = options.maxInstructions ?? 48;
     this.flat = makeFlatAccess(cpu);
+    this.long = makeLongAccess(cpu);
     mem.onCodeWrite = (index, length) => this.codeWritten(index, length);
     cpu.blockEngine = this;
   }
 
-  /** The mode bits a translation depends on besides CS.D (always 1 here): SS.B and the CPL. */
+  /**
+   * The mode bits a translation depends on: 64-bit mode (bit 3) and the CPL; outside 64-bit
+   * mode (CS.D is always 1 here) SS.B too.
+   */
   private static signature(cpu: X86Cpu): number {
-    return (cpu.ss32 ? 1 : 0) | (cpu.cpl << 1);
+    return cpu.mode64 ? 8 | (cpu.cpl << 1) : (cpu.ss32 ? 1 : 0) | (cpu.cpl << 1);
   }
 
   /**
@@ -84,10 +92,11 @@ export class JitEngine implements BlockEngine {
    * nothing asks the run loop to look (an exit request, a deliverable interrupt).
    */
   runBlock(cpu: X86Cpu, budget: number): number {
-    // 32-bit protected-mode code only; single-stepping (TF) stays with the interpreter.
+    // 32-bit protected-mode and 64-bit-mode code; single-stepping (TF) stays with the interpreter.
     // VMX non-root operation checks for VM exits at every instruction boundary: interpreter only.
-    if (!cpu.cs32 || cpu.mode64 || !cpu.protectedMode || (cpu.s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
     const s = cpu.s;
+    this.doneBefore = 0;
+    if (!(cpu.mode64 || (cpu.cs32 && cpu.protectedMode)) || (s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
     const interrupts = cpu.bus.interrupts;
     let total = 0;
     for (;;) {
@@ -100,14 +109,17 @@ export class JitEngine implements BlockEngine {
   }
 
   private runOne(cpu: X86Cpu, budget: number): number {
-    const index = cpu.codeIndex();
+    let index = cpu.mode64 ? cpu.codeIndex64() : cpu.codeIndex();
+    // Outside the cached code page (a jump to another page, a new run slice): load the page
+    // as the interpreter's next fetch would, so that a block can start there at once.
+    if (index < 0) index = cpu.loadCodePage();
     if (index < 0) return 0;
     const s = cpu.s;
     const eip = s.eip >>> 0;
     const slot = index & SLOT_MASK;
     let b = this.slots[slot];
     const sig = JitEngine.signature(cpu);
-    if (b === undefined || b.index !== index || b.eip !== eip || b.sig !== sig || b.csLimit !== s.segLimit[SegReg.CS]) {
+    if (b === undefined || b.index !== index || b.eip !== eip || b.ripHi !== s.ripHi || b.sig !== sig || b.csLimit !== s.segLimit[SegReg.CS]) {
       if (this.heat[slot]! < this.threshold) {
         this.heat[slot]!++;
         return 0;
@@ -132,7 +144,8 @@ export class JitEngine implements BlockEngine {
 
   abortBlock(cpu: X86Cpu): number {
     const b = this.current;
-    if (b === undefined) return 0;
+    // A fault between blocks (loading the next code page): the blocks before it completed.
+    if (b === undefined) return this.doneBefore;
     this.current = undefined;
     // The block's instructions before the faulting one completed: count them as retired.
     const k = Math.max(0, b.eips.indexOf(cpu.startEip >>> 0));
@@ -189,8 +202,40 @@ export class JitEngine implements BlockEngine {
     const page = Math.floor(index / PAGE);
     if ((this.pageInvalidations.get(page) ?? 0) >= INVALIDATIONS_BEFORE_GIVING_UP) {
       // Code that keeps changing: interpret it (an empty block says so without a lookup miss).
-      return new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, [], index);
+      return new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, [], index, cpu.s.ripHi);
     }
+    const b = cpu.mode64 ? this.translate64(cpu, index, eip, sig) : this.translate32(cpu, index, eip, sig);
+    let code = this.pageBlocks.get(page);
+    if (code === undefined) {
+      code = { blocks: [], lo: index, hi: index + 1 };
+      this.pageBlocks.set(page, code);
+    }
+    code.blocks.push(b);
+    code.lo = Math.min(code.lo, index);
+    code.hi = Math.max(code.hi, b.end, index + 1);
+    this.blockCount++;
+    this.mem.codePages[page] = 1;
+    if (b.length > 0) this.stats.translated++;
+    return b;
+  }
+
+  private translate64(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
+    const ripHi = cpu.s.ripHi;
+    const { body, eips, end } = translateBlock64({
+      ram: this.mem.ram,
+      tlbSet: cpu.tlbSet,
+      index,
+      bytes: cpu.codeBytesLeft64(),
+      eip,
+      ripHi,
+      maxInstructions: this.maxInstructions,
+    });
+    const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end, ripHi);
+    compileBlock64(cpu, this.long, b, body);
+    return b;
+  }
+
+  private translate32(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     let flatMask = 0;
     for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
     const { body, eips, end } = translateBlock({
@@ -205,17 +250,6 @@ export class JitEngine implements BlockEngine {
     });
     const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end);
     compileBlock(cpu, this.flat, b, body);
-    let code = this.pageBlocks.get(page);
-    if (code === undefined) {
-      code = { blocks: [], lo: index, hi: index + 1 };
-      this.pageBlocks.set(page, code);
-    }
-    code.blocks.push(b);
-    code.lo = Math.min(code.lo, index);
-    code.hi = Math.max(code.hi, end, index + 1);
-    this.blockCount++;
-    this.mem.codePages[page] = 1;
-    if (b.length > 0) this.stats.translated++;
     return b;
   }
 }

@@ -55,7 +55,7 @@ const INLINE_ALU: Record<number, [string, number]> = {
  * the logic ops are inlined — result and lazy flags exactly as alu() computes them (`L` is
  * cpu.lazy); ADC and SBB, which read CF, call alu().
  */
-function aluTo(aop: number, size: number, a: string, b: string, store: (v: string) => string): string {
+export function aluTo(aop: number, size: number, a: string, b: string, store: (v: string) => string): string {
   const inline = INLINE_ALU[aop];
   if (inline === undefined) return store(`alu(cpu, ${aop}, ${size}, ${a}, ${b})`);
   const [operator, lazyOp] = inline;
@@ -71,7 +71,7 @@ function relTarget(next: number, rel: number, os: number): number {
   return os === 16 ? (next + rel) & 0xffff : (next + rel) >>> 0;
 }
 
-function lockable(op: number, o: InsnOperands): boolean {
+export function lockable(op: number, o: Pick<InsnOperands, 'isMem' | 'reg'>): boolean {
   // SDM Vol. 2A LOCK: read-modify-write forms with a memory destination (as X86Cpu.lockable).
   if (!o.isMem) return false;
   const reg = o.reg;

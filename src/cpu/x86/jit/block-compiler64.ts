@@ -1,0 +1,139 @@
+/**
+ * Turns a run of 64-bit-mode instructions into one JavaScript function: the 64-bit
+ * counterpart of block-compiler.ts, with the same contract towards the run loop (startEip set
+ * before each instruction, EIP left after the last one retired, `cpu.retired` counted, a stop
+ * after a store that invalidated the block). Translated code also stops, as the interpreter's
+ * loop does after every instruction, after a store that went to a device (through the CPU's
+ * path) if the run loop must look now: an exit request or a deliverable interrupt. RIP is ripHi:eip; a block lies in one code page,
+ * so its instructions share RIP's high half, which the block sets once as `startRipHi` (a
+ * fault restarts the instruction at startRipHi:startEip).
+ *
+ * Prefixes (SDM Vol. 2A 2.2.1): REX counts only directly before the opcode (a later legacy
+ * prefix cancels it); ES/CS/SS/DS overrides are ignored; 67h, F2 and F3 end the block.
+ */
+import { alu, dec, divAcc, doubleShift, idivAcc, imulAcc, imulTrunc, inc, mulAcc, neg, shift, signExtend } from '../alu.js';
+import {
+  alu64, bswap64, dec64, divAcc64, doubleShift64, idivAcc64, imulAcc64, imulTrunc64, inc64, mulAcc64, neg64, shift64,
+} from '../alu64.js';
+import { SegReg } from '../state.js';
+import type { X86Cpu } from '../cpu.js';
+import type { CompiledBlock } from './block-compiler.js';
+import { CodeReader, OutOfBytes } from './code-reader.js';
+import type { LongAccess } from './long-memory.js';
+import { LongOperands, NEXT_RIP } from './operands64.js';
+import { Flow, type Translation } from './translate.js';
+import { setRipRaw, translateInsn64, type LongContext } from './translate64.js';
+
+const TWO_32 = 4294967296;
+
+/**
+ * The offset of a memory operand summed from two registers, from its exact halves: `lo` the
+ * low halves plus the displacement (any integer below 2^36), `hi` the high halves (int32);
+ * as decodeEaLong computes eaOff.
+ */
+function eaOf(lo: number, hi: number): number {
+  return ((hi + Math.floor(lo / TWO_32)) | 0) * TWO_32 + (lo >>> 0);
+}
+
+/** The functions translated code calls, passed in once per block. */
+const HELPERS = {
+  alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, signExtend,
+  alu64, inc64, dec64, neg64, shift64, doubleShift64, imulTrunc64, mulAcc64, imulAcc64, divAcc64, idivAcc64, bswap64, eaOf,
+};
+const HELPER_NAMES = Object.keys(HELPERS).join(', ');
+const ACCESS_NAMES = 'rd8, rd16, rd32, rd64, wr8, wr16, wr32, wr64, push64, pop64';
+
+/** More prefixes than this and the interpreter decodes the instruction (and its #GP). */
+const MAX_PREFIXES = 8;
+
+export interface LongBlockSource {
+  ram: Uint8Array;
+  /** The CPL's TLB set. */
+  tlbSet: number;
+  /** Index of the first byte in `ram`. */
+  index: number;
+  /** Bytes from there that may be fetched (the rest of the code page). */
+  bytes: number;
+  /** RIP of the first byte: low half (unsigned) and high half. */
+  eip: number;
+  ripHi: number;
+  maxInstructions: number;
+}
+
+/** Reads the prefixes and translates one instruction, or returns undefined. */
+function translateOne(r: CodeReader, o: LongOperands, c: LongContext): Translation | undefined {
+  let op = r.u8();
+  let rex = 0;
+  for (let n = 0; ; n++) {
+    if ((op & 0xf0) === 0x40) {
+      rex = op;
+    } else {
+      if (op === 0x66) o.prefix66 = true;
+      else if (op === 0x64 || op === 0x65) o.segOverride = op === 0x64 ? SegReg.FS : SegReg.GS;
+      else if (op === 0xf0) o.lock = true;
+      else if (op !== 0x26 && op !== 0x2e && op !== 0x36 && op !== 0x3e) break;
+      rex = 0;
+    }
+    if (n >= MAX_PREFIXES) return undefined;
+    op = r.u8();
+  }
+  if (op === 0x67 || op === 0xf2 || op === 0xf3) return undefined;
+  o.rex = rex;
+  o.rexR = (rex & 4) << 1;
+  o.rexX = (rex & 2) << 2;
+  o.rexB = (rex & 1) << 3;
+  o.os = (rex & 8) !== 0 ? 64 : o.prefix66 ? 16 : 32;
+  return translateInsn64(r, o, op, c);
+}
+
+/**
+ * Translates the 64-bit block at `src`. Returns its source text, instruction EIPs (low halves)
+ * and the RAM index just past its last byte.
+ */
+export function translateBlock64(src: LongBlockSource): { body: string; eips: number[]; end: number } {
+  const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
+  const base = src.ripHi * TWO_32 + src.eip;
+  const ripAt = (pos: number) => base + (pos - src.index);
+  const context: LongContext = { next: () => ripAt(r.pos) };
+  const eips: number[] = [];
+  const parts: string[] = [`cpu.startRipHi = ${src.ripHi};`];
+  let jumped = false;
+  let nextRip = base;
+  let end = src.index;
+  while (eips.length < src.maxInstructions) {
+    const rip = ripAt(r.pos);
+    let t: Translation | undefined;
+    try {
+      t = translateOne(r, new LongOperands(src.tlbSet), context);
+    } catch (e) {
+      if (!(e instanceof OutOfBytes)) throw e;
+      t = undefined;
+    }
+    if (t === undefined) break;
+    nextRip = ripAt(r.pos);
+    end = r.pos;
+    eips.push(rip >>> 0);
+    const n = eips.length;
+    parts.push(`cpu.startEip = ${rip >>> 0};`, t.code.split(NEXT_RIP).join(`(${nextRip})`));
+    if (t.flow === Flow.Jump) {
+      jumped = true;
+      break;
+    }
+    if (t.flow === Flow.Store) parts.push(`if ((B.valid === false || M.slowWrite) && mustStop()) { ${setRipRaw(nextRip)} cpu.retired += ${n}; return ${n}; }`);
+  }
+  if (!jumped) parts.push(setRipRaw(nextRip));
+  parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
+  return { body: parts.join('\n'), eips, end };
+}
+
+/** Compiles `body` into the block's `run`. */
+export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledBlock, body: string): void {
+  if (block.length === 0) return;
+  const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M',
+    `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\nconst I = cpu.bus.interrupts;\n` +
+    // After a store to a device: stop as the interpreter's run loop would after the instruction.
+    'function mustStop() { M.slowWrite = false; return B.valid === false || cpu.exitRequested || ((s.eflags & 0x200) !== 0 && I.hasInterrupt()); }\n' +
+    `return function block64_${block.eip.toString(16)}() {\n${body}\n};`) as
+    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, h: Int32Array, b: CompiledBlock, helpers: typeof HELPERS, m: LongAccess) => () => number;
+  block.run = factory(cpu, cpu.s, cpu.s.gpr, cpu.s.gprHi, block, HELPERS, access);
+}

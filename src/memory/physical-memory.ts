@@ -120,7 +120,13 @@ export class PhysicalMemory {
   noteRamWrite(ramOffset: number, len: number): void {
     const first = Math.floor(ramOffset / PAGE_SIZE);
     const last = Math.floor((ramOffset + Math.max(len, 1) - 1) / PAGE_SIZE);
-    for (let p = first; p <= last; p++) if (this.codePages[p] !== 0) this.onCodeWrite?.(ramOffset, len);
+    for (let p = first; p <= last; p++) {
+      if (this.codePages[p] !== 0) {
+        // The observer looks at every page of the range itself.
+        this.onCodeWrite?.(ramOffset, len);
+        return;
+      }
+    }
   }
 
   /** Maps RAM bytes `[ramOffset, ramOffset + size)` at guest-physical `base`. */

@@ -70,7 +70,7 @@ export class JitEngine implements BlockEngine {
   /** Counters for `info jit` and the benchmarks. */
   readonly stats = { translated: 0, invalidated: 0, flushes: 0, guardFailures: 0, blocksRun: 0 };
 
-  constructor(private readonly cpu: X86Cpu, private readonly mem: PhysicalMemory, options: JitOptions = {}) {
+  constructor(cpu: X86Cpu, private readonly mem: PhysicalMemory, options: JitOptions = {}) {
     this.threshold = Math.min(options.threshold ?? DEFAULT_THRESHOLD, 65535);
     this.maxInstructions = options.maxInstructions ?? 48;
     this.flat = makeFlatAccess(cpu);

@@ -66,6 +66,15 @@ export function aluTo(aop: number, size: number, a: string, b: string, store: (v
     `${aop === ALU_CMP ? '' : store('r')} }`;
 }
 
+/** CMC, CLC, STC, CLD, STD: the same in every mode. */
+export const FLAG_OPS: Readonly<Record<number, string>> = {
+  0xf5: 'cpu.materializeFlags(); s.eflags ^= 1;',
+  0xf8: 'cpu.materializeFlags(); s.eflags &= ~1;',
+  0xf9: 'cpu.materializeFlags(); s.eflags |= 1;',
+  0xfc: 's.eflags &= ~0x400;',
+  0xfd: 's.eflags |= 0x400;',
+};
+
 /** A near jump target from the end of the instruction (the interpreter's jumpRel). */
 function relTarget(next: number, rel: number, os: number): number {
   return os === 16 ? (next + rel) & 0xffff : (next + rel) >>> 0;
@@ -228,11 +237,7 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
       const rel = r.s8(); // read before c.next(): it is part of the instruction
       return jump(`setIp(cpu, ${relTarget(c.next(), rel, os)});`);
     }
-    case 0xf5: return seq('cpu.materializeFlags(); s.eflags ^= 1;'); // CMC
-    case 0xf8: return seq('cpu.materializeFlags(); s.eflags &= ~1;'); // CLC
-    case 0xf9: return seq('cpu.materializeFlags(); s.eflags |= 1;'); // STC
-    case 0xfc: return seq('s.eflags &= ~0x400;'); // CLD
-    case 0xfd: return seq('s.eflags |= 0x400;'); // STD
+    case 0xf5: case 0xf8: case 0xf9: case 0xfc: case 0xfd: return seq(FLAG_OPS[op]!);
     case 0xf6: case 0xf7: return group3(r, o, op & 1 ? os : 8);
     case 0xfe: { // INC/DEC Eb
       decodeModrm32(r, o);

@@ -17,7 +17,7 @@
 import { isCanonical } from '../long-decode.js';
 import { SegReg } from '../state.js';
 import type { CodeReader } from './code-reader.js';
-import { aluTo, Flow, lockable, type Translation } from './translate.js';
+import { aluTo, FLAG_OPS, Flow, lockable, type Translation } from './translate.js';
 import { maskOfSize, signExtendConst } from './operands.js';
 import {
   decodeModrm64, eaDecl, LongOperands, regRead, regWrite, regWrite64, rmRead, rmRead64, rmWrite,
@@ -302,11 +302,7 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
       const rel = op === 0xe9 ? r.u32() | 0 : r.s8();
       return jump(setRipConst(c.next() + rel));
     }
-    case 0xf5: return seq('cpu.materializeFlags(); s.eflags ^= 1;'); // CMC
-    case 0xf8: return seq('cpu.materializeFlags(); s.eflags &= ~1;'); // CLC
-    case 0xf9: return seq('cpu.materializeFlags(); s.eflags |= 1;'); // STC
-    case 0xfc: return seq('s.eflags &= ~0x400;'); // CLD
-    case 0xfd: return seq('s.eflags |= 0x400;'); // STD
+    case 0xf5: case 0xf8: case 0xf9: case 0xfc: case 0xfd: return seq(FLAG_OPS[op]!);
     case 0xf6: case 0xf7: return group3(r, o, op & 1 ? os : 8);
     case 0xfe: { // INC/DEC Eb
       decodeModrm64(r, o);

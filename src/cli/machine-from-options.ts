@@ -14,6 +14,7 @@ import { TeeCharBackend } from '../chardev/tee.js';
 import { VirtualConsoleCharBackend } from '../chardev/virtual-console.js';
 import type { ChardevSpec, CliOptions } from './options.js';
 import type { RtcSpec } from './option-specs.js';
+import { parseBool } from './keyval.js';
 import { isMultibootKernel } from '../machine/boot/direct-boot.js';
 import { parseMultibootModules } from '../machine/boot/multiboot.js';
 import { findCpuModel } from '../cpu/x86/cpu-model.js';
@@ -178,6 +179,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     kernel: kernelBootFromOptions(opts),
     cpuModel,
     virtioDevices: virtio.devices,
+    hpet: opts.machine.props['hpet'] === undefined ? true : parseBool('hpet', opts.machine.props['hpet']),
   });
   return {
     config,

@@ -138,7 +138,7 @@ const OPTION_TABLE: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>(
   ['machine', { arg: true, gate: 'machine' }], ['M', { arg: true, gate: 'machine' }],
   ['cpu', { arg: true, gate: 'cpu' }], ['rtc', { arg: true, gate: 'rtc' }], ['boot', { arg: true, gate: 'boot' }],
   ['fw_cfg', { arg: true, gate: 'fw_cfg' }], ['L', { arg: true, gate: 'L' }],
-  ['enable-kvm', { arg: false, gate: 'enable-kvm' }],
+  ['enable-kvm', { arg: false, gate: 'enable-kvm' }], ['no-hpet', { arg: false, gate: 'no-hpet' }],
   // Later work.
   ['kernel', { arg: true, gate: 'kernel' }], ['initrd', { arg: true, gate: 'initrd' }],
   ['append', { arg: true, gate: 'append' }], ['drive', { arg: true, gate: 'drive' }],
@@ -162,7 +162,7 @@ export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
   'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
   'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
   'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket', 'gdb', 'drive', 'snapshot',
-  'netdev', 'nic', 'net', 'loadvm', 'incoming',
+  'netdev', 'nic', 'net', 'loadvm', 'incoming', 'no-hpet',
 ]);
 
 /** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */
@@ -233,6 +233,8 @@ class CommandLineParser {
       case 'accel': return this.accel(arg);
       // QEMU 7.2 implements -enable-kvm as "-machine accel=kvm".
       case 'enable-kvm': this.machineAccel = [{ name: 'kvm', given: 'kvm', props: {} }]; return;
+      // QEMU 7.2 implements the deprecated -no-hpet as "-machine hpet=off".
+      case 'no-hpet': return this.machine('hpet=off');
       case 'no-reboot': o.noReboot = true; return;
       case 'no-shutdown': o.noShutdown = true; return;
       case 'S': o.startStopped = true; return;

@@ -66,6 +66,8 @@ export interface MachineConfig {
   kernel?: KernelBootConfig;
   /** `-cpu`: a CPU model name (src/cpu/x86/cpu-model.ts); default the `pcvm` model. */
   cpuModel?: string;
+  /** The HPET at 0xFED00000 (`-machine hpet=off` removes it); default present, as on QEMU's pc. */
+  hpet?: boolean;
   /** virtio-blk-pci / virtio-net-pci functions (src/machine/virtio-board.ts). */
   virtioDevices?: VirtioDeviceConfig[];
 }

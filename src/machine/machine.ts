@@ -16,7 +16,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { IoPortBus } from '../memory/io-bus.js';
 import type { MemoryMapRegion, PhysicalMemory } from '../memory/physical-memory.js';
 import { VirtualClock } from './clock.js';
-import { WiredIrqLine, type IrqLine } from './irq.js';
+import { NO_IRQ, WiredIrqLine, type IrqLine } from './irq.js';
 import { isaIrqToGsi } from './gsi.js';
 import type { Device } from './device.js';
 import { DEFAULT_RTC_BASE_MS, type MachineBackends, type MachineConfig } from './config.js';
@@ -40,6 +40,7 @@ import { Port92 } from '../../devices/misc/port92.js';
 import { PostPort } from '../../devices/misc/post-port.js';
 import { FerrIrq13 } from '../../devices/misc/ferr-irq13.js';
 import { Pit8254 } from '../../devices/timer/pit8254.js';
+import { HPET_BASE, HPET_IRQ_ROUTES, HPET_MMIO_SIZE, Hpet } from '../../devices/timer/hpet.js';
 import { Port61 } from '../../devices/timer/port61.js';
 import { Mc146818 } from '../../devices/rtc/mc146818.js';
 import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
@@ -83,6 +84,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly acpi: AcpiPm;
   readonly pit: Pit8254;
   readonly rtc: Mc146818;
+  /** The HPET (absent with `-machine hpet=off`). */
+  readonly hpet: Hpet | undefined;
   /** The i8042 keyboard controller (`kbc.sendScancodes` types on the PS/2 keyboard). */
   readonly kbc: I8042;
   /** Host key presses with a timed release (HMP sendkey). */
@@ -161,9 +164,18 @@ export class Machine extends EventEmitter implements MachineControl {
       this.devices.push(uart);
     }
 
+    // The HPET, as on QEMU's pc: route n is ISA IRQ n below 16, I/O APIC pin n above. The PIT
+    // and the RTC reach IRQ 0 and 8 through it, so that LegacyReplacement can take them over.
+    if (config.hpet !== false) {
+      const routes = Array.from({ length: HPET_IRQ_ROUTES }, (_, r): IrqLine =>
+        r < 16 ? this.isaIrqs[r]! : r < 24 ? { set: (level) => this.ioapic.setIrq(r, level) } : NO_IRQ);
+      this.hpet = new Hpet({ clock: this.clock, irqs: routes, log });
+      this.memory.mapMmio('hpet', HPET_BASE, HPET_MMIO_SIZE, this.hpet);
+    }
+
     // PIT on IRQ 0, port 0x61 for counter 2's gate and OUT2, RTC/CMOS on IRQ 8, and the
     // keyboard controller on IRQs 1 and 12 with the A20 gate and reset line of its output port.
-    this.pit = new Pit8254({ clock: this.clock, irq0: this.isaIrqs[0]! });
+    this.pit = new Pit8254({ clock: this.clock, irq0: this.hpet?.pitIrqInput ?? this.isaIrqs[0]! });
     this.io.map('pit', 0x40, 4, this.pit);
     this.devices.push(this.pit);
     const port61 = new Port61('port61', { pit: this.pit, clock: this.clock });
@@ -172,13 +184,14 @@ export class Machine extends EventEmitter implements MachineControl {
     const ramBelow4g = Math.min(config.memoryBytes, BELOW_4G_RAM_MAX);
     this.rtc = new Mc146818({
       clock: this.clock,
-      irq: this.isaIrqs[8]!,
+      irq: this.hpet?.rtcIrqInput ?? this.isaIrqs[8]!,
       startMs: config.rtcBaseMs ?? DEFAULT_RTC_BASE_MS,
       nvram: pcCmosNvram({ belowFourGBytes: ramBelow4g, aboveFourGBytes: config.memoryBytes - ramBelow4g }),
       log: backends.log,
     });
     this.io.map('rtc', 0x70, 2, this.rtc);
     this.devices.push(this.rtc);
+    if (this.hpet) this.devices.push(this.hpet);
     this.kbc = new I8042({
       kbdIrq: this.isaIrqs[1]!,
       auxIrq: this.isaIrqs[12]!,
@@ -280,6 +293,7 @@ export class Machine extends EventEmitter implements MachineControl {
       sciIrq: SCI_IRQ,
       serialPorts: this.config.serialPorts,
       i8042: true,
+      hpet: this.hpet !== undefined,
     });
     applyBootPlan(this.directBoot, this.memory, this.cpu);
   }

@@ -5,12 +5,13 @@
  *
  * The tree is built from the machine as it is wired (ports from the I/O map, PCI functions from
  * the bus), so a device that is not there is not shown. Devices pcvm does not have (QEMU's
- * HPET, floppy, DMA controllers, vmport, the SMBus EEPROMs) are not shown either. The order is
+ * floppy, DMA controllers, vmport, the SMBus EEPROMs) are not shown either. The order is
  * QEMU's: within a bus, the most recently created device first.
  */
 import type { Machine } from './machine.js';
 import { COM_PORTS } from './machine.js';
 import { IOAPIC_DEFAULT_BASE } from '../../devices/apic/ioapic.js';
+import { HPET_BASE, HPET_IRQ_ROUTES, HPET_MMIO_SIZE, HPET_TIMERS, PC_HPET_ROUTE_CAP } from '../../devices/timer/hpet.js';
 
 /** A property value: a number prints as `N (0xN)`, a string quoted, a boolean as a word. */
 export type QtreeValue = number | bigint | boolean | string | { raw: string };
@@ -105,6 +106,11 @@ export function machineQtree(m: Machine): QtreeBus {
   const system: QtreeDevice[] = [
     { type: 'ps2-mouse', id: '', props: [], gpioOut: [['', 1]], buses: [] },
     { type: 'ps2-kbd', id: '', props: [], gpioOut: [['', 1]], buses: [] },
+    ...(m.hpet ? [{
+      type: 'hpet', id: '', gpioIn: [['', 2]], gpioOut: [['', 1], ['sysbus-irq', HPET_IRQ_ROUTES]],
+      props: [['timers', HPET_TIMERS], ['msi', false], ['hpet-intcap', PC_HPET_ROUTE_CAP], ['hpet-offset-saved', true]],
+      mmio: [[HPET_BASE, HPET_MMIO_SIZE]], buses: [],
+    } satisfies QtreeDevice] : []),
     { type: 'ioapic', id: '', gpioIn: [['', 24]], props: [['version', 0x20]], mmio: [[IOAPIC_DEFAULT_BASE, 0x1000]], buses: [] },
     {
       type: 'i440FX-pcihost', id: '', props: [['short_root_bus', 0]],

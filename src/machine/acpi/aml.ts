@@ -301,6 +301,11 @@ export function irqNoFlags(...irqs: number[]): number[] {
   return [0x22, mask & 0xff, mask >>> 8];
 }
 
+/** Memory32Fixed (ReadWrite or ReadOnly, base, length) — 6.4.3.4. */
+export function memory32Fixed(writable: boolean, base: number, length: number): number[] {
+  return [0x86, 0x09, 0x00, writable ? 0x01 : 0x00, ...le(base, 4), ...le(length, 4)];
+}
+
 export interface InterruptFlags {
   consumer: boolean;
   level: boolean;

@@ -12,6 +12,9 @@
  *   \_SB.LNKA–LNKD PCI interrupt link devices (PNP0C0F) whose _CRS/_SRS/_DIS read and write
  *                  PRQ0–PRQ3 (the PIRQ registers); LNKS the SCI (GSI 9) for slot 1 INTA.
  *   \_SB.C000…     ACPI0007 processor devices matching the MADT's processor UIDs.
+ *   \_SB.HPET      PNP0103 with the block's 1 KiB window, when the board has an HPET. (QEMU's
+ *                  _STA reads the vendor and period registers to check the block is there;
+ *                  ours is built with the board, so it says 0x0F.)
  *   \_S5           the soft-off sleep package: SLP_TYP 0, the value devices/acpi/acpi-pm.ts
  *                  powers off on.
  *
@@ -19,15 +22,16 @@
  * PIRQ to IRQ 5, 10 or 11 with _SRS, and the PIIX3 follows because _SRS writes its register.
  * The power button is the fixed-feature one (FADT PWR_BUTTON clear), so no PNP0C0C device.
  *
- * Not included (QEMU has them): the debug port region DBG, HPET, floppy and LPT devices,
+ * Not included (QEMU has them): the debug port region DBG, floppy and LPT devices,
  * PCI/CPU/memory hotplug, the GPE block and _GPE methods, _S3/_S4 (no suspend).
  */
 import {
   type Aml, FieldAccess, FieldUpdate, RegionSpace, and, arg, call, cat, createDWordField, device, dwordMemory, eisaId,
-  field, ifThen, int, interrupt, io, irqNoFlags, lLess, method, nameDecl, opRegion, or, pkg, ref,
+  field, ifThen, int, interrupt, io, irqNoFlags, lLess, memory32Fixed, method, nameDecl, opRegion, or, pkg, ref,
   resourceTemplate, ret, scope, store, str, wordBusNumber, wordIo, qwordMemory,
 } from './aml.js';
 import { sdt } from './tables.js';
+import { HPET_BASE, HPET_MMIO_SIZE } from '../../../devices/timer/hpet.js';
 
 /** SLP_TYP for S5 (soft off): what AcpiPm treats as power-off. */
 export const S5_SLP_TYP = 0;
@@ -46,6 +50,8 @@ export interface DsdtOptions {
   i8042: boolean;
   /** Number of CPUs (processor devices C000…). */
   cpus: number;
+  /** An HPET is present (device HPET). */
+  hpet?: boolean;
 }
 
 const LINK_IRQ_FLAGS = { consumer: true, level: true, activeHigh: true, shared: true } as const;
@@ -174,6 +180,12 @@ export function buildDsdtAml(o: DsdtOptions): number[] {
     ]),
     ...Array.from({ length: o.cpus }, (_, i) =>
       device(`C${i.toString(16).toUpperCase().padStart(3, '0')}`, [nameDecl('_HID', str('ACPI0007')), nameDecl('_UID', int(i))])),
+    ...(o.hpet ? [device('HPET', [
+      nameDecl('_HID', eisaId('PNP0103')),
+      nameDecl('_UID', int(0)),
+      nameDecl('_STA', int(0x0f)),
+      nameDecl('_CRS', resourceTemplate([memory32Fixed(false, HPET_BASE, HPET_MMIO_SIZE)])),
+    ])] : []),
   ]);
 
   const root = scope('\\', [

@@ -4,14 +4,14 @@
  * (memory-layout.ts: acpiTablesBase, reported as type 3 by e820Map) and the RSDP at
  * ACPI_RSDP_ADDR in the BIOS area, where an OS searches for it (ACPI 6.5 5.2.5.1).
  *
- * Layout from the region's start: FACS (64-byte aligned, 5.2.10), DSDT, FADT, MADT, RSDT,
- * XSDT, each 16-byte aligned. The RSDT/XSDT list the FADT and the MADT; the FADT points at
- * the FACS and the DSDT.
+ * Layout from the region's start: FACS (64-byte aligned, 5.2.10), DSDT, FADT, MADT, the HPET
+ * table when there is an HPET, RSDT, XSDT, each 16-byte aligned. The RSDT/XSDT list the FADT,
+ * the MADT and the HPET table (QEMU's order); the FADT points at the FACS and the DSDT.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import { ConfigError } from '../../errors.js';
 import { ACPI_RSDP_ADDR, ACPI_TABLES_SIZE, BELOW_4G_RAM_MAX, acpiTablesBase } from '../memory-layout.js';
-import { buildFacs, buildFadt, buildMadt, buildRsdp, buildRsdt, buildXsdt } from './tables.js';
+import { buildFacs, buildFadt, buildHpet, buildMadt, buildRsdp, buildRsdt, buildXsdt } from './tables.js';
 import { buildDsdt } from './dsdt.js';
 import { PIIX4_PM_IO_BASE_DEFAULT } from '../../../devices/pci/piix4-pm.js';
 
@@ -28,6 +28,8 @@ export interface AcpiTableOptions {
   serialPorts?: number;
   /** An i8042 keyboard controller is present (default true: QEMU's pc has one). */
   i8042?: boolean;
+  /** An HPET is at 0xFED00000 (devices/timer/hpet.ts): an HPET table and a PNP0103 device. */
+  hpet?: boolean;
 }
 
 /** The tables for one machine: `blob` goes at `tablesBase`, `rsdp` at `rsdpAddress`. */
@@ -37,7 +39,7 @@ export interface AcpiTables {
   rsdpAddress: number;
   rsdp: Uint8Array;
   /** Guest-physical address of each table. */
-  addresses: { facs: number; dsdt: number; fadt: number; madt: number; rsdt: number; xsdt: number };
+  addresses: { facs: number; dsdt: number; fadt: number; madt: number; hpet?: number; rsdt: number; xsdt: number };
 }
 
 /** The CF9 reset register and the value that resets the board (devices/misc/reset-control.ts). */
@@ -68,6 +70,7 @@ export function buildAcpiTables(memoryBytes: number, opts: AcpiTableOptions = {}
     serialPorts: opts.serialPorts ?? 1,
     i8042: opts.i8042 ?? true,
     cpus,
+    hpet: opts.hpet ?? false,
   }), 16);
   const fadt = place(buildFadt({
     facsAddress: facs,
@@ -81,8 +84,10 @@ export function buildAcpiTables(memoryBytes: number, opts: AcpiTableOptions = {}
     i8042: opts.i8042 ?? true,
   }), 16);
   const madt = place(buildMadt({ cpus }), 16);
-  const rsdt = place(buildRsdt([fadt, madt]), 16);
-  const xsdt = place(buildXsdt([fadt, madt]), 16);
+  const hpet = opts.hpet ? place(buildHpet(), 16) : undefined;
+  const listed = hpet === undefined ? [fadt, madt] : [fadt, madt, hpet];
+  const rsdt = place(buildRsdt(listed), 16);
+  const xsdt = place(buildXsdt(listed), 16);
   if (offset > ACPI_TABLES_SIZE) throw new ConfigError(`ACPI tables need ${offset} bytes; the region has ${ACPI_TABLES_SIZE}`);
 
   const blob = new Uint8Array(offset);
@@ -92,7 +97,7 @@ export function buildAcpiTables(memoryBytes: number, opts: AcpiTableOptions = {}
     blob,
     rsdpAddress: ACPI_RSDP_ADDR,
     rsdp: buildRsdp(rsdt, xsdt),
-    addresses: { facs, dsdt, fadt, madt, rsdt, xsdt },
+    addresses: { facs, dsdt, fadt, madt, ...(hpet === undefined ? {} : { hpet }), rsdt, xsdt },
   };
 }
 

@@ -7,10 +7,12 @@
  * addresses, checksum over the first 20 bytes and extended checksum over all 36), 5.2.6 the
  * description header, 5.2.7 RSDT, 5.2.8 XSDT, 5.2.9 FADT (we build revision 3, the ACPI 2.0
  * layout of 244 bytes with the 64-bit X_ fields), 5.2.10 FACS, 5.2.12 MADT (Processor Local
- * APIC, I/O APIC, Interrupt Source Override, Local APIC NMI). QEMU's hw/acpi/aml-build.c
+ * APIC, I/O APIC, Interrupt Source Override, Local APIC NMI); the HPET table of the IA-PC HPET
+ * Specification 1.0a, 3.2.4. QEMU's hw/acpi/aml-build.c
  * (build_fadt, build_facs) and hw/i386/acpi-common.c (build_madt) for the values its `pc`
  * machine gives, which Linux is known to accept.
  */
+import { HPET_BASE, HPET_CAP_ID } from '../../../devices/timer/hpet.js';
 
 /** OEM identification in every header (6 and 8 characters). */
 export const ACPI_OEM_ID = 'PCVM  ';
@@ -206,4 +208,20 @@ export function buildMadt(o: MadtOptions): Uint8Array {
   for (const irq of [5, 9, 10, 11]) b.u8(2).u8(10).u8(0).u8(irq).u32(irq).u16(INTI_LEVEL_ACTIVE_HIGH);
   b.u8(4).u8(6).u8(0xff).u16(0).u8(1); // Local APIC NMI: all processors, conforming, LINT1
   return sdt('APIC', 1, b.b);
+}
+
+
+/**
+ * HPET description table (IA-PC HPET Specification 1.0a, 3.2.4), 56 bytes, as QEMU's
+ * build_hpet: the block's GCAP_ID bits 31:0, its base as a system-memory GAS, HPET number 0,
+ * no minimum periodic tick, no page protection.
+ */
+export function buildHpet(): Uint8Array {
+  const b = new Bytes()
+    .u32(HPET_CAP_ID) // Event Timer Block ID
+    .u8(0).u8(0).u8(0).u8(0).u64(HPET_BASE) // BASE_ADDRESS: system memory, widths 0 as QEMU
+    .u8(0) // HPET Number
+    .u16(0) // Main Counter Minimum Clock_tick in Periodic Mode
+    .u8(0); // Page Protection and OEM Attribute
+  return sdt('HPET', 1, b.b);
 }

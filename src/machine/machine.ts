@@ -50,6 +50,8 @@ import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
 import { VirtioBoard, type BlockInfo, type DriveBackend } from './virtio-board.js';
 import { ApicMsiRouter } from '../../devices/apic/msi-router.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
+import { programBiosMtrrs } from './boot/bios-mtrrs.js';
+import { leaveBiosKeyboardController } from './boot/bios-keyboard.js';
 import { installAcpiTables } from './acpi/install.js';
 import { cpuModelOf } from '../cpu/x86/cpu-model.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
@@ -296,6 +298,9 @@ export class Machine extends EventEmitter implements MachineControl {
       hpet: this.hpet !== undefined,
     });
     applyBootPlan(this.directBoot, this.memory, this.cpu);
+    // What SeaBIOS leaves behind that the kernel reads: MTRRs and the i8042 command byte.
+    programBiosMtrrs(this.cpu, Math.min(this.config.memoryBytes, BELOW_4G_RAM_MAX));
+    leaveBiosKeyboardController(this.io);
   }
 
   // ============================================================================================

@@ -57,8 +57,8 @@ describe('the pcvm model, leaf by leaf', () => {
     const family = (a >>> 8) & 0xf, model = ((a >>> 4) & 0xf) | (((a >>> 16) & 0xf) << 4), stepping = a & 0xf;
     expect([family, model, stepping]).toEqual([6, 45, 7]);
     expect(((b >>> 8) & 0xff) * 8).toBe(64);
-    // FPU PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 (APIC only with one).
-    expect(d).toBe(bits(0, 3, 4, 5, 6, 8, 11, 12, 13, 15, 16, 19, 23, 24, 25, 26));
+    // FPU PSE TSC MSR PAE MCE CX8 SEP MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2 (APIC only with one).
+    expect(d).toBe(bits(0, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 19, 23, 24, 25, 26));
     // CX16 and the hypervisor bit (TSC-deadline only with an APIC); no SSE3, VMX, MONITOR...
     expect(c).toBe(bits(13, 31));
   });
@@ -87,11 +87,14 @@ describe('the pcvm model, leaf by leaf', () => {
     expect([l2 & 0xff, (l2 >>> 12) & 0xf, l2 >>> 16]).toEqual([64, 6, 2048]);
   });
 
-  it('leaves 3, 5, 6 and 7 are all zero (no SMEP, SMAP, FSGSBASE, ...); leaf 0xA is out of range (no PMU)', () => {
-    for (const leaf of [3, 5, 6, 7]) expect(cpuid(leaf, 0)).toEqual([0, 0, 0, 0]);
-    // Above the maximum, Intel returns the highest basic leaf's data (leaf 7: zeros).
-    expect(cpuid(0xa, 0)).toEqual([0, 0, 0, 0]);
-    expect(cpuid(0x40000000, 0)).toEqual([0, 0, 0, 0]);
+  it('leaves 3, 5 and 6 are all zero; leaf 7 has only EDX[29] (no SMEP, SMAP, FSGSBASE, ...); leaf 0xA is out of range (no PMU)', () => {
+    for (const leaf of [3, 5, 6]) expect(cpuid(leaf, 0)).toEqual([0, 0, 0, 0]);
+    // Leaf 7 subleaf 0: maximum subleaf 0, IA32_ARCH_CAPABILITIES (EDX[29]); subleaf 1 is zero.
+    expect(cpuid(7, 0)).toEqual([0, 0, 0, bit(29)]);
+    expect(cpuid(7, 1)).toEqual([0, 0, 0, 0]);
+    // Above the maximum, Intel returns the highest basic leaf's data (leaf 7).
+    expect(cpuid(0xa, 0)).toEqual([0, 0, 0, bit(29)]);
+    expect(cpuid(0x40000000, 0)).toEqual([0, 0, 0, bit(29)]);
   });
 
   it('leaf 0x80000001: LAHF64; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode', () => {

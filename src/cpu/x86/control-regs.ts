@@ -14,10 +14,12 @@
  * 64-bit CS, for clearing PG in 64-bit mode, for clearing CR4.PAE while LMA = 1, and for
  * changing EFER.LME while paging is on. IA-32e mode uses 4-level paging, without PDPTE loads.
  *
+ * CR4.MCE (machine-check enable) is kept: pcvm never raises #MC (machine-check.ts).
+ *
  * VMX (vmx/): CR4.VMXE exists on models with VMX; in VMX root operation CR0.PE, NE, PG and
  * CR4.VMXE cannot be cleared (#GP, SDM 24.8).
  *
- * Not implemented (reserved, #GP): CR4 bits of features CPUID does not advertise (VME, PVI, DE, MCE, PCE,
+ * Not implemented (reserved, #GP): CR4 bits of features CPUID does not advertise (VME, PVI, DE, PCE,
  * OSFXSR, OSXMMEXCPT, UMIP, SMXE, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE).
  */
 import { Ar, Cr0, Cr4, Efer, SegReg } from './state.js';
@@ -30,7 +32,7 @@ import { vmxCr0Ok, vmxCr4Ok } from './vmx/vmx-instructions.js';
 /** CR0 bits that exist (PG CD NW AM WP NE ET TS EM MP PE); the rest read as zero. */
 const CR0_BITS = 0xe005003f;
 /** CR4 bits of implemented features; setting any other bit is #GP(0). */
-export const CR4_SUPPORTED = Cr4.TSD | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+export const CR4_SUPPORTED = Cr4.TSD | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
 /** IA32_EFER bits WRMSR may change: SCE (SYSCALL), LME (long mode), NXE. */
 export const EFER_WRITABLE = Efer.SCE | Efer.LME | Efer.NXE;
 

@@ -8,6 +8,7 @@ import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
+import { iretUnblocksNmi } from './nmi-blocking.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -95,6 +96,7 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
 /** IRET/IRETD. */
 export function iret(cpu: X86Cpu, size: number): void {
   const s = cpu.s;
+  iretUnblocksNmi(cpu);
   const oldFlags = cpu.getEflags();
   if (!cpu.protectedMode) {
     if (oldFlags & Fl.VM) {

@@ -9,6 +9,7 @@
  */
 
 import { ConfigError } from '../../errors.js';
+import { NOT_AFFECTED_ARCH_CAPABILITIES } from './arch-capabilities.js';
 
 /** The physical-address width (CPUID 0x80000008:EAX[7:0]; SDM Vol. 3A 4.1.4). */
 export const MAXPHYADDR = 40;
@@ -22,6 +23,9 @@ export const enum Feat1Edx {
   APIC = 1 << 9,
   /** SYSENTER/SYSEXIT and the IA32_SYSENTER_* MSRs. */
   SEP = 1 << 11,
+  /** Machine-check exception (#MC, CR4.MCE) and machine-check architecture (machine-check.ts). */
+  MCE = 1 << 7,
+  MCA = 1 << 14,
   MTRR = 1 << 12, PGE = 1 << 13, CMOV = 1 << 15, PAT = 1 << 16, CLFSH = 1 << 19,
   MMX = 1 << 23, FXSR = 1 << 24, SSE = 1 << 25, SSE2 = 1 << 26,
 }
@@ -86,6 +90,11 @@ export interface CpuModel {
   readonly caches: readonly CacheInfo[];
   /** VMX (Intel VT-x, src/cpu/x86/vmx/): `-cpu MODEL,+vmx`. */
   readonly vmx?: boolean;
+  /**
+   * IA32_ARCH_CAPABILITIES as [low, high] (arch-capabilities.ts), on models whose leaf 7 is in
+   * range; CPUID.(7,0):EDX[29] is set exactly when it is present.
+   */
+  readonly archCapabilities?: readonly [number, number];
 }
 
 const VENDOR = 'GenuineIntel';
@@ -102,8 +111,8 @@ const CACHES: readonly CacheInfo[] = [
   { type: 3, level: 2, sizeKiB: 2048, ways: 8, lineBytes: 64, descriptor: 0x7d },
 ];
 
-const BASE_EDX = Feat1Edx.FPU | Feat1Edx.PSE | Feat1Edx.TSC | Feat1Edx.MSR | Feat1Edx.PAE | Feat1Edx.CX8 |
-  Feat1Edx.SEP | Feat1Edx.MTRR | Feat1Edx.PGE | Feat1Edx.CMOV | Feat1Edx.PAT | Feat1Edx.CLFSH |
+const BASE_EDX = Feat1Edx.FPU | Feat1Edx.PSE | Feat1Edx.TSC | Feat1Edx.MSR | Feat1Edx.PAE | Feat1Edx.MCE | Feat1Edx.CX8 |
+  Feat1Edx.SEP | Feat1Edx.MCA | Feat1Edx.MTRR | Feat1Edx.PGE | Feat1Edx.CMOV | Feat1Edx.PAT | Feat1Edx.CLFSH |
   Feat1Edx.MMX | Feat1Edx.FXSR | Feat1Edx.SSE | Feat1Edx.SSE2;
 
 /**
@@ -113,8 +122,10 @@ const BASE_EDX = Feat1Edx.FPU | Feat1Edx.PSE | Feat1Edx.TSC | Feat1Edx.MSR | Fea
  * pages, RDTSCP, TSC-deadline or invariant TSC; Nehalem/Westmere no TSC-deadline — so a
  * Core-2 signature would describe a CPU that cannot exist. The microcode revision 0x71a is
  * that part's last public update (above Linux's "bad Spectre microcode" list for 6/45/7).
- * Leaf 7 is in range and all zero (no SMEP, SMAP, FSGSBASE...); leaf 0xA (architectural
- * PMU) is not, so guests find no performance counters.
+ * Leaf 7 is in range and all zero (no SMEP, SMAP, FSGSBASE...) but for EDX[29],
+ * IA32_ARCH_CAPABILITIES, which says which speculative-execution problems the CPU does not
+ * have (all of them); leaf 0xA (architectural PMU) is not in range, so guests find no
+ * performance counters.
  */
 export const PCVM_MODEL: CpuModel = {
   name: 'pcvm',
@@ -131,6 +142,7 @@ export const PCVM_MODEL: CpuModel = {
   microcodeRevision: 0x71a,
   platformId: 0,
   caches: CACHES,
+  archCapabilities: NOT_AFFECTED_ARCH_CAPABILITIES,
 };
 
 /**

@@ -287,6 +287,7 @@ export class X86Cpu {
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
     s.platform.reset(this.model.microcodeRevision);
+    s.mca.reset();
     s.interruptShadow = 0;
     s.nmiPending = false;
     s.nmiBlocked = false;
@@ -1189,6 +1190,8 @@ export class X86Cpu {
           if (s.halted || this.exitRequested || s.interruptShadow || this.vmxNonRoot) break;
           // Check for interrupts every instruction (or block) when IF is set; cheap: one call.
           if ((s.eflags & Fl.IF) && this.bus.interrupts.hasInterrupt()) break;
+          // An NMI raised by the instruction (a port or LAPIC write) or unblocked by IRET.
+          if (s.nmiPending && !s.nmiBlocked) break;
         }
       } catch (e) {
         if (e !== this.fault) throw e;

@@ -10,6 +10,7 @@ import {
   brandLeaf, DEFAULT_CPU_MODEL, ExtEdx, Feat1Ecx, Feat1Edx, leaf2, leaf4, leaf80000006, LINEAR_ADDR_BITS,
   MAXPHYADDR, vendorLeaf, type CpuModel,
 } from './cpu-model.js';
+import { LEAF7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import { MiscEnable, MISC_ENABLE_HI_XD_DISABLE } from './platform-msrs.js';
 import { latchMicrocodeRevision } from './msr-platform.js';
 import { Reg } from './state.js';
@@ -71,9 +72,13 @@ export function cpuid(
     }
     case 2: return leaf2(model);
     case 4: return leaf4(model, subleaf >>> 0);
+    case 7:
+      // Structured extended features, subleaf 0 (the maximum subleaf, EAX = 0): no SMEP, SMAP,
+      // FSGSBASE...; EDX[29] when the model has IA32_ARCH_CAPABILITIES (arch-capabilities.ts).
+      if ((subleaf >>> 0) !== 0 || !model.archCapabilities) return [0, 0, 0, 0];
+      return [0, 0, 0, LEAF7_EDX_ARCH_CAPABILITIES];
     default:
-      // Leaves 3 (serial number, disabled), 5 (MONITOR), 6 (power management) and 7
-      // (structured extended features: no SMEP, SMAP, FSGSBASE...; max subleaf 0) are all zero.
+      // Leaves 3 (serial number, disabled), 5 (MONITOR) and 6 (power management) are all zero.
       return [0, 0, 0, 0];
   }
 }

@@ -14,6 +14,7 @@ import {
 } from './segmentation.js';
 import { isCanonical } from './long-decode.js';
 import type { X86Cpu } from './cpu.js';
+import { iretUnblocksNmi } from './nmi-blocking.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -155,6 +156,7 @@ export function retFarLong(cpu: X86Cpu, size: number, popBytes: number): void {
  */
 export function iretLong(cpu: X86Cpu, size: number): void {
   const s = cpu.s;
+  iretUnblocksNmi(cpu);
   const oldFlags = cpu.getEflags();
   if (oldFlags & Fl.NT) cpu.gp(0); // no task return in IA-32e mode
   const bytes = size / 8;

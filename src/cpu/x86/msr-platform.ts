@@ -20,8 +20,9 @@
  *  - IA32_SYSENTER_CS/ESP/EIP (174H-176H) for SYSENTER/SYSEXIT (sysenter.ts).
  *  - IA32_TSC_AUX (C0000103H), read by RDTSCP, on models with RDTSCP.
  *
- * MSRs of features CPUID does not advertise (performance counters C1H/186H, machine-check
- * MCG_*, AMD's C001xxxxH...) are not here: msr.ts raises #GP(0) for them.
+ * The machine-check MSRs are in machine-check.ts, IA32_ARCH_CAPABILITIES in msr.ts
+ * (arch-capabilities.ts). MSRs of features CPUID does not advertise (performance counters
+ * C1H/186H, AMD's C001xxxxH...) do not exist: msr.ts raises #GP(0) for them.
  */
 import { isCanonical } from './long-decode.js';
 import { ExtEdx, MAXPHYADDR, hasLongMode } from './cpu-model.js';

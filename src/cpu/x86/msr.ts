@@ -9,6 +9,8 @@ import { writeEfer } from './control-regs.js';
 import { readPlatformMsr, writePlatformMsr } from './msr-platform.js';
 import { ExtEdx, hasLongMode } from './cpu-model.js';
 import { readVmxCapMsr } from './vmx/vmx-capabilities.js';
+import { MSR_IA32_ARCH_CAPABILITIES } from './arch-capabilities.js';
+import { readMcaMsr, writeMcaMsr } from './machine-check.js';
 
 export const enum Msr {
   TSC = 0x10,
@@ -43,9 +45,14 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
     case Msr.TSC_DEADLINE:
       if (!apic || !cpu.model.tscDeadline) break;
       return apic.readTscDeadline();
+    case MSR_IA32_ARCH_CAPABILITIES: {
+      const caps = cpu.model.archCapabilities;
+      if (!caps) break;
+      return [caps[0], caps[1]];
+    }
     default: {
       const v = (hasLongMode(cpu.model) ? readLongMsr(cpu, index >>> 0) : undefined) ?? readPlatformMsr(cpu, index >>> 0) ??
-        (cpu.vmx ? readVmxCapMsr(cpu.vmx.caps, index >>> 0) : undefined);
+        readMcaMsr(cpu, index >>> 0) ?? (cpu.vmx ? readVmxCapMsr(cpu.vmx.caps, index >>> 0) : undefined);
       if (v) return v;
       break;
     }
@@ -82,9 +89,14 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
       apic.writeTscDeadline(lo >>> 0, hi >>> 0, ns);
       return;
     }
+    case MSR_IA32_ARCH_CAPABILITIES:
+      if (!cpu.model.archCapabilities) break;
+      cpu.gp(0); // read-only
+      return;
     default:
       if (hasLongMode(cpu.model) && writeLongMsr(cpu, index >>> 0, lo, hi)) return;
       if (writePlatformMsr(cpu, index >>> 0, lo, hi)) return;
+      if (writeMcaMsr(cpu, index >>> 0, lo, hi)) return;
       break;
   }
   logUnknown(cpu, 'wrmsr', index);

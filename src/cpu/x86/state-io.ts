@@ -10,14 +10,16 @@ import type { FpuState } from './fpu/fpu-state.js';
 import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
 import { validateSseState, type SseState } from './sse/sse-state.js';
 import { validatePlatformMsrs } from './platform-msrs.js';
+import { validateMachineCheck } from './machine-check.js';
 
 /**
  * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`); 3 RIP's high
  * half and the long-mode registers; 4 the platform MSRs (`platform`: MTRRs, PAT, MISC_ENABLE,
- * BIOS_SIGN_ID, TSC_AUX); 5 the VMX state (`vmx`, vmx/vmx-snapshot.ts; absent on models without VMX). Older streams load the missing parts as zero / reset
- * (`platformReset` resets the platform MSRs).
+ * BIOS_SIGN_ID, TSC_AUX); 5 the VMX state (`vmx`, vmx/vmx-snapshot.ts; absent on models without VMX); 6 the machine-check
+ * MSRs (`mca`). Older streams load the missing parts as zero / reset (`platformReset` resets the
+ * platform MSRs).
  */
-export const CPU_STATE_VERSION = 5;
+export const CPU_STATE_VERSION = 6;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -63,6 +65,7 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     ripHi: s.ripHi,
     long: { ...s.long },
     platform: s.platform.save(),
+    mca: s.mca.save(),
   };
 }
 
@@ -107,6 +110,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
     sse: version >= 2 ? validateSseState(r.sse) : undefined,
     platform: version >= 4 ? validatePlatformMsrs(r['platform']) : undefined,
+    mca: version >= 6 ? validateMachineCheck(r['mca']) : undefined,
   };
   let ripHi = 0;
   let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
@@ -159,5 +163,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   Object.assign(s.long, long);
   if (v.platform) s.platform.load(v.platform);
   else platformReset();
+  if (v.mca) s.mca.load(v.mca);
+  else s.mca.reset();
   return v.eflags;
 }

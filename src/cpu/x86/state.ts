@@ -16,6 +16,7 @@ import type { SseStateData } from './sse/sse-state.js';
 
 import type { FpuStateData } from './fpu/fpu-snapshot.js';
 import { PlatformMsrs, type PlatformMsrsData } from './platform-msrs.js';
+import { MachineCheckState, type MachineCheckData } from './machine-check.js';
 import type { VmxStateData } from './vmx/vmx-snapshot.js';
 
 export const enum Reg {
@@ -124,6 +125,8 @@ export interface CpuStateData {
   long: LongModeRegsData;
   /** MTRRs, PAT, MISC_ENABLE, BIOS_SIGN_ID, TSC_AUX (platform-msrs.ts). */
   platform: PlatformMsrsData;
+  /** MCG_STATUS, MCG_CTL and the MCi_CTL enables (machine-check.ts). */
+  mca: MachineCheckData;
   /** VMX operation (vmx/vmx-snapshot.ts), on models with VMX. */
   vmx?: VmxStateData;
 }
@@ -186,6 +189,8 @@ export class CpuState {
   readonly long = new LongModeRegs();
   /** The platform MSRs (msr-platform.ts). */
   readonly platform = new PlatformMsrs();
+  /** The machine-check MSRs software can write (machine-check.ts). */
+  readonly mca = new MachineCheckState();
 }
 
 /**

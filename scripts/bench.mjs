@@ -80,7 +80,7 @@ if (!argv.includes('--no-guests')) {
       continue;
     }
     const append = 'console=ttyS0 autorun=guest-bench;poweroff+-f';
-    const engines = [['pcvm', process.execPath, [PCVM, ...guestArgs(guest, append)]]];
+    const engines = [['pcvm', PCVM, guestArgs(guest, append)]];
     if (haveQemu) engines.push(['qemu-tcg', 'qemu-system-x86_64', ['-accel', 'tcg', '-no-reboot', ...guestArgs(guest, append)]]);
     for (const [engine, command, args] of engines) {
       const vm = runConsole(command, args);

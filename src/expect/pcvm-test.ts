@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --concurrent-recompilation-queue-length=4096
 /**
  * `pcvm-test SCRIPT` (also `pcvm --test SCRIPT`): runs an expect script (docs/expect.md)
  * and prints its TAP report on stdout. Exit status: 0 when every step passed, 1 at the first
  * failing step, 2 when the script cannot be read or is malformed.
+ *
+ * Started with the same V8 flag as `pcvm` (see src/cli/main.ts).
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';

@@ -15,7 +15,7 @@ for (const arch of ['i386', 'amd64'] as const) {
   const guest = process.env.PCVM_GUEST_TESTS === '1' ? guestFiles(arch) : null;
   describe.skipIf(!guest)(`Debian ${arch} guest`, () => {
     it('boots to GUEST-READY, runs guest-bench to BENCH-DONE with figures that match host time, and exits 0 on poweroff -f', async () => {
-      const vm = runConsole(process.execPath, [PCVM, ...guestArgs(guest, 'console=ttyS0 autorun=guest-bench;poweroff+-f', ['-d', 'unimp'])]);
+      const vm = runConsole(PCVM, [...guestArgs(guest, 'console=ttyS0 autorun=guest-bench;poweroff+-f', ['-d', 'unimp'])]);
       try {
         await vm.waitFor(/^GUEST-READY (i686|x86_64) /, BOOT_MS);
         await vm.waitFor(/^BENCH-DONE/, BOOT_MS);
@@ -39,7 +39,7 @@ for (const arch of ['i386', 'amd64'] as const) {
     }, BOOT_MS * 2);
 
     it('reboot -f resets and boots again, and a clean poweroff ends pcvm with status 0', async () => {
-      const vm = runConsole(process.execPath, [PCVM, ...guestArgs(guest, 'console=ttyS0')]);
+      const vm = runConsole(PCVM, [...guestArgs(guest, 'console=ttyS0')]);
       try {
         const first = await vm.waitFor(/^GUEST-READY /, BOOT_MS);
         vm.type('reboot -f\n');

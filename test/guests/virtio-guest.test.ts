@@ -21,7 +21,7 @@ describe.skipIf(!guest)('Debian i386 guest on virtio', () => {
     const disk = join(dir, 'disk.ext4');
     copyFileSync(guest.disk, disk);
     const autorun = 'autorun=mount+/dev/vda+/mnt;cat+/mnt/marker.txt;cat+/sys/class/net/eth0/address;umount+/mnt;poweroff+-f';
-    const vm = runConsole(process.execPath, [PCVM, ...guestArgs(guest, `console=ttyS0 ${autorun}`, [
+    const vm = runConsole(PCVM, [...guestArgs(guest, `console=ttyS0 ${autorun}`, [
       '-drive', `file=${disk},if=virtio,format=raw`,
       '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
     ])]);

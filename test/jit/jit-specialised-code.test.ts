@@ -63,7 +63,7 @@ describe('JIT specialised translations', () => {
     }
   });
 
-  it('SHL, SHR, SAR by each constant count: result and flags as the interpreter, count 0 keeping every flag', () => {
+  it('SHL, SHR, SAR, ROL, ROR by each constant count and SHL, SHR, SAR by CL: result and flags as the interpreter, count 0 keeping every flag', () => {
     for (const v of VALUES) {
       for (let n = 0; n < 32; n++) {
         for (const [name, ext] of [['shl', 0xe0], ['shr', 0xe8], ['sar', 0xf8], ['rol', 0xc0], ['ror', 0xc8]] as const) {
@@ -71,7 +71,13 @@ describe('JIT specialised translations', () => {
           same({ code: [...START, 0x01, 0xd1, 0xc1, ext, n], regs: { eax: v, ecx: v, edx: 0x80000000 } }, `${name} ${v} ${n}`);
         }
       }
-      same({ code: [...START, 0xd1, 0xe0, 0xd1, 0xe8, 0xd1, 0xf8], regs: { eax: v } }, `shifts by 1 ${v}`);
+      same({ code: [...START, 0xd1, 0xe0, 0xd1, 0xe8, 0xd1, 0xf8, 0xd1, 0xc0, 0xd1, 0xc8], regs: { eax: v } }, `shifts by 1 ${v}`);
+      for (const cl of [0, 1, 5, 31, 32, 33, 255]) {
+        for (const [name, ext] of [['shl', 0xe0], ['shr', 0xe8], ['sar', 0xf8]] as const) {
+          // add ebx, edx ; op eax, cl
+          same({ code: [...START, 0x01, 0xd3, 0xd3, ext], regs: { eax: v, ecx: cl, ebx: v, edx: 0x80000000 } }, `${name} ${v} cl=${cl}`);
+        }
+      }
       // shl dword [DATA_ADDR], 7
       same({ code: [...START, 0xc1, 0x25, ...le32(DATA_ADDR), 7], mem: [{ addr: DATA_ADDR, bytes: le32(v) }] }, `shl [m], 7 ${v}`);
     }

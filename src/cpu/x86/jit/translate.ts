@@ -215,18 +215,45 @@ function imulTrunc32(a: string, b: string, store: (v: string) => string): string
   return `{ const x = ${a} | 0, y = ${b} | 0, lo = Math.imul(x, y); ${eagerFlags32('(lo >>> 0)', '(x * y !== lo ? 2049 : 0)')} ${store('lo >>> 0')} }`;
 }
 
-/** 32-bit SHL/SHR/SAR by a constant count 1..31, exactly as shift() (CF, OF by its formulas). */
+/**
+ * 32-bit SHL/SHR/SAR/ROL/ROR by a constant count 1..31, exactly as shift() (CF, OF by its
+ * formulas; the rotates change only CF and OF, so the others are made concrete first).
+ */
 function shiftImm32(kind: number, count: number, a: string, store: (v: string) => string): string | undefined {
   let r: string;
   let cf: string;
   let of: string;
   switch (kind) {
+    case 0: case 1: {
+      r = kind === 0 ? `((a << ${count}) | (a >>> ${32 - count})) >>> 0` : `((a >>> ${count}) | (a << ${32 - count})) >>> 0`;
+      cf = kind === 0 ? 'r & 1' : 'r >>> 31';
+      of = kind === 0 ? '(r >>> 31) ^ cf' : 'cf ^ ((r >>> 30) & 1)';
+      return `{ const a = ${a}, r = ${r}, cf = ${cf}; cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11); ${store('r')} }`;
+    }
     case 4: case 6: r = `(a << ${count}) >>> 0`; cf = `(a >>> ${32 - count}) & 1`; of = '((r >>> 31) ^ cf) << 11'; break;
     case 5: r = `a >>> ${count}`; cf = `(a >>> ${count - 1}) & 1`; of = '(a >>> 31) << 11'; break;
     case 7: r = `(a >> ${count}) >>> 0`; cf = `(a >> ${count - 1}) & 1`; of = '0'; break;
     default: return undefined;
   }
   return `{ const a = ${a}, r = ${r}, cf = ${cf}; ${eagerFlags32('r', `cf | (${of})`)} ${store('r')} }`;
+}
+
+/**
+ * 32-bit SHL/SHR/SAR by CL, as shift(): a count of 0 (CL & 31) changes no flag, and the
+ * operand is written back all the same.
+ */
+function shiftCl32(kind: number, a: string, store: (v: string) => string): string | undefined {
+  let r: string;
+  let cf: string;
+  let of: string;
+  switch (kind) {
+    case 4: case 6: r = '(a << n) >>> 0'; cf = '(a >>> (32 - n)) & 1'; of = '((r >>> 31) ^ cf) << 11'; break;
+    case 5: r = 'a >>> n'; cf = '(a >>> (n - 1)) & 1'; of = '(a >>> 31) << 11'; break;
+    case 7: r = '(a >> n) >>> 0'; cf = '(a >> (n - 1)) & 1'; of = '0'; break;
+    default: return undefined;
+  }
+  return `{ const a = ${a}, n = g[1] & 31; let r = a; if (n !== 0) { r = ${r}; const cf = ${cf}; ` +
+    `s.eflags = (s.eflags & ${~0x8d5}) | PARITY[r & 255] | (r === 0 ? 64 : 0) | ((r >>> 24) & 128) | cf | (${of}); L.op = 0; } ${store('r')} }`;
 }
 
 /** CMC, CLC, STC, CLD, STD: the same in every mode. */
@@ -384,7 +411,13 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
       const n = op <= 0xc1 ? r.u8() & 0x1f : op <= 0xd1 ? 1 : -1;
       if (size === 32 && n > 0) {
         const code = shiftImm32(o.reg, n, rmRead(o, size), (v) => rmWrite(o, size, v));
-        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), false, FlagWrite.All, o.isMem);
+        // The rotates keep SF ZF AF PF: they read the flags before them.
+        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), o.reg < 2, o.reg < 2 ? FlagWrite.Some : FlagWrite.All, o.isMem);
+      }
+      if (size === 32 && n < 0) {
+        const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));
+        // CL may be 0: then every flag passes through (Some, not All).
+        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), false, FlagWrite.Some, o.isMem);
       }
       const count = n >= 0 ? String(n) : '(g[1] & 0x1f)';
       return store(`{ ${eaDecl(o)}const a = ${rmRead(o, size)}; ${rmWrite(o, size, `shift(cpu, ${o.reg}, ${size}, a, ${count})`)} }`);

@@ -34,7 +34,8 @@ export const enum LazyOp {
 /** LazyOp.X + WIDE = LazyOp.X64. */
 const WIDE = 5;
 
-const PARITY = new Uint8Array(256);
+/** PF (0 or Fl.PF) of each byte value. */
+export const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
   let bits = 0;
   for (let b = i; b; b >>= 1) bits += b & 1;

@@ -4,9 +4,12 @@
  * JavaScript function, compiled by the host engine like any other code.
  *
  * The function's contract with the run loop (X86Cpu.run):
- * - before each instruction it sets `cpu.startEip`, so that a fault thrown from inside
- *   (CpuFault, as the interpreter throws) restarts that instruction, and the engine can tell
- *   how many instructions before it completed;
+ * - when a fault is thrown from inside (CpuFault, as the interpreter throws) `cpu.startEip`
+ *   is the EIP of the instruction that faulted, so that it restarts there and the engine can
+ *   tell how many instructions before it completed: the function keeps the instruction's
+ *   number in a local (`k`, set before each instruction that can throw) and its catch block
+ *   stores that instruction's EIP before rethrowing — no per-instruction store of an EIP
+ *   (kernel EIPs are not small integers: every store would be a heap number's);
  * - it leaves EIP after the last instruction it ran, adds them to `cpu.retired` and returns
  *   their number;
  * - after an instruction that may write memory it checks that the block is still valid (a
@@ -18,12 +21,13 @@ import type { X86Cpu } from '../cpu.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import { BlockMemory, InsnOperands } from './operands.js';
 import type { FlatAccess } from './flat-memory.js';
-import { Flow, translateInsn } from './translate.js';
+import { FlagWrite, Flow, translateInsn, type Translation } from './translate.js';
+import { PARITY } from '../flags.js';
 
 /** The functions translated code calls, passed in once per block. */
-const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend };
+const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend, PARITY };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
-const FLAT_NAMES = 'rd8, rd16, rd32, wr8, wr16, wr32, popFlat16, popFlat32';
+const FLAT_NAMES = 'rd8, rd16, rd32, wr8, wr16, wr32';
 
 /** Attribute bits that make a data segment flat-usable: present-usable, writable, expand-up. */
 const AR_FLAT_MASK = 0x1000e;
@@ -87,10 +91,13 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
   const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
   const mem = new BlockMemory(src.flatMask, src.tlbSet, src.ss32);
   const eips: number[] = [];
-  const parts: string[] = [];
+  const done: Translation[] = [];
   let jumped = false;
   let nextEip = src.eip;
   let endPos = src.index;
+  /** What the lazy flags hold at this point of the block (translate.ts LazyKind), or -1. */
+  let producer = -1;
+  const nexts: number[] = [];
   while (eips.length < src.maxInstructions) {
     const start = r.pos;
     const eip = (src.eip + (start - src.index)) >>> 0;
@@ -109,6 +116,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
         eip,
         next: () => (src.eip + (r.pos - src.index)) >>> 0,
         ss32: src.ss32,
+        flags: producer,
       });
     } catch (e) {
       if (!(e instanceof OutOfBytes)) throw e;
@@ -118,14 +126,15 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     nextEip = (src.eip + (r.pos - src.index)) >>> 0;
     endPos = r.pos;
     eips.push(eip);
-    const n = eips.length;
-    parts.push(`cpu.startEip = ${eip};`, t.code);
+    nexts.push(nextEip);
+    done.push(t);
+    if ((t.writesFlags ?? FlagWrite.Some) !== FlagWrite.None) producer = t.lazy ?? -1;
     if (t.flow === Flow.Jump) {
       jumped = true;
       break;
     }
-    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nextEip}; cpu.retired += ${n}; return ${n}; }`);
   }
+  const parts = emitBody(done, nexts);
   if (!jumped) parts.push(`s.eip = ${nextEip};`);
   parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
   // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
@@ -134,14 +143,57 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
   }
   if (guards.length > 0) parts.unshift(`if (${guards.join(' || ')}) return -1;`);
-  return { body: parts.join('\n'), eips, end: endPos };
+  return {
+    body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0;\ntry {\n${parts.join('\n')}\n} catch (e) { cpu.startEip = E[k]; throw e; }`,
+    eips,
+    end: endPos,
+  };
+}
+
+/** Marks the lazy-flag stores of a translation (translate.ts), dropped when they are dead. */
+const FLAG_STORE = /\/\*F\{\*\/[^]*?\/\*\}F\*\//g;
+
+/**
+ * The statements of the block: each instruction's code, after `k = i` when it can throw, and
+ * after an instruction that may write memory the self-modification check.
+ *
+ * Dead flag stores are dropped: an instruction's flag stores are dead when a later
+ * instruction of the block replaces all six arithmetic flags before anything can see them —
+ * a flag read, a possible fault (the fault handler sees EFLAGS as of the faulting
+ * instruction), a block exit (the end, or the check after a store). An instruction that can
+ * fault keeps its own stores (the interpreter sets the flags before a memory destination is
+ * written, so a fault there sees them).
+ */
+function emitBody(done: readonly Translation[], nexts: readonly number[]): string[] {
+  const codes: string[] = new Array<string>(done.length);
+  let live = true; // flags needed after the instruction being looked at
+  for (let i = done.length - 1; i >= 0; i--) {
+    const t = done[i]!;
+    const mayFault = t.mayFault ?? true;
+    const writes = t.writesFlags ?? FlagWrite.Some;
+    if (t.flow === Flow.Store) live = true;
+    codes[i] = !live && !mayFault && writes === FlagWrite.All ? t.code.replace(FLAG_STORE, '') : t.code;
+    if (mayFault || (t.readsFlags ?? true)) live = true;
+    else if (writes === FlagWrite.All) live = false;
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < done.length; i++) {
+    const t = done[i]!;
+    if (t.mayFault ?? true) parts.push(`k = ${i};`);
+    parts.push(codes[i]!);
+    const n = i + 1;
+    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; cpu.retired += ${n}; return ${n}; }`);
+  }
+  return parts;
 }
 
 /** Compiles `body` into the block's `run`. */
 export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
-  const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F',
-    `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\nreturn function block_${block.eip.toString(16)}() {\n${body}\n};`) as
-    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess) => () => number;
-  block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat);
+  const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E',
+    `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
+    'const TR = F.tagRead, TW = F.tagWrite, RO = F.ramOffset, R8 = F.ram, R32 = F.ram32, RA = F.aligned, CP = F.codePages;\n' +
+    `return function block_${block.eip.toString(16)}() {\n${body}\n};`) as
+    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[]) => () => number;
+  block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat, block.eips);
 }

@@ -22,6 +22,18 @@ export interface FlatAccess {
   /** POP through a flat 32-bit SS (X86Cpu.pop: read, then move ESP). */
   popFlat16(set: number): number;
   popFlat32(set: number): number;
+  /**
+   * The arrays translated code reads for its inlined TLB hit (operands.ts memRead/memWrite):
+   * read and write tags, RAM offsets, RAM as bytes and (when aligned) dwords, and the code
+   * page marks. `aligned` is 0 when `ram32` views RAM, else 4 (never equal to `index & 3`).
+   */
+  readonly tagRead: Float64Array;
+  readonly tagWrite: Float64Array;
+  readonly ramOffset: Float64Array;
+  readonly ram: Uint8Array;
+  readonly ram32: Int32Array;
+  readonly aligned: number;
+  readonly codePages: Uint8Array;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -61,6 +73,13 @@ export function makeFlatAccess(cpu: X86Cpu): FlatAccess {
 
   const gpr = cpu.s.gpr;
   const access: FlatAccess = {
+    tagRead,
+    tagWrite,
+    ramOffset,
+    ram,
+    ram32,
+    aligned: aligned32 ? 0 : 4,
+    codePages,
     rd8(ea, set, seg) {
       const a = readIndex(ea, set, 1);
       return a >= 0 ? ram[a]! : cpu.read8(seg, ea);

@@ -9,6 +9,7 @@
  */
 import { SegReg } from '../state.js';
 import type { CodeReader } from './code-reader.js';
+import { TLB_BITS, TLB_MASK } from '../tlb.js';
 
 /**
  * How a block reaches memory: segments that were flat when it was translated go through the
@@ -125,13 +126,38 @@ export function regWrite(size: number, r: number, v: string): string {
   return `g[${r - 4}] = (g[${r - 4}] & -65281) | (((${v}) & 0xff) << 8);`;
 }
 
-/** A read at `size` bits of offset `ea` (an expression; the local `ea` by default) in `seg`. */
+/**
+ * A read at `size` bits of offset `ea` (an expression naming an unsigned 32-bit value: the
+ * local `ea` by default) in `seg`. Through a flat segment the TLB hit on a RAM page is inlined
+ * (the block's temporaries `mi`, `mp`; TR, RO, R8, R32, RA from compileBlock): the same test
+ * as flat-memory.ts's readIndex, whose function takes every other case.
+ */
 export function memRead(m: BlockMemory, size: number, seg: number, ea = 'ea'): string {
-  return m.flat(seg) ? `rd${size}(${ea}, ${m.tlbSet}, ${seg})` : `cpu.read${size}(${seg}, ${ea})`;
+  if (!m.flat(seg)) return `cpu.read${size}(${seg}, ${ea})`;
+  const slow = `rd${size}(${ea}, ${m.tlbSet}, ${seg})`;
+  const hit = `TR[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> 12 && ` +
+    `(${ea} & 4095) <= ${4096 - size / 8} && (mp = RO[mi]) >= 0`;
+  let load: string;
+  if (size === 8) load = `R8[mp + (${ea} & 4095)]`;
+  else if (size === 16) load = `(mp += ${ea} & 4095, R8[mp] | (R8[mp + 1] << 8))`;
+  else load = `(((mp += ${ea} & 4095) & 3) === RA ? R32[mp >>> 2] >>> 0 : (R8[mp] | (R8[mp + 1] << 8) | (R8[mp + 2] << 16) | (R8[mp + 3] << 24)) >>> 0)`;
+  return `(${hit} ? ${load} : ${slow})`;
 }
 
+/**
+ * A statement writing `v` at `size` bits to offset `ea` in `seg`; a flat segment's TLB hit on
+ * a RAM page without translated code is inlined (flat-memory.ts's writeIndex takes the rest,
+ * code pages included, so that self-modifying code is still seen).
+ */
 export function memWrite(m: BlockMemory, size: number, seg: number, v: string, ea = 'ea'): string {
-  return m.flat(seg) ? `wr${size}(${ea}, ${m.tlbSet}, ${seg}, ${v});` : `cpu.write${size}(${seg}, ${ea}, ${v});`;
+  if (!m.flat(seg)) return `cpu.write${size}(${seg}, ${ea}, ${v});`;
+  const hit = `TW[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> 12 && ` +
+    `(${ea} & 4095) <= ${4096 - size / 8} && (mp = RO[mi]) >= 0 && CP[mp / 4096] === 0`;
+  let store: string;
+  if (size === 8) store = `R8[mp + (${ea} & 4095)] = wv;`;
+  else if (size === 16) store = `mp += ${ea} & 4095; R8[mp] = wv; R8[mp + 1] = wv >>> 8;`;
+  else store = `if (((mp += ${ea} & 4095) & 3) === RA) R32[mp >>> 2] = wv; else { R8[mp] = wv; R8[mp + 1] = wv >>> 8; R8[mp + 2] = wv >>> 16; R8[mp + 3] = wv >>> 24; }`;
+  return `{ const wv = ${v}; if (${hit}) { ${store} } else wr${size}(${ea}, ${m.tlbSet}, ${seg}, wv); }`;
 }
 
 /** PUSH of `v` at `size` bits (16/32): X86Cpu.push. */
@@ -143,7 +169,8 @@ export function push(m: BlockMemory, size: number, v: string): string {
 /** POP at `size` bits as an expression (X86Cpu.pop; ESP moves after the read). */
 export function pop(m: BlockMemory, size: number): string {
   if (!m.ss32 || !m.flat(SegReg.SS)) return `cpu.pop(${size})`;
-  return `popFlat${size}(${m.tlbSet})`;
+  // X86Cpu.pop: the read first, then ESP moves (temporaries ms, mv).
+  return `(ms = g[4] >>> 0, mv = ${memRead(m, size, SegReg.SS, 'ms')}, g[4] = ms + ${size / 8}, mv)`;
 }
 
 /** The r/m operand read at `size` bits. */

@@ -46,7 +46,10 @@ export function segmentIsFlat(s: X86Cpu['s'], seg: number): boolean {
 export class CompiledBlock {
   /** False once its page was written: never run again. */
   valid = true;
-  run: () => number = () => 0;
+  /** Runs the block with at most `budget` instructions (a loop block may go round several times). */
+  run: (budget: number) => number = () => 0;
+  /** Set when a fault leaves a loop block: the instructions of the completed passes. */
+  passesDone = 0;
 
   constructor(
     /** Index in guest RAM of the first byte. */
@@ -134,17 +137,21 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
       break;
     }
   }
-  const parts = emitBody(done, nexts);
+  // A branch or jump back to the block's first instruction makes it a loop: the function goes
+  // round itself while the budget lasts and nothing asks the run loop to look.
+  const loop = done.some((t) => (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === src.eip);
+  const parts = emitBody(done, nexts, src.eip, loop);
   if (!jumped) parts.push(`s.eip = ${nextEip};`);
-  parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
+  parts.push(retire(eips.length, loop));
   // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
   const guards: string[] = [];
   for (let seg = 0; seg < 6; seg++) {
     if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
   }
   if (guards.length > 0) parts.unshift(`if (${guards.join(' || ')}) return -1;`);
+  const body = loop ? `for (;;) {\n${parts.join('\n')}\n}` : parts.join('\n');
   return {
-    body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0;\ntry {\n${parts.join('\n')}\n} catch (e) { cpu.startEip = E[k]; throw e; }`,
+    body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0${loop ? ', D = 0' : ''};\ntry {\n${body}\n} catch (e) { cpu.startEip = E[k];${loop ? ' B.passesDone = D;' : ''} throw e; }`,
     eips,
     end: endPos,
   };
@@ -164,7 +171,7 @@ const FLAG_STORE = /\/\*F\{\*\/[^]*?\/\*\}F\*\//g;
  * fault keeps its own stores (the interpreter sets the flags before a memory destination is
  * written, so a fault there sees them).
  */
-function emitBody(done: readonly Translation[], nexts: readonly number[]): string[] {
+function emitBody(done: readonly Translation[], nexts: readonly number[], start: number, loop: boolean): string[] {
   const codes: string[] = new Array<string>(done.length);
   let live = true; // flags needed after the instruction being looked at
   for (let i = done.length - 1; i >= 0; i--) {
@@ -177,23 +184,41 @@ function emitBody(done: readonly Translation[], nexts: readonly number[]): strin
     else if (writes === FlagWrite.All) live = false;
   }
   const parts: string[] = [];
-  for (let i = 0; i < done.length; i++) {
+  const total = done.length;
+  for (let i = 0; i < total; i++) {
     const t = done[i]!;
-    if (t.mayFault ?? true) parts.push(`k = ${i};`);
-    parts.push(codes[i]!);
     const n = i + 1;
-    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; cpu.retired += ${n}; return ${n}; }`);
+    if (t.target === start && loop && (t.flow === Flow.Branch || t.flow === Flow.Jump)) {
+      // Back to the start: another pass when it fits the budget and nothing is pending (a
+      // device the block wrote to may have raised an interrupt or asked for an exit).
+      const again = `D += ${n}; if (D + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) continue; s.eip = ${start}; cpu.retired += D; return D;`;
+      parts.push(t.flow === Flow.Branch ? `if (${t.cond!}) { ${again} }` : again);
+      continue;
+    }
+    if (t.mayFault ?? true) parts.push(`k = ${i};`);
+    if (t.flow === Flow.Branch) {
+      parts.push(`if (${t.cond!}) { setIp(cpu, ${t.target!}); ${retire(n, loop)} }`);
+      continue;
+    }
+    parts.push(codes[i]!);
+    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${retire(n, loop)} }`);
   }
   return parts;
+}
+
+/** The block's exit after its first `n` instructions (in a loop block: of this pass). */
+function retire(n: number, loop: boolean): string {
+  return loop ? `cpu.retired += D + ${n}; return D + ${n};` : `cpu.retired += ${n}; return ${n};`;
 }
 
 /** Compiles `body` into the block's `run`. */
 export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
-  const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E',
+  const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E', 'I',
     `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
     'const TR = F.tagRead, TW = F.tagWrite, RO = F.ramOffset, R8 = F.ram, R32 = F.ram32, RA = F.aligned, CP = F.codePages;\n' +
-    `return function block_${block.eip.toString(16)}() {\n${body}\n};`) as
-    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[]) => () => number;
-  block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat, block.eips);
+    `return function block_${block.eip.toString(16)}(budget) {\n${body}\n};`) as
+    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[],
+      i: X86Cpu['bus']['interrupts']) => (budget: number) => number;
+  block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat, block.eips, cpu.bus.interrupts);
 }

@@ -131,7 +131,7 @@ export class JitEngine implements BlockEngine {
     if (b.length === 0 || b.length > budget) return 0;
     this.current = b;
     this.stats.blocksRun++;
-    const n = b.run();
+    const n = b.run(budget);
     this.current = undefined;
     if (n < 0) {
       this.stats.guardFailures++;
@@ -147,8 +147,10 @@ export class JitEngine implements BlockEngine {
     // A fault between blocks (loading the next code page): the blocks before it completed.
     if (b === undefined) return this.doneBefore;
     this.current = undefined;
-    // The block's instructions before the faulting one completed: count them as retired.
-    const k = Math.max(0, b.eips.indexOf(cpu.startEip >>> 0));
+    // The block's instructions before the faulting one completed (and, in a loop block, the
+    // passes before this one): count them as retired.
+    const k = Math.max(0, b.eips.indexOf(cpu.startEip >>> 0)) + b.passesDone;
+    b.passesDone = 0;
     cpu.retired += k;
     return this.doneBefore + k;
   }

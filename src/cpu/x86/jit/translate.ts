@@ -25,6 +25,11 @@ export const enum Flow {
   Store,
   /** Sets EIP itself: the block ends here. */
   Jump,
+  /**
+   * A conditional branch (Jcc): when `cond` holds, the block leaves for `target` (a side
+   * exit); otherwise it goes on with the next instruction.
+   */
+  Branch,
 }
 
 /** How much of the six arithmetic flags (OF SF ZF AF PF CF) an instruction replaces. */
@@ -63,6 +68,10 @@ export interface Translation {
   mayFault?: boolean;
   /** The lazy flags it leaves, when known (a 32-bit operation), else undefined. */
   lazy?: LazyKind;
+  /** Flow.Branch: the condition, as an expression. */
+  cond?: string;
+  /** Flow.Branch, and a Flow.Jump to a constant address: where it goes. */
+  target?: number;
 }
 
 /** `t` with its description for the block compiler. */
@@ -342,8 +351,7 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
   if (op >= 0x58 && op < 0x60) return meta(seq(`{ const v = ${pop(o.mem, os)}; ${regWrite(os, op & 7, 'v')} }`), false, FlagWrite.None, true);
   if (op >= 0x70 && op < 0x80) {
     const rel = r.s8();
-    const target = relTarget(c.next(), rel, os);
-    return meta(jump(`if (${condExpr(op & 0xf, c.flags)}) setIp(cpu, ${target}); else s.eip = ${c.next()};`), true, FlagWrite.None, true);
+    return meta({ code: '', flow: Flow.Branch, cond: condExpr(op & 0xf, c.flags), target: relTarget(c.next(), rel, os) }, true, FlagWrite.None, true);
   }
   if (op >= 0x91 && op < 0x98) {
     const reg = op & 7;
@@ -443,11 +451,13 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
     }
     case 0xe9: {
       const rel = os === 16 ? signExtendConst(r.u16(), 16) : r.u32() | 0;
-      return meta(jump(`setIp(cpu, ${relTarget(c.next(), rel, os)});`), false, FlagWrite.None, true);
+      const target = relTarget(c.next(), rel, os);
+      return meta({ ...jump(`setIp(cpu, ${target});`), target }, false, FlagWrite.None, true);
     }
     case 0xeb: {
       const rel = r.s8(); // read before c.next(): it is part of the instruction
-      return meta(jump(`setIp(cpu, ${relTarget(c.next(), rel, os)});`), false, FlagWrite.None, true);
+      const target = relTarget(c.next(), rel, os);
+      return meta({ ...jump(`setIp(cpu, ${target});`), target }, false, FlagWrite.None, true);
     }
     case 0xfc: case 0xfd: return meta(seq(FLAG_OPS[op]!), false, FlagWrite.None, false); // DF only
     case 0xf5: case 0xf8: case 0xf9: return seq(FLAG_OPS[op]!);
@@ -506,8 +516,7 @@ function translate0f(r: CodeReader, o: InsnOperands, op: number, c: InsnContext)
   const plain = (t: Translation): Translation => meta(t, false, FlagWrite.None, o.isMem);
   if (op >= 0x80 && op < 0x90) { // Jcc rel16/32
     const rel = os === 32 ? r.u32() | 0 : signExtendConst(r.u16(), 16);
-    return meta({ code: `if (${condExpr(op & 0xf, c.flags)}) setIp(cpu, ${relTarget(c.next(), rel, os)}); else s.eip = ${c.next()};`, flow: Flow.Jump },
-      true, FlagWrite.None, true);
+    return meta({ code: '', flow: Flow.Branch, cond: condExpr(op & 0xf, c.flags), target: relTarget(c.next(), rel, os) }, true, FlagWrite.None, true);
   }
   if (op >= 0x90 && op < 0xa0) { // SETcc
     decodeModrm32(r, o);

@@ -50,22 +50,31 @@ export class CompiledBlock {
   run: (budget: number) => number = () => 0;
   /** Set when a fault leaves a loop block: the instructions of the completed passes. */
   passesDone = 0;
+  /**
+   * EIP of the first instruction and the CS limit when translated (the block never runs past
+   * it), both as signed 32-bit values: kernel addresses and a 4 GiB limit would otherwise be
+   * heap numbers, and the engine compares them on every block it runs.
+   */
+  readonly eip: number;
+  readonly csLimit: number;
 
   constructor(
     /** Index in guest RAM of the first byte. */
     readonly index: number,
-    readonly eip: number,
+    eip: number,
     /** The CPU mode it was translated for (see JitEngine.signature). */
     readonly sig: number,
-    /** CS limit when translated: the block never runs past it. */
-    readonly csLimit: number,
+    csLimit: number,
     /** EIP of each instruction (a fault's position). */
     readonly eips: readonly number[],
     /** Index in guest RAM just past the block's last byte. */
     readonly end: number,
     /** RIP's high half (64-bit mode; 0 otherwise). */
     readonly ripHi = 0,
-  ) {}
+  ) {
+    this.eip = eip | 0;
+    this.csLimit = csLimit | 0;
+  }
 
   get length(): number {
     return this.eips.length;
@@ -217,7 +226,7 @@ export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock
   const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E', 'I',
     `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
     'const TR = F.tagRead, TW = F.tagWrite, RO = F.ramOffset, R8 = F.ram, R32 = F.ram32, RA = F.aligned, CP = F.codePages;\n' +
-    `return function block_${block.eip.toString(16)}(budget) {\n${body}\n};`) as
+    `return function block_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as
     (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[],
       i: X86Cpu['bus']['interrupts']) => (budget: number) => number;
   block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat, block.eips, cpu.bus.interrupts);

@@ -119,7 +119,7 @@ export class JitEngine implements BlockEngine {
     const slot = index & SLOT_MASK;
     let b = this.slots[slot];
     const sig = JitEngine.signature(cpu);
-    if (b === undefined || b.index !== index || b.eip !== eip || b.ripHi !== s.ripHi || b.sig !== sig || b.csLimit !== s.segLimit[SegReg.CS]) {
+    if (b === undefined || b.index !== index || b.eip !== (eip | 0) || b.ripHi !== s.ripHi || b.sig !== sig || b.csLimit !== (s.segLimit[SegReg.CS]! | 0)) {
       if (this.heat[slot]! < this.threshold) {
         this.heat[slot]!++;
         return 0;

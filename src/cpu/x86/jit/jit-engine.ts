@@ -33,13 +33,15 @@ const SLOTS = 1 << SLOT_BITS;
 const SLOT_MASK = SLOTS - 1;
 const PAGE = 4096;
 /**
- * Visits before an EIP is translated (see above). Measured on the i386 guest running
- * `dd if=/dev/zero bs=1M count=1 | md5sum` from a booted state: 256 → 4536 translations and
- * 27 CPU-s, 1024 → 18.5 s, 2048 → 767 translations and 8.8 s, 8192 → 12.1 s. A translation
- * (our translator, V8's parse and its optimizing compile) costs milliseconds, as much as
- * interpreting tens of thousands of instructions.
+ * Visits before an EIP is translated (see above). A translation (our translator, V8's parse
+ * and its optimizing compile) costs milliseconds, as much as interpreting tens of thousands of
+ * instructions. Measured on the i386 guest running `dd if=/dev/zero bs=1M count=1 | md5sum`
+ * from a booted state: 256 → 4536 translations and 27 CPU-s, 1024 → 18.5 s, 2048 → 767
+ * translations and 8.8 s, 8192 → 12.1 s; but the kernel's boot, whose init code runs a few
+ * hundred to a few thousand times, was about 1.5× slower at 2048 than at 256. 1024 is the
+ * compromise until translations get cheaper.
  */
-const DEFAULT_THRESHOLD = 2048;
+const DEFAULT_THRESHOLD = 1024;
 /** Rounds of invalidation a page may go through before its code is only interpreted. */
 const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */

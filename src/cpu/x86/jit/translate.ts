@@ -66,8 +66,8 @@ export interface Translation {
   writesFlags?: FlagWrite;
   /** Whether it may throw a fault (default true). A false here must be certain. */
   mayFault?: boolean;
-  /** The lazy flags it leaves, when known (a 32-bit operation), else undefined. */
-  lazy?: LazyKind;
+  /** The lazy flags it leaves, when known (a 32-bit operation; translate64.ts adds its LazyKind64), else undefined. */
+  lazy?: number;
   /** Flow.Branch: the condition, as an expression. */
   cond?: string;
   /** Flow.Branch, and a Flow.Jump to a constant address: where it goes. */
@@ -75,7 +75,7 @@ export interface Translation {
 }
 
 /** `t` with its description for the block compiler. */
-function meta(t: Translation, readsFlags: boolean, writesFlags: FlagWrite, mayFault: boolean, lazy?: LazyKind): Translation {
+export function meta(t: Translation, readsFlags: boolean, writesFlags: FlagWrite, mayFault: boolean, lazy?: number): Translation {
   t.readsFlags = readsFlags;
   t.writesFlags = writesFlags;
   t.mayFault = mayFault;
@@ -134,13 +134,13 @@ export function aluTo(aop: number, size: number, a: string, b: string, store: (v
 }
 
 /** The lazy flags an inlined ALU op leaves (32-bit only). */
-function aluKind(aop: number, size: number): LazyKind | undefined {
+export function aluKind(aop: number, size: number): LazyKind | undefined {
   if (size !== 32) return undefined;
   return aop === 0 || aop === ALU_ADC ? LazyKind.Add : aop === 5 || aop === 7 || aop === ALU_SBB ? LazyKind.Sub : LazyKind.Logic;
 }
 
 /** CF as an expression (0 or 1), given what the lazy flags hold (LazyKind, or -1). */
-function carryExpr(kind: number | undefined): string {
+export function carryExpr(kind: number | undefined): string {
   switch (kind) {
     case LazyKind.Add: return '(((L.a & L.b) | ((L.a | L.b) & ~L.r)) >>> 31)';
     case LazyKind.Sub: return '(((~L.a & L.b) | ((~L.a | L.b) & L.r)) >>> 31)';
@@ -193,7 +193,7 @@ function eagerFlags32(r: string, rest: string): string {
  * INC/DEC of `a` at `size` bits, stored by `store`: as inc()/dec() with X86Cpu.setLazy — CF
  * is frozen into eflags before the lazy flags are replaced (INC and DEC keep it).
  */
-function incDec(isDec: boolean, size: number, a: string, store: (v: string) => string, kind: number | undefined): string {
+export function incDec(isDec: boolean, size: number, a: string, store: (v: string) => string, kind: number | undefined): string {
   const mask = maskOfSize(size);
   const sign = size === 32 ? 0x80000000 : size === 16 ? 0x8000 : 0x80;
   const op = isDec ? '-' : '+';
@@ -206,19 +206,19 @@ function incDec(isDec: boolean, size: number, a: string, store: (v: string) => s
 }
 
 /** 32-bit MUL/IMUL r/m (group 3 /4 /5) of EAX by `src`: EDX:EAX exact (16-bit limbs, no division), flags as mulAcc/imulAcc. */
-function mulAcc32(signed: boolean, src: string): string {
+export function mulAcc32(signed: boolean, src: string): string {
   const hi = signed
     ? `((hu - (a >> 31 & b) - (b >> 31 & a)) >>> 0)` // signed high half from the unsigned one
     : 'hu';
-  const overflow = signed ? `h !== (lo >> 31 >>> 0)` : 'h !== 0';
+  const overflow = signed ? `hw !== (lo >> 31 >>> 0)` : 'hw !== 0';
   return `{ const a = g[0] >>> 0, b = ${src}; const lo = Math.imul(a, b), al = a & 65535, ah = a >>> 16, bl = b & 65535, bh = b >>> 16; ` +
     `const lh = al * bh, hl = ah * bl; ` +
     `const hu = (ah * bh + (lh >>> 16) + (hl >>> 16) + ((((al * bl) >>> 16) + (lh & 65535) + (hl & 65535)) >>> 16)) >>> 0; ` +
-    `const h = ${hi}; g[0] = lo; g[2] = h; ${eagerFlags32('(lo >>> 0)', `(${overflow} ? 2049 : 0)`)} }`;
+    `const hw = ${hi}; g[0] = lo; g[2] = hw; ${eagerFlags32('(lo >>> 0)', `(${overflow} ? 2049 : 0)`)} }`;
 }
 
 /** 32-bit two/three-operand IMUL: the truncated product (imulTrunc), OF/CF when it does not fit. */
-function imulTrunc32(a: string, b: string, store: (v: string) => string): string {
+export function imulTrunc32(a: string, b: string, store: (v: string) => string): string {
   // A product that fits in 32 bits is exact as a double; one that does not is at least 2^31
   // in magnitude as a double too, so it differs from the truncated one.
   return `{ const x = ${a} | 0, y = ${b} | 0, lo = Math.imul(x, y); ${eagerFlags32('(lo >>> 0)', '(x * y !== lo ? 2049 : 0)')} ${store('lo >>> 0')} }`;
@@ -228,7 +228,7 @@ function imulTrunc32(a: string, b: string, store: (v: string) => string): string
  * 32-bit SHL/SHR/SAR/ROL/ROR by a constant count 1..31, exactly as shift() (CF, OF by its
  * formulas; the rotates change only CF and OF, so the others are made concrete first).
  */
-function shiftImm32(kind: number, count: number, a: string, store: (v: string) => string): string | undefined {
+export function shiftImm32(kind: number, count: number, a: string, store: (v: string) => string): string | undefined {
   let r: string;
   let cf: string;
   let of: string;
@@ -251,7 +251,7 @@ function shiftImm32(kind: number, count: number, a: string, store: (v: string) =
  * 32-bit SHL/SHR/SAR by CL, as shift(): a count of 0 (CL & 31) changes no flag, and the
  * operand is written back all the same.
  */
-function shiftCl32(kind: number, a: string, store: (v: string) => string): string | undefined {
+export function shiftCl32(kind: number, a: string, store: (v: string) => string): string | undefined {
   let r: string;
   let cf: string;
   let of: string;

@@ -150,6 +150,19 @@ describe('JIT specialised translations, 64-bit mode', () => {
     }
   });
 
+  it('ROL/ROR whose CF and OF are read later, or replaced before anything reads them (their flag code dropped)', () => {
+    for (const v of FEW) {
+      for (const n of [1, 5, 31, 32, 33, 63]) {
+        // add rcx, rdx ; rol rax, n ; ror ebx, n ; seto r8b ; setc r9b ; sets r10b (read: the
+        // rotates' CF/OF and the add's SF) ; add rcx, rdx ; rol rax, n ; adc rsi, rdi (CF read) ;
+        // ror rbx, n ; sub rdi, 1 (replaced)
+        const code = hex('4801d148c1c005c1cb05410f90c0410f92c1410f98c24801d148c1c0054811fe48c1cb054883ef01');
+        for (const at of [6, 9, 28, 35]) code[at] = n & (at === 9 ? 31 : 63);
+        same({ code: [...START, ...code], regs: { rax: v, rbx: v, rcx: v, rdx: 0x8000000000000001n, rsi: v, rdi: 3n } }, `rotates ${v} ${n}`);
+      }
+    }
+  });
+
   it('MUL and IMUL at 64 and 32 bits: RDX:RAX (zero-extended at 32 bits), the truncated products and flags as the interpreter', () => {
     const ops: Record<string, string> = {
       'mul rbx': '48f7e3', 'imul rbx': '48f7eb', 'mul ebx': 'f7e3', 'imul ebx': 'f7eb', 'imul rcx, rbx': '480fafcb',

@@ -167,7 +167,8 @@ const FLAG_STORE = /\/\*F\{\*\/[^]*?\/\*\}F\*\//g;
  * possible fault (the fault handler sees EFLAGS as of the faulting instruction), a block exit
  * (the end, or the check after a store). An instruction that can fault keeps its own stores
  * (the interpreter sets the flags before a memory destination is written, so a fault there
- * sees them).
+ * sees them). A rotate's CF/OF update is dead the same way, and then it needs no flags from
+ * before it either.
  */
 export function liveFlagCode(done: readonly Translation[]): string[] {
   const codes: string[] = new Array<string>(done.length);
@@ -177,8 +178,11 @@ export function liveFlagCode(done: readonly Translation[]): string[] {
     const mayFault = t.mayFault ?? true;
     const writes = t.writesFlags ?? FlagWrite.Some;
     if (t.flow === Flow.Store) live = true;
-    codes[i] = !live && !mayFault && writes === FlagWrite.All ? t.code.replace(FLAG_STORE, '') : t.code;
-    if (mayFault || (t.readsFlags ?? true)) live = true;
+    // A rotate whose CF/OF are dead reads nothing either (Translation.mergesFlags); ADC and
+    // SBB still read CF when their own flags are dead.
+    const deadMerge = !live && !mayFault && t.mergesFlags === true;
+    codes[i] = deadMerge || (!live && !mayFault && writes === FlagWrite.All) ? t.code.replace(FLAG_STORE, '') : t.code;
+    if (mayFault || (!deadMerge && (t.readsFlags ?? true))) live = true;
     else if (writes === FlagWrite.All) live = false;
   }
   return codes;

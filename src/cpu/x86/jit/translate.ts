@@ -66,6 +66,12 @@ export interface Translation {
   writesFlags?: FlagWrite;
   /** Whether it may throw a fault (default true). A false here must be certain. */
   mayFault?: boolean;
+  /**
+   * Set when it reads the flags only to keep those it does not write (ROL/ROR) and all its
+   * flag code is in flagStore markers: then, when a later instruction replaces all six before
+   * anything sees them, its flag code is dropped and it reads nothing.
+   */
+  mergesFlags?: boolean;
   /** The lazy flags it leaves, when known (a 32-bit operation; translate64.ts adds its LazyKind64), else undefined. */
   lazy?: number;
   /** Flow.Branch: the condition, as an expression. */
@@ -237,7 +243,7 @@ export function shiftImm32(kind: number, count: number, a: string, store: (v: st
       r = kind === 0 ? `((a << ${count}) | (a >>> ${32 - count})) >>> 0` : `((a >>> ${count}) | (a << ${32 - count})) >>> 0`;
       cf = kind === 0 ? 'r & 1' : 'r >>> 31';
       of = kind === 0 ? '(r >>> 31) ^ cf' : 'cf ^ ((r >>> 30) & 1)';
-      return `{ const a = ${a}, r = ${r}, cf = ${cf}; cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11); ${store('r')} }`;
+      return `{ const a = ${a}, r = ${r}, cf = ${cf}; ${flagStore(`cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11);`)} ${store('r')} }`;
     }
     case 4: case 6: r = `(a << ${count}) >>> 0`; cf = `(a >>> ${32 - count}) & 1`; of = '((r >>> 31) ^ cf) << 11'; break;
     case 5: r = `a >>> ${count}`; cf = `(a >>> ${count - 1}) & 1`; of = '(a >>> 31) << 11'; break;
@@ -420,7 +426,11 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
       if (size === 32 && n > 0) {
         const code = shiftImm32(o.reg, n, rmRead(o, size), (v) => rmWrite(o, size, v));
         // The rotates keep SF ZF AF PF: they read the flags before them.
-        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), o.reg < 2, o.reg < 2 ? FlagWrite.Some : FlagWrite.All, o.isMem);
+        if (code !== undefined) {
+          const t = meta(store(`{ ${eaDecl(o)}${code} }`), o.reg < 2, o.reg < 2 ? FlagWrite.Some : FlagWrite.All, o.isMem);
+          if (o.reg < 2) t.mergesFlags = true;
+          return t;
+        }
       }
       if (size === 32 && n < 0) {
         const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));

@@ -190,7 +190,7 @@ function shiftImm64(kind: number, c: number, store: (lo: string, hi: string) => 
       [lo, hi] = rotl64(kind === 0 ? c : 64 - c);
       cf = kind === 0 ? 'r & 1' : 'rh >>> 31';
       of = kind === 0 ? '(rh >>> 31) ^ cf' : 'cf ^ ((rh >>> 30) & 1)';
-      return `{ const r = ${lo} >>> 0, rh = ${hi} | 0, cf = ${cf}; cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11); ${store('r', 'rh')} }`;
+      return `{ const r = ${lo} >>> 0, rh = ${hi} | 0, cf = ${cf}; ${flagStore(`cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11);`)} ${store('r', 'rh')} }`;
     }
     // CF is the last bit shifted out: bit 64 - c of a for SHL, bit c - 1 for SHR and SAR
     // (JavaScript shift counts are taken mod 32, hence the cases at 32).
@@ -464,13 +464,15 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
       // 0: then every flag passes through (Some, not All).
       const reads = o.reg < 2;
       const writes = o.reg < 2 || n < 0 ? FlagWrite.Some : FlagWrite.All;
-      if (size === 64 && n > 0) {
-        const code = shiftImm64(o.reg, n, (lo, hi) => rmWrite64(o, lo, hi));
-        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${rmRead64(o, 'a')}${code} }`), reads, writes, o.isMem);
-      }
-      if (size === 32 && n > 0) {
-        const code = shiftImm32(o.reg, n, rmRead(o, size), (v) => rmWrite(o, size, v));
-        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), reads, writes, o.isMem);
+      if (n > 0 && (size === 64 || size === 32)) {
+        const code = size === 64
+          ? shiftImm64(o.reg, n, (lo, hi) => rmWrite64(o, lo, hi))
+          : shiftImm32(o.reg, n, rmRead(o, size), (v) => rmWrite(o, size, v));
+        if (code !== undefined) {
+          const t = meta(store(`{ ${eaDecl(o)}${size === 64 ? rmRead64(o, 'a') : ''}${code} }`), reads, writes, o.isMem);
+          if (reads) t.mergesFlags = true;
+          return t;
+        }
       }
       if (size === 32 && n < 0) {
         const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));

@@ -224,28 +224,35 @@ function mulFlags64(cpu: X86Cpu, overflow: boolean, lo: number, hi: number): voi
 
 /** The 128-bit product of mul128, as four unsigned 32-bit words, least significant first. */
 const prod = new Uint32Array(4);
-const limbA = new Float64Array(4);
-const limbB = new Float64Array(4);
 
 /**
- * prod = (aHi:a) × (bHi:b), unsigned, in 16-bit limbs: every partial product is below 2^32
- * and a column of four plus the carry below 2^35, exact in doubles.
+ * prod = (aHi:a) × (bHi:b), unsigned, column by column in 16-bit limbs: every partial product
+ * is below 2^32 and a column of four plus the carry below 2^35, exact in doubles (`& 0xffff`
+ * of such a double is its low 16 bits). Straight-line: it is the inner loop of multi-precision
+ * multiplication (RSA).
  */
 function mul128(a: number, aHi: number, b: number, bHi: number): void {
-  limbA[0] = a & 0xffff; limbA[1] = a >>> 16; limbA[2] = aHi & 0xffff; limbA[3] = aHi >>> 16;
-  limbB[0] = b & 0xffff; limbB[1] = b >>> 16; limbB[2] = bHi & 0xffff; limbB[3] = bHi >>> 16;
-  let carry = 0;
-  let low16 = 0;
-  for (let k = 0; k < 8; k++) {
-    let col = carry;
-    const from = k > 3 ? k - 3 : 0;
-    const to = k < 3 ? k : 3;
-    for (let i = from; i <= to; i++) col += limbA[i]! * limbB[k - i]!;
-    const digit = col % 65536;
-    carry = (col - digit) / 65536;
-    if (k & 1) prod[k >> 1] = (low16 | (digit << 16)) >>> 0;
-    else low16 = digit;
-  }
+  const a0 = a & 0xffff, a1 = a >>> 16, a2 = aHi & 0xffff, a3 = aHi >>> 16;
+  const b0 = b & 0xffff, b1 = b >>> 16, b2 = bHi & 0xffff, b3 = bHi >>> 16;
+  let c = a0 * b0;
+  const d0 = c & 0xffff;
+  c = (c - d0) / 65536 + a0 * b1 + a1 * b0;
+  const d1 = c & 0xffff;
+  c = (c - d1) / 65536 + a0 * b2 + a1 * b1 + a2 * b0;
+  const d2 = c & 0xffff;
+  c = (c - d2) / 65536 + a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0;
+  const d3 = c & 0xffff;
+  c = (c - d3) / 65536 + a1 * b3 + a2 * b2 + a3 * b1;
+  const d4 = c & 0xffff;
+  c = (c - d4) / 65536 + a2 * b3 + a3 * b2;
+  const d5 = c & 0xffff;
+  c = (c - d5) / 65536 + a3 * b3;
+  const d6 = c & 0xffff;
+  const d7 = ((c - d6) / 65536) & 0xffff;
+  prod[0] = d0 | (d1 << 16);
+  prod[1] = d2 | (d3 << 16);
+  prod[2] = d4 | (d5 << 16);
+  prod[3] = d6 | (d7 << 16);
 }
 
 /** The high quadword of prod as a signed product: subtract b·2^64 if a < 0 and a·2^64 if b < 0. */

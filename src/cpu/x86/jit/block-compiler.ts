@@ -170,17 +170,16 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
 const FLAG_STORE = /\/\*F\{\*\/[^]*?\/\*\}F\*\//g;
 
 /**
- * The statements of the block: each instruction's code, after `k = i` when it can throw, and
- * after an instruction that may write memory the self-modification check.
- *
- * Dead flag stores are dropped: an instruction's flag stores are dead when a later
- * instruction of the block replaces all six arithmetic flags before anything can see them —
- * a flag read, a possible fault (the fault handler sees EFLAGS as of the faulting
- * instruction), a block exit (the end, or the check after a store). An instruction that can
- * fault keeps its own stores (the interpreter sets the flags before a memory destination is
- * written, so a fault there sees them).
+ * The code of each instruction of a block with its dead flag stores dropped (shared with
+ * block-compiler64.ts): an instruction's flag stores are dead when a later instruction of
+ * the block replaces all six arithmetic flags before anything can see them — a flag read, a
+ * possible fault (the fault handler sees EFLAGS as of the faulting instruction), a block exit
+ * (the end, or the check after a store). An instruction that can fault keeps its own stores
+ * (the interpreter sets the flags before a memory destination is written, so a fault there
+ * sees them). A rotate's CF/OF update is dead the same way, and then it needs no flags from
+ * before it either.
  */
-function emitBody(done: readonly Translation[], nexts: readonly number[], start: number, loop: boolean): string[] {
+export function liveFlagCode(done: readonly Translation[]): string[] {
   const codes: string[] = new Array<string>(done.length);
   let live = true; // flags needed after the instruction being looked at
   for (let i = done.length - 1; i >= 0; i--) {
@@ -188,10 +187,22 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
     const mayFault = t.mayFault ?? true;
     const writes = t.writesFlags ?? FlagWrite.Some;
     if (t.flow === Flow.Store) live = true;
-    codes[i] = !live && !mayFault && writes === FlagWrite.All ? t.code.replace(FLAG_STORE, '') : t.code;
-    if (mayFault || (t.readsFlags ?? true)) live = true;
+    // A rotate whose CF/OF are dead reads nothing either (Translation.mergesFlags); ADC and
+    // SBB still read CF when their own flags are dead.
+    const deadMerge = !live && !mayFault && t.mergesFlags === true;
+    codes[i] = deadMerge || (!live && !mayFault && writes === FlagWrite.All) ? t.code.replace(FLAG_STORE, '') : t.code;
+    if (mayFault || (!deadMerge && (t.readsFlags ?? true))) live = true;
     else if (writes === FlagWrite.All) live = false;
   }
+  return codes;
+}
+
+/**
+ * The statements of the block: each instruction's code (liveFlagCode), after `k = i` when it
+ * can throw, and after an instruction that may write memory the self-modification check.
+ */
+function emitBody(done: readonly Translation[], nexts: readonly number[], start: number, loop: boolean): string[] {
+  const codes = liveFlagCode(done);
   const parts: string[] = [];
   const total = done.length;
   for (let i = 0; i < total; i++) {

@@ -1,12 +1,16 @@
 /**
  * Turns a run of 64-bit-mode instructions into one JavaScript function: the 64-bit
- * counterpart of block-compiler.ts, with the same contract towards the run loop (startEip set
- * before each instruction, EIP left after the last one retired, `cpu.retired` counted, a stop
- * after a store that invalidated the block). Translated code also stops, as the interpreter's
- * loop does after every instruction, after a store that went to a device (through the CPU's
- * path) if the run loop must look now: an exit request or a deliverable interrupt. RIP is ripHi:eip; a block lies in one code page,
- * so its instructions share RIP's high half, which the block sets once as `startRipHi` (a
- * fault restarts the instruction at startRipHi:startEip).
+ * counterpart of block-compiler.ts, with the same contract towards the run loop and the same
+ * code shape — `cpu.startEip` (and `startRipHi`) set by the catch block from the local
+ * instruction number `k` when a fault leaves the block, EIP left after the last instruction
+ * retired, `cpu.retired` counted, a stop after a store that invalidated the block, a Jcc as a
+ * side exit, a block that branches back to its start running as a loop while the budget
+ * lasts, dead lazy-flag stores dropped, the TLB hit of memory accesses inlined
+ * (operands64.ts). Translated code also stops, as the interpreter's loop does after every
+ * instruction, after a store that went to a device (through the CPU's path) if the run loop
+ * must look now: an exit request or a deliverable interrupt. RIP is ripHi:eip; a block lies
+ * in one code page, so its instructions share RIP's high half (a fault restarts the
+ * instruction at startRipHi:startEip).
  *
  * Prefixes (SDM Vol. 2A 2.2.1): REX counts only directly before the opcode (a later legacy
  * prefix cancels it); ES/CS/SS/DS overrides are ignored; 67h, F2 and F3 end the block.
@@ -17,12 +21,13 @@ import {
 } from '../alu64.js';
 import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
-import type { CompiledBlock } from './block-compiler.js';
+import { liveFlagCode, type CompiledBlock } from './block-compiler.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import type { LongAccess } from './long-memory.js';
 import { LongOperands, NEXT_RIP } from './operands64.js';
-import { Flow, type Translation } from './translate.js';
-import { setRipRaw, translateInsn64, type LongContext } from './translate64.js';
+import { FlagWrite, Flow, type Translation } from './translate.js';
+import { setRipConst, setRipRaw, translateInsn64, type LongContext } from './translate64.js';
+import { PARITY } from '../flags.js';
 
 const TWO_32 = 4294967296;
 
@@ -39,9 +44,10 @@ function eaOf(lo: number, hi: number): number {
 const HELPERS = {
   alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, signExtend,
   alu64, inc64, dec64, neg64, shift64, doubleShift64, imulTrunc64, mulAcc64, imulAcc64, divAcc64, idivAcc64, bswap64, eaOf,
+  PARITY,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
-const ACCESS_NAMES = 'rd8, rd16, rd32, rd64, wr8, wr16, wr32, wr64, push64, pop64';
+const ACCESS_NAMES = 'rd8, rd16, rd32, rd64, wr8, wr16, wr32, wr64';
 
 /** More prefixes than this and the interpreter decodes the instruction (and its #GP). */
 const MAX_PREFIXES = 8;
@@ -94,9 +100,10 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
   const base = src.ripHi * TWO_32 + src.eip;
   const ripAt = (pos: number) => base + (pos - src.index);
-  const context: LongContext = { next: () => ripAt(r.pos) };
+  const context: LongContext = { next: () => ripAt(r.pos), flags: -1 };
   const eips: number[] = [];
-  const parts: string[] = [`cpu.startRipHi = ${src.ripHi};`];
+  const done: Translation[] = [];
+  const nexts: number[] = [];
   let jumped = false;
   let nextRip = base;
   let end = src.index;
@@ -113,27 +120,76 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
     nextRip = ripAt(r.pos);
     end = r.pos;
     eips.push(rip >>> 0);
-    const n = eips.length;
-    parts.push(`cpu.startEip = ${rip >>> 0};`, t.code.split(NEXT_RIP).join(`(${nextRip})`));
+    nexts.push(nextRip);
+    t.code = t.code.split(NEXT_RIP).join(`(${nextRip})`);
+    done.push(t);
+    if ((t.writesFlags ?? FlagWrite.Some) !== FlagWrite.None) context.flags = t.lazy ?? -1;
     if (t.flow === Flow.Jump) {
       jumped = true;
       break;
     }
-    if (t.flow === Flow.Store) parts.push(`if ((B.valid === false || M.slowWrite) && mustStop()) { ${setRipRaw(nextRip)} cpu.retired += ${n}; return ${n}; }`);
   }
+  // A branch or jump back to the block's first instruction makes it a loop (as block-compiler.ts).
+  const loop = done.some((t) => (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === base);
+  const parts = emitBody64(done, nexts, base, loop);
   if (!jumped) parts.push(setRipRaw(nextRip));
-  parts.push(`cpu.retired += ${eips.length}; return ${eips.length};`);
-  return { body: parts.join('\n'), eips, end };
+  parts.push(retire(eips.length, loop));
+  const body = loop ? `for (;;) {\n${parts.join('\n')}\n}` : parts.join('\n');
+  return {
+    body: `let k = 0, ml = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0${loop ? ', D = 0' : ''};\ntry {\n${body}\n} ` +
+      `catch (e) { cpu.startEip = E[k]; cpu.startRipHi = ${src.ripHi};${loop ? ' B.passesDone = D;' : ''} throw e; }`,
+    eips,
+    end,
+  };
+}
+
+/**
+ * The statements of the block (as block-compiler.ts's emitBody): each instruction's code with
+ * dead flag stores dropped, after `k = i` when it can throw; after a store the check for
+ * self-modified code and for a device store that needs the run loop; a Jcc as a side exit;
+ * and in a loop block the branch back to the start as the next pass.
+ */
+function emitBody64(done: readonly Translation[], nexts: readonly number[], start: number, loop: boolean): string[] {
+  const codes = liveFlagCode(done);
+  const parts: string[] = [];
+  const total = done.length;
+  for (let i = 0; i < total; i++) {
+    const t = done[i]!;
+    const n = i + 1;
+    if (t.target === start && loop && (t.flow === Flow.Branch || t.flow === Flow.Jump)) {
+      // Back to the start: another pass when it fits the budget and nothing is pending (a
+      // device the block wrote to may have raised an interrupt or asked for an exit).
+      const again = `D += ${n}; if (D + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) continue; ` +
+        `${setRipRaw(start)} cpu.retired += D; return D;`;
+      parts.push(t.flow === Flow.Branch ? `if (${t.cond!}) { ${again} }` : again);
+      continue;
+    }
+    if (t.mayFault ?? true) parts.push(`k = ${i};`);
+    if (t.flow === Flow.Branch) {
+      parts.push(`if (${t.cond!}) { ${setRipConst(t.target!)} ${retire(n, loop)} }`);
+      continue;
+    }
+    parts.push(codes[i]!);
+    if (t.flow === Flow.Store) parts.push(`if ((B.valid === false || M.slowWrite) && mustStop()) { ${setRipRaw(nexts[i]!)} ${retire(n, loop)} }`);
+  }
+  return parts;
+}
+
+/** The block's exit after its first `n` instructions (in a loop block: of this pass). */
+function retire(n: number, loop: boolean): string {
+  return loop ? `cpu.retired += D + ${n}; return D + ${n};` : `cpu.retired += ${n}; return ${n};`;
 }
 
 /** Compiles `body` into the block's `run`. */
 export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
-  const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M',
+  const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M', 'E',
     `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\nconst I = cpu.bus.interrupts;\n` +
+    'const TR = M.tagRead, TW = M.tagWrite, RO = M.ramOffset, R8 = M.ram, R32 = M.ram32, RA = M.aligned, CP = M.codePages;\n' +
     // After a store to a device: stop as the interpreter's run loop would after the instruction.
     'function mustStop() { M.slowWrite = false; return B.valid === false || cpu.exitRequested || ((s.eflags & 0x200) !== 0 && I.hasInterrupt()); }\n' +
-    `return function block64_${(block.eip >>> 0).toString(16)}() {\n${body}\n};`) as
-    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, h: Int32Array, b: CompiledBlock, helpers: typeof HELPERS, m: LongAccess) => () => number;
-  block.run = factory(cpu, cpu.s, cpu.s.gpr, cpu.s.gprHi, block, HELPERS, access);
+    `return function block64_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as
+    (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, h: Int32Array, b: CompiledBlock, helpers: typeof HELPERS, m: LongAccess,
+      e: readonly number[]) => (budget: number) => number;
+  block.run = factory(cpu, cpu.s, cpu.s.gpr, cpu.s.gprHi, block, HELPERS, access, block.eips);
 }

@@ -32,14 +32,21 @@ export interface LongAccess {
   wr16(off: number, set: number, seg: number, v: number): void;
   wr32(off: number, set: number, seg: number, v: number): void;
   wr64(off: number, set: number, seg: number, lo: number, hi: number): void;
-  /** PUSH of a quadword (X86Cpu.push at size 64: memory first, then RSP). */
-  push64(set: number, lo: number, hi: number): void;
-  /** POP of a quadword (X86Cpu.pop at size 64): low half returned, high half in cpu.hi. */
-  pop64(set: number): number;
+  /**
+   * The arrays translated code reads for its inlined TLB hit (operands64.ts): read and write
+   * tags, RAM offsets, RAM as bytes and (when aligned) dwords, and the code page marks, as
+   * FlatAccess's. `aligned` is 0 when `ram32` views RAM, else 4 (never equal to `index & 3`).
+   */
+  readonly tagRead: Float64Array;
+  readonly tagWrite: Float64Array;
+  readonly ramOffset: Float64Array;
+  readonly ram: Uint8Array;
+  readonly ram32: Int32Array;
+  readonly aligned: number;
+  readonly codePages: Uint8Array;
 }
 
 const TWO_48 = 0x1000000000000;
-const TWO_32 = 4294967296;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function makeLongAccess(cpu: X86Cpu): LongAccess {
@@ -53,8 +60,6 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
   const aligned32 = LITTLE_ENDIAN && ram.byteOffset % 4 === 0 && ram.length % 4 === 0;
   const ram32 = aligned32 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4) : new Int32Array(0);
   const segBase = cpu.s.segBase;
-  const gpr = cpu.s.gpr;
-  const gprHi = cpu.s.gprHi;
 
   /**
    * RAM index of a `size`-byte read at offset `off` in `seg` that is canonical, stays in its
@@ -108,6 +113,13 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
 
   const access: LongAccess = {
     slowWrite: false,
+    tagRead,
+    tagWrite,
+    ramOffset,
+    ram,
+    ram32,
+    aligned: aligned32 ? 0 : 4,
+    codePages,
     rd8(off, set, seg) {
       const a = readIndex(off, seg, set, 1);
       return a >= 0 ? ram[a]! : cpu.read8(seg, off);
@@ -163,20 +175,6 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
       }
       setWord(a, lo);
       setWord(a + 4, hi);
-    },
-    push64(set, lo, hi) {
-      const nsp = gprHi[4]! * TWO_32 + (gpr[4]! >>> 0) - 8;
-      access.wr64(nsp, set, SegReg.SS, lo, hi);
-      gpr[4] = nsp;
-      gprHi[4] = Math.floor(nsp / TWO_32) | 0;
-    },
-    pop64(set) {
-      const rsp = gprHi[4]! * TWO_32 + (gpr[4]! >>> 0);
-      const v = access.rd64(rsp, set, SegReg.SS);
-      const nsp = rsp + 8;
-      gpr[4] = nsp;
-      gprHi[4] = Math.floor(nsp / TWO_32) | 0;
-      return v;
     },
   };
   return access;

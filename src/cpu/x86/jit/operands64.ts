@@ -14,6 +14,8 @@
  * computed from exact halves whenever two registers are summed.
  */
 import { SegReg } from '../state.js';
+import { CANONICAL_LIMIT } from '../long-decode.js';
+import { TLB_BITS, TLB_MASK } from '../tlb.js';
 import type { CodeReader } from './code-reader.js';
 
 /**
@@ -172,13 +174,48 @@ export function regWrite64(r: number, lo: string, hi: string): string {
   return `g[${r}] = ${lo}; h[${r}] = ${hi};`;
 }
 
-/** A read at 8, 16 or 32 bits of offset `ea` (an expression) in `seg`. */
-export function memRead(o: LongOperands, size: number, seg: number, ea = 'ea'): string {
-  return `rd${size}(${ea}, ${o.set}, ${seg})`;
+/** 2^48: a negative canonical linear address plus this is its 48-bit form (the TLB's). */
+const TWO_48 = 281474976710656;
+
+/**
+ * The inlined TLB hit of a `size`-bit access at offset `ea` in `seg`, as a condition: the
+ * test long-memory.ts's readIndex/writeIndex make (canonical, within its page, the tag of
+ * the CPL's set, a RAM page; for a write a page without translated code), and for 32 and 64
+ * bits a 4-byte-aligned RAM index. On true `mp` is the RAM index of the first byte (the
+ * block's temporaries `ml`, `mo`, `mq`, `mi`, `mp`; TR, TW, RO, CP, RA from compileBlock64).
+ * A miss, a page crossing, MMIO, a code page or an unaligned dword takes the out-of-line
+ * function, which does what the interpreter does.
+ */
+function tlbHit(o: LongOperands, size: number, seg: number, ea: string, write: boolean): string {
+  const lin = seg >= SegReg.FS ? `${ea} + s.segBase[${seg}]` : ea;
+  const bytes = size / 8;
+  return `(ml = ${lin}) >= ${-CANONICAL_LIMIT} && ml <= ${CANONICAL_LIMIT - bytes} && (mo = ml & 4095) <= ${4096 - bytes} && ` +
+    `${write ? 'TW' : 'TR'}[mi = ${o.set << TLB_BITS} | ((mq = ((ml < 0 ? ml + ${TWO_48} : ml) - mo) / 4096) & ${TLB_MASK})] === mq && ` +
+    `(mp = RO[mi]) >= 0${write ? ' && CP[mp / 4096] === 0' : ''} && ${size >= 32 ? '((mp += mo) & 3) === RA' : '(mp += mo) >= 0'}`;
 }
 
+/** A read at 8, 16 or 32 bits of offset `ea` (an expression) in `seg`: the TLB hit inlined. */
+export function memRead(o: LongOperands, size: number, seg: number, ea = 'ea'): string {
+  const load = size === 8 ? 'R8[mp]' : size === 16 ? '(R8[mp] | (R8[mp + 1] << 8))' : '(R32[mp >>> 2] >>> 0)';
+  return `(${tlbHit(o, size, seg, ea, false)} ? ${load} : rd${size}(${ea}, ${o.set}, ${seg}))`;
+}
+
+/** A statement writing `v` at 8, 16 or 32 bits to offset `ea` in `seg`: the TLB hit inlined. */
 export function memWrite(o: LongOperands, size: number, seg: number, v: string, ea = 'ea'): string {
-  return `wr${size}(${ea}, ${o.set}, ${seg}, ${v});`;
+  const store = size === 8 ? 'R8[mp] = wv;' : size === 16 ? 'R8[mp] = wv; R8[mp + 1] = wv >>> 8;' : 'R32[mp >>> 2] = wv;';
+  return `{ const wv = ${v}; if (${tlbHit(o, size, seg, ea, true)}) { ${store} } else wr${size}(${ea}, ${o.set}, ${seg}, wv); }`;
+}
+
+/** Declares `name` and `nameHi` as the quadword at offset `ea` in `seg` (temporaries mv, mw). */
+export function memRead64(o: LongOperands, seg: number, name: string, ea = 'ea'): string {
+  return `const ${name} = (${tlbHit(o, 64, seg, ea, false)} ? ` +
+    `(mv = R32[(mp >>> 2) + 1], R32[mp >>> 2] >>> 0) : (mw = rd64(${ea}, ${o.set}, ${seg}), mv = cpu.hi, mw)), ${name}Hi = mv; `;
+}
+
+/** A statement writing the quadword lo:hi to offset `ea` in `seg`. */
+export function memWrite64(o: LongOperands, seg: number, lo: string, hi: string, ea = 'ea'): string {
+  return `{ const wl = ${lo}, wh = ${hi}; if (${tlbHit(o, 64, seg, ea, true)}) { R32[mp >>> 2] = wl; R32[(mp >>> 2) + 1] = wh; } ` +
+    `else wr64(${ea}, ${o.set}, ${seg}, wl, wh); }`;
 }
 
 /** The r/m operand read at 8, 16 or 32 bits. */
@@ -193,13 +230,13 @@ export function rmWrite(o: LongOperands, size: number, v: string): string {
 
 /** Declares `name` and `nameHi` as the 64-bit r/m operand. */
 export function rmRead64(o: LongOperands, name: string): string {
-  if (o.isMem) return `const ${name} = rd64(ea, ${o.set}, ${o.eaSeg}), ${name}Hi = cpu.hi; `;
+  if (o.isMem) return memRead64(o, o.eaSeg, name);
   return `const ${name} = g[${o.rmNum}] >>> 0, ${name}Hi = h[${o.rmNum}]; `;
 }
 
 /** A statement writing lo:hi to the 64-bit r/m operand. */
 export function rmWrite64(o: LongOperands, lo: string, hi: string): string {
-  return o.isMem ? `wr64(ea, ${o.set}, ${o.eaSeg}, ${lo}, ${hi});` : regWrite64(o.rmNum, lo, hi);
+  return o.isMem ? memWrite64(o, o.eaSeg, lo, hi) : regWrite64(o.rmNum, lo, hi);
 }
 
 /** Declares `ea` for a memory operand (empty for a register operand). */

@@ -66,8 +66,14 @@ export interface Translation {
   writesFlags?: FlagWrite;
   /** Whether it may throw a fault (default true). A false here must be certain. */
   mayFault?: boolean;
-  /** The lazy flags it leaves, when known (a 32-bit operation), else undefined. */
-  lazy?: LazyKind;
+  /**
+   * Set when it reads the flags only to keep those it does not write (ROL/ROR) and all its
+   * flag code is in flagStore markers: then, when a later instruction replaces all six before
+   * anything sees them, its flag code is dropped and it reads nothing.
+   */
+  mergesFlags?: boolean;
+  /** The lazy flags it leaves, when known (a 32-bit operation; translate64.ts adds its LazyKind64), else undefined. */
+  lazy?: number;
   /** Flow.Branch: the condition, as an expression. */
   cond?: string;
   /** Flow.Branch, and a Flow.Jump to a constant address: where it goes. */
@@ -75,7 +81,7 @@ export interface Translation {
 }
 
 /** `t` with its description for the block compiler. */
-function meta(t: Translation, readsFlags: boolean, writesFlags: FlagWrite, mayFault: boolean, lazy?: LazyKind): Translation {
+export function meta(t: Translation, readsFlags: boolean, writesFlags: FlagWrite, mayFault: boolean, lazy?: number): Translation {
   t.readsFlags = readsFlags;
   t.writesFlags = writesFlags;
   t.mayFault = mayFault;
@@ -134,13 +140,13 @@ export function aluTo(aop: number, size: number, a: string, b: string, store: (v
 }
 
 /** The lazy flags an inlined ALU op leaves (32-bit only). */
-function aluKind(aop: number, size: number): LazyKind | undefined {
+export function aluKind(aop: number, size: number): LazyKind | undefined {
   if (size !== 32) return undefined;
   return aop === 0 || aop === ALU_ADC ? LazyKind.Add : aop === 5 || aop === 7 || aop === ALU_SBB ? LazyKind.Sub : LazyKind.Logic;
 }
 
 /** CF as an expression (0 or 1), given what the lazy flags hold (LazyKind, or -1). */
-function carryExpr(kind: number | undefined): string {
+export function carryExpr(kind: number | undefined): string {
   switch (kind) {
     case LazyKind.Add: return '(((L.a & L.b) | ((L.a | L.b) & ~L.r)) >>> 31)';
     case LazyKind.Sub: return '(((~L.a & L.b) | ((~L.a | L.b) & L.r)) >>> 31)';
@@ -193,7 +199,7 @@ function eagerFlags32(r: string, rest: string): string {
  * INC/DEC of `a` at `size` bits, stored by `store`: as inc()/dec() with X86Cpu.setLazy — CF
  * is frozen into eflags before the lazy flags are replaced (INC and DEC keep it).
  */
-function incDec(isDec: boolean, size: number, a: string, store: (v: string) => string, kind: number | undefined): string {
+export function incDec(isDec: boolean, size: number, a: string, store: (v: string) => string, kind: number | undefined): string {
   const mask = maskOfSize(size);
   const sign = size === 32 ? 0x80000000 : size === 16 ? 0x8000 : 0x80;
   const op = isDec ? '-' : '+';
@@ -206,19 +212,19 @@ function incDec(isDec: boolean, size: number, a: string, store: (v: string) => s
 }
 
 /** 32-bit MUL/IMUL r/m (group 3 /4 /5) of EAX by `src`: EDX:EAX exact (16-bit limbs, no division), flags as mulAcc/imulAcc. */
-function mulAcc32(signed: boolean, src: string): string {
+export function mulAcc32(signed: boolean, src: string): string {
   const hi = signed
     ? `((hu - (a >> 31 & b) - (b >> 31 & a)) >>> 0)` // signed high half from the unsigned one
     : 'hu';
-  const overflow = signed ? `h !== (lo >> 31 >>> 0)` : 'h !== 0';
+  const overflow = signed ? `hw !== (lo >> 31 >>> 0)` : 'hw !== 0';
   return `{ const a = g[0] >>> 0, b = ${src}; const lo = Math.imul(a, b), al = a & 65535, ah = a >>> 16, bl = b & 65535, bh = b >>> 16; ` +
     `const lh = al * bh, hl = ah * bl; ` +
     `const hu = (ah * bh + (lh >>> 16) + (hl >>> 16) + ((((al * bl) >>> 16) + (lh & 65535) + (hl & 65535)) >>> 16)) >>> 0; ` +
-    `const h = ${hi}; g[0] = lo; g[2] = h; ${eagerFlags32('(lo >>> 0)', `(${overflow} ? 2049 : 0)`)} }`;
+    `const hw = ${hi}; g[0] = lo; g[2] = hw; ${eagerFlags32('(lo >>> 0)', `(${overflow} ? 2049 : 0)`)} }`;
 }
 
 /** 32-bit two/three-operand IMUL: the truncated product (imulTrunc), OF/CF when it does not fit. */
-function imulTrunc32(a: string, b: string, store: (v: string) => string): string {
+export function imulTrunc32(a: string, b: string, store: (v: string) => string): string {
   // A product that fits in 32 bits is exact as a double; one that does not is at least 2^31
   // in magnitude as a double too, so it differs from the truncated one.
   return `{ const x = ${a} | 0, y = ${b} | 0, lo = Math.imul(x, y); ${eagerFlags32('(lo >>> 0)', '(x * y !== lo ? 2049 : 0)')} ${store('lo >>> 0')} }`;
@@ -228,7 +234,7 @@ function imulTrunc32(a: string, b: string, store: (v: string) => string): string
  * 32-bit SHL/SHR/SAR/ROL/ROR by a constant count 1..31, exactly as shift() (CF, OF by its
  * formulas; the rotates change only CF and OF, so the others are made concrete first).
  */
-function shiftImm32(kind: number, count: number, a: string, store: (v: string) => string): string | undefined {
+export function shiftImm32(kind: number, count: number, a: string, store: (v: string) => string): string | undefined {
   let r: string;
   let cf: string;
   let of: string;
@@ -237,7 +243,7 @@ function shiftImm32(kind: number, count: number, a: string, store: (v: string) =
       r = kind === 0 ? `((a << ${count}) | (a >>> ${32 - count})) >>> 0` : `((a >>> ${count}) | (a << ${32 - count})) >>> 0`;
       cf = kind === 0 ? 'r & 1' : 'r >>> 31';
       of = kind === 0 ? '(r >>> 31) ^ cf' : 'cf ^ ((r >>> 30) & 1)';
-      return `{ const a = ${a}, r = ${r}, cf = ${cf}; cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11); ${store('r')} }`;
+      return `{ const a = ${a}, r = ${r}, cf = ${cf}; ${flagStore(`cpu.materializeFlags(); s.eflags = (s.eflags & ${~0x801}) | cf | ((${of}) << 11);`)} ${store('r')} }`;
     }
     case 4: case 6: r = `(a << ${count}) >>> 0`; cf = `(a >>> ${32 - count}) & 1`; of = '((r >>> 31) ^ cf) << 11'; break;
     case 5: r = `a >>> ${count}`; cf = `(a >>> ${count - 1}) & 1`; of = '(a >>> 31) << 11'; break;
@@ -251,7 +257,7 @@ function shiftImm32(kind: number, count: number, a: string, store: (v: string) =
  * 32-bit SHL/SHR/SAR by CL, as shift(): a count of 0 (CL & 31) changes no flag, and the
  * operand is written back all the same.
  */
-function shiftCl32(kind: number, a: string, store: (v: string) => string): string | undefined {
+export function shiftCl32(kind: number, a: string, store: (v: string) => string): string | undefined {
   let r: string;
   let cf: string;
   let of: string;
@@ -420,7 +426,11 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
       if (size === 32 && n > 0) {
         const code = shiftImm32(o.reg, n, rmRead(o, size), (v) => rmWrite(o, size, v));
         // The rotates keep SF ZF AF PF: they read the flags before them.
-        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), o.reg < 2, o.reg < 2 ? FlagWrite.Some : FlagWrite.All, o.isMem);
+        if (code !== undefined) {
+          const t = meta(store(`{ ${eaDecl(o)}${code} }`), o.reg < 2, o.reg < 2 ? FlagWrite.Some : FlagWrite.All, o.isMem);
+          if (o.reg < 2) t.mergesFlags = true;
+          return t;
+        }
       }
       if (size === 32 && n < 0) {
         const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));

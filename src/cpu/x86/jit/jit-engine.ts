@@ -59,6 +59,13 @@ export class JitEngine implements BlockEngine {
   private readonly pageBlocks = new Map<number, PageCode>();
   /** RAM page → how many times its translations were dropped. */
   private readonly pageInvalidations = new Map<number, number>();
+  /**
+   * RAM index → the valid translations starting there. The slot table is direct-mapped by the
+   * low bits of the index, so two hot blocks 64 KiB apart keep evicting each other; a miss
+   * looks here before translating again, or each eviction would compile a new function (a
+   * Linux guest writing to disk made tens of thousands of them, and V8's GC took all the time).
+   */
+  private readonly byIndex = new Map<number, CompiledBlock[]>();
   private blockCount = 0;
   /** The block running now, and the instructions run before it in this runBlock call (for abortBlock). */
   private current: CompiledBlock | undefined;
@@ -120,6 +127,10 @@ export class JitEngine implements BlockEngine {
     let b = this.slots[slot];
     const sig = JitEngine.signature(cpu);
     if (b === undefined || b.index !== index || b.eip !== eip || b.ripHi !== s.ripHi || b.sig !== sig || b.csLimit !== s.segLimit[SegReg.CS]) {
+      b = this.translated(index, eip, s.ripHi, sig, s.segLimit[SegReg.CS]!);
+      if (b !== undefined) this.slots[slot] = b;
+    }
+    if (b === undefined) {
       if (this.heat[slot]! < this.threshold) {
         this.heat[slot]!++;
         return 0;
@@ -136,6 +147,7 @@ export class JitEngine implements BlockEngine {
     if (n < 0) {
       this.stats.guardFailures++;
       // A segment the block took as flat no longer is: translate it again for next time.
+      this.forget(b);
       this.slots[slot] = this.translate(cpu, index, eip, sig);
       return 0;
     }
@@ -162,6 +174,7 @@ export class JitEngine implements BlockEngine {
     for (const code of this.pageBlocks.values()) for (const b of code.blocks) b.valid = false;
     this.pageBlocks.clear();
     this.pageInvalidations.clear();
+    this.byIndex.clear();
     this.blockCount = 0;
     this.stats.flushes++;
   }
@@ -192,11 +205,29 @@ export class JitEngine implements BlockEngine {
     this.pageInvalidations.set(page, (this.pageInvalidations.get(page) ?? 0) + 1);
     for (const b of list) {
       b.valid = false;
+      this.forget(b);
       const slot = b.index & SLOT_MASK;
       if (this.slots[slot] === b) this.slots[slot] = undefined;
     }
     this.blockCount -= list.length;
     this.stats.invalidated += list.length;
+  }
+
+  /** A valid translation of the code at RAM `index` for this EIP, mode and CS limit, if one was made. */
+  private translated(index: number, eip: number, ripHi: number, sig: number, csLimit: number): CompiledBlock | undefined {
+    const list = this.byIndex.get(index);
+    if (list === undefined) return undefined;
+    for (const b of list) if (b.eip === eip && b.ripHi === ripHi && b.sig === sig && b.csLimit === csLimit) return b;
+    return undefined;
+  }
+
+  /** Takes `b` out of the by-index lookup (dropped, or replaced after a guard failure). */
+  private forget(b: CompiledBlock): void {
+    const list = this.byIndex.get(b.index);
+    if (list === undefined) return;
+    const i = list.indexOf(b);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.byIndex.delete(b.index);
   }
 
   private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
@@ -216,6 +247,9 @@ export class JitEngine implements BlockEngine {
     code.lo = Math.min(code.lo, index);
     code.hi = Math.max(code.hi, b.end, index + 1);
     this.blockCount++;
+    const same = this.byIndex.get(index);
+    if (same === undefined) this.byIndex.set(index, [b]);
+    else same.push(b);
     this.mem.codePages[page] = 1;
     if (b.length > 0) this.stats.translated++;
     return b;

@@ -2,7 +2,7 @@
 // and lets a caller wait for patterns and type input. Shared by the guest tests
 // (test/guests) and the benchmark (scripts/bench.mjs), so that both measure the same way.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,12 +25,20 @@ export function guestArgs(guest, append, extra = []) {
  * Spawns `command args` and returns a handle: `lines` (each { t: seconds since spawn, text }),
  * `waitFor(regex, timeoutMs)` resolving to the first match, `type(text)`, `exit` (a promise of
  * { status, signal }), and `kill()`.
+ *
+ * With `logFile` (the guest tests pass one when PCVM_GUEST_LOG_DIR is set) every console line is
+ * also appended there as it arrives, so that a boot that takes many minutes can be watched.
  */
-export function runConsole(command, args, { env } = {}) {
+export function runConsole(command, args, { env, logFile } = {}) {
   const start = performance.now();
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines = [];
+  let exited = false;
   let partial = '';
+  const record = (line) => {
+    lines.push(line);
+    if (logFile) appendFileSync(logFile, `[${line.t.toFixed(1)}] ${line.text}\n`);
+  };
   let stderr = '';
   const waiters = new Set();
   const check = () => {
@@ -40,7 +48,7 @@ export function runConsole(command, args, { env } = {}) {
     partial += chunk.toString('latin1');
     let nl;
     while ((nl = partial.indexOf('\n')) >= 0) {
-      lines.push({ t: (performance.now() - start) / 1000, text: partial.slice(0, nl).replace(/\r$/, '') });
+      record({ t: (performance.now() - start) / 1000, text: partial.slice(0, nl).replace(/\r$/, '') });
       partial = partial.slice(nl + 1);
     }
     check();
@@ -50,14 +58,14 @@ export function runConsole(command, args, { env } = {}) {
   });
   const exit = new Promise((resolve) => {
     child.on('close', (status, signal) => {
-      if (partial) lines.push({ t: (performance.now() - start) / 1000, text: partial });
+      if (partial) record({ t: (performance.now() - start) / 1000, text: partial });
       partial = '';
+      // Before the waiters look: one that finds no match must see that the console has ended.
+      exited = true;
       resolve({ status, signal });
       check();
     });
   });
-  let exited = false;
-  void exit.then(() => (exited = true));
   const text = () => lines.map((l) => l.text).join('\n') + (partial ? '\n' + partial : '');
   return {
     lines,
@@ -100,6 +108,11 @@ export function runConsole(command, args, { env } = {}) {
       child.kill('SIGKILL');
     },
   };
+}
+
+/** Where a guest test tees the console of the VM it calls `name`: under PCVM_GUEST_LOG_DIR, if set. */
+export function consoleLogFile(name) {
+  return process.env.PCVM_GUEST_LOG_DIR ? join(process.env.PCVM_GUEST_LOG_DIR, `${name}.console.txt`) : undefined;
 }
 
 /** Parses `BENCH name ms` lines into { name: ms }. */

@@ -115,3 +115,47 @@ describe('JIT', () => {
     expect(m.accel.name).toBe('jit');
   });
 });
+
+describe('JIT block lookup', () => {
+  it('two hot blocks 64 KiB apart (the same slot) are translated once each, not at every eviction', () => {
+    const h = CpuHarness.flat32({ jit: true });
+    const engine = h.cpu.blockEngine as JitEngine;
+    const A = CODE_ADDR + 0x20000;
+    const B = A + 0x10000; // same low 16 bits of the RAM index as A: the same direct-mapped slot
+    // mov ecx, 1000; L: call A; call B; dec ecx; jnz L — A: inc eax; ret — B: inc ebx; ret
+    const code = [0xb9, ...le32(1000), 0xe8, ...le32(A - (CODE_ADDR + 10)), 0xe8, ...le32(B - (CODE_ADDR + 15)), 0x49, 0x75, 0x100 - 13];
+    const r = h.run({ code, budget: 1_000_000, setup: () => { h.write(A, [0x40, 0xc3]); h.write(B, [0x43, 0xc3]); } });
+    expect(r.exit).toBe('halt');
+    expect(r.regs.eax).toBe(1000);
+    expect(r.regs.ebx).toBe(1000);
+    // A, B and the few blocks of the loop — before, A and B were translated again on each of
+    // their 1000 visits.
+    expect(engine.stats.translated).toBeLessThan(10);
+  });
+
+  it('a block dropped by a write to its page is translated again from the new bytes', () => {
+    const h = CpuHarness.flat32({ jit: true });
+    const engine = h.cpu.blockEngine as JitEngine;
+    const A = CODE_ADDR + 0x20000;
+    // call A; call A (A: mov eax, imm32; ret), rewriting A's immediate in between by DMA
+    const code = [0xe8, ...le32(A - (CODE_ADDR + 5)), 0x89, 0xc3, 0xe8, ...le32(A - (CODE_ADDR + 12))];
+    const r = h.run({
+      code, budget: 1_000, setup: (cpu) => {
+        h.write(A, [0xb8, ...le32(1), 0xc3]);
+        // After the first call has run A's block, a device rewrites its immediate.
+        const run = cpu.run.bind(cpu);
+        let first = true;
+        cpu.run = (n: number) => {
+          const why = run(first ? 3 : n);
+          if (first) h.mem.writeBytes(A + 1, new Uint8Array([2]));
+          first = false;
+          return why;
+        };
+      },
+    });
+    expect(r.exit).toBe('halt');
+    expect(r.regs.ebx).toBe(1);
+    expect(r.regs.eax).toBe(2);
+    expect(engine.stats.invalidated).toBeGreaterThan(0);
+  });
+});

@@ -243,5 +243,6 @@ describe('JIT specialised translations, 64-bit mode', () => {
         same({ code: [...START, 0x48, 0xff, 0xc3, ...op], regs: { rsp: rsp + 0x1000n, rbp: rsp + 0x1000n, rsi: BigInt(DATA_ADDR) } }, `${op} at ${rsp.toString(16)}`);
       }
     }
-  });
+    // 36 runs, each compiling its blocks afresh (threshold 0): over a minute on a loaded 2-core host.
+  }, 300_000);
 });

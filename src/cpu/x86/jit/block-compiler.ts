@@ -21,6 +21,7 @@ import type { X86Cpu } from '../cpu.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import { BlockMemory, InsnOperands } from './operands.js';
 import type { FlatAccess } from './flat-memory.js';
+import { tlbRamPrelude } from './tlb-ram-view.js';
 import { FlagWrite, Flow, translateInsn, type Translation } from './translate.js';
 import { PARITY } from '../flags.js';
 
@@ -227,7 +228,7 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
 }
 
 /** The block's exit after its first `n` instructions (in a loop block: of this pass). */
-function retire(n: number, loop: boolean): string {
+export function retire(n: number, loop: boolean): string {
   return loop ? `cpu.retired += D + ${n}; return D + ${n};` : `cpu.retired += ${n}; return ${n};`;
 }
 
@@ -236,7 +237,7 @@ export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock
   if (block.length === 0) return;
   const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E', 'I',
     `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
-    'const TR = F.tagRead, TW = F.tagWrite, RO = F.ramOffset, R8 = F.ram, R32 = F.ram32, RA = F.aligned, CP = F.codePages;\n' +
+    tlbRamPrelude('F') +
     `return function block_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as
     (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[],
       i: X86Cpu['bus']['interrupts']) => (budget: number) => number;

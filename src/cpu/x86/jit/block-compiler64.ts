@@ -21,9 +21,10 @@ import {
 } from '../alu64.js';
 import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
-import { liveFlagCode, type CompiledBlock } from './block-compiler.js';
+import { liveFlagCode, retire, type CompiledBlock } from './block-compiler.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import type { LongAccess } from './long-memory.js';
+import { tlbRamPrelude } from './tlb-ram-view.js';
 import { LongOperands, NEXT_RIP } from './operands64.js';
 import { FlagWrite, Flow, type Translation } from './translate.js';
 import { setRipConst, setRipRaw, translateInsn64, type LongContext } from './translate64.js';
@@ -175,17 +176,12 @@ function emitBody64(done: readonly Translation[], nexts: readonly number[], star
   return parts;
 }
 
-/** The block's exit after its first `n` instructions (in a loop block: of this pass). */
-function retire(n: number, loop: boolean): string {
-  return loop ? `cpu.retired += D + ${n}; return D + ${n};` : `cpu.retired += ${n}; return ${n};`;
-}
-
 /** Compiles `body` into the block's `run`. */
 export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
   const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M', 'E',
     `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\nconst I = cpu.bus.interrupts;\n` +
-    'const TR = M.tagRead, TW = M.tagWrite, RO = M.ramOffset, R8 = M.ram, R32 = M.ram32, RA = M.aligned, CP = M.codePages;\n' +
+    tlbRamPrelude('M') +
     // After a store to a device: stop as the interpreter's run loop would after the instruction.
     'function mustStop() { M.slowWrite = false; return B.valid === false || cpu.exitRequested || ((s.eflags & 0x200) !== 0 && I.hasInterrupt()); }\n' +
     `return function block64_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as

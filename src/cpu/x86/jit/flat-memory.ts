@@ -11,8 +11,10 @@
  */
 import { TLB_BITS, TLB_MASK } from '../tlb.js';
 import type { X86Cpu } from '../cpu.js';
+import { makeTlbRamView, type TlbRamView } from './tlb-ram-view.js';
 
-export interface FlatAccess {
+/** `TlbRamView`: the arrays translated code reads for its inlined TLB hit (operands.ts). */
+export interface FlatAccess extends TlbRamView {
   rd8(ea: number, set: number, seg: number): number;
   rd16(ea: number, set: number, seg: number): number;
   rd32(ea: number, set: number, seg: number): number;
@@ -22,32 +24,13 @@ export interface FlatAccess {
   /** POP through a flat 32-bit SS (X86Cpu.pop: read, then move ESP). */
   popFlat16(set: number): number;
   popFlat32(set: number): number;
-  /**
-   * The arrays translated code reads for its inlined TLB hit (operands.ts memRead/memWrite):
-   * read and write tags, RAM offsets, RAM as bytes and (when aligned) dwords, and the code
-   * page marks. `aligned` is 0 when `ram32` views RAM, else 4 (never equal to `index & 3`).
-   */
-  readonly tagRead: Float64Array;
-  readonly tagWrite: Float64Array;
-  readonly ramOffset: Float64Array;
-  readonly ram: Uint8Array;
-  readonly ram32: Int32Array;
-  readonly aligned: number;
-  readonly codePages: Uint8Array;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function makeFlatAccess(cpu: X86Cpu): FlatAccess {
   const mem = cpu.bus.mem;
-  const tlb = cpu.mmu.tlb;
-  const tagRead = tlb.tagRead;
-  const tagWrite = tlb.tagWrite;
-  const ramOffset = tlb.ramOffset;
-  const ram = mem.ram;
-  const codePages = mem.codePages;
-  const aligned32 = LITTLE_ENDIAN && ram.byteOffset % 4 === 0 && ram.length % 4 === 0;
-  const ram32 = aligned32 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4) : new Int32Array(0);
+  const view = makeTlbRamView(cpu);
+  const { tagRead, tagWrite, ramOffset, ram, ram32, codePages } = view;
+  const aligned32 = view.aligned === 0;
 
   /** RAM index of `ea` for a `size`-byte read that stays in its page, or -1. */
   function readIndex(ea: number, set: number, size: number): number {
@@ -73,13 +56,7 @@ export function makeFlatAccess(cpu: X86Cpu): FlatAccess {
 
   const gpr = cpu.s.gpr;
   const access: FlatAccess = {
-    tagRead,
-    tagWrite,
-    ramOffset,
-    ram,
-    ram32,
-    aligned: aligned32 ? 0 : 4,
-    codePages,
+    ...view,
     rd8(ea, set, seg) {
       const a = readIndex(ea, set, 1);
       return a >= 0 ? ram[a]! : cpu.read8(seg, ea);

@@ -120,6 +120,11 @@ export class JitEngine implements BlockEngine {
     }
   }
 
+  /** Whether `b` is the translation for this RAM index, EIP (int32), RIP high half, mode and CS limit (int32). */
+  private static fits(b: CompiledBlock | undefined, index: number, eip: number, ripHi: number, sig: number, csLimit: number): b is CompiledBlock {
+    return b !== undefined && b.index === index && b.eip === eip && b.ripHi === ripHi && b.sig === sig && b.csLimit === csLimit;
+  }
+
   private runOne(cpu: X86Cpu, budget: number): number {
     let index = cpu.mode64 ? cpu.codeIndex64() : cpu.codeIndex();
     // Outside the cached code page (a jump to another page, a new run slice): load the page
@@ -131,12 +136,13 @@ export class JitEngine implements BlockEngine {
     const slot = index & SLOT_MASK;
     let b = this.slots[slot];
     const sig = JitEngine.signature(cpu);
-    if (b === undefined || b.index !== index || b.eip !== (eip | 0) || b.ripHi !== s.ripHi || b.sig !== sig || b.csLimit !== (s.segLimit[SegReg.CS]! | 0)) {
+    const csLimit = s.segLimit[SegReg.CS]! | 0;
+    if (!JitEngine.fits(b, index, eip | 0, s.ripHi, sig, csLimit)) {
       // The slot holds another block (or none): the block may still exist, pushed out by a
       // colliding one — hot kernel and user code can share a slot and would otherwise be
       // translated again and again.
       const kept = this.pageBlocks.get(Math.floor(index / PAGE))?.byIndex.get(index);
-      if (kept !== undefined && kept.eip === (eip | 0) && kept.ripHi === s.ripHi && kept.sig === sig && kept.csLimit === (s.segLimit[SegReg.CS]! | 0)) {
+      if (JitEngine.fits(kept, index, eip | 0, s.ripHi, sig, csLimit)) {
         b = kept;
         this.slots[slot] = b;
       } else if (this.heat[slot]! < this.threshold) {

@@ -16,8 +16,10 @@ import { TLB_BITS, TLB_MASK } from '../tlb.js';
 import { CANONICAL_LIMIT } from '../long-decode.js';
 import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
+import { makeTlbRamView, type TlbRamView } from './tlb-ram-view.js';
 
-export interface LongAccess {
+/** `TlbRamView`: the arrays translated code reads for its inlined TLB hit (operands64.ts). */
+export interface LongAccess extends TlbRamView {
   /**
    * Set when a write took the CPU's path (MMIO, a TLB miss): a device may have asked the run
    * loop to look (an exit request, a new interrupt), which the block then checks.
@@ -32,33 +34,15 @@ export interface LongAccess {
   wr16(off: number, set: number, seg: number, v: number): void;
   wr32(off: number, set: number, seg: number, v: number): void;
   wr64(off: number, set: number, seg: number, lo: number, hi: number): void;
-  /**
-   * The arrays translated code reads for its inlined TLB hit (operands64.ts): read and write
-   * tags, RAM offsets, RAM as bytes and (when aligned) dwords, and the code page marks, as
-   * FlatAccess's. `aligned` is 0 when `ram32` views RAM, else 4 (never equal to `index & 3`).
-   */
-  readonly tagRead: Float64Array;
-  readonly tagWrite: Float64Array;
-  readonly ramOffset: Float64Array;
-  readonly ram: Uint8Array;
-  readonly ram32: Int32Array;
-  readonly aligned: number;
-  readonly codePages: Uint8Array;
 }
 
 const TWO_48 = 0x1000000000000;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function makeLongAccess(cpu: X86Cpu): LongAccess {
   const mem = cpu.bus.mem;
-  const tlb = cpu.mmu.tlb;
-  const tagRead = tlb.tagRead;
-  const tagWrite = tlb.tagWrite;
-  const ramOffset = tlb.ramOffset;
-  const ram = mem.ram;
-  const codePages = mem.codePages;
-  const aligned32 = LITTLE_ENDIAN && ram.byteOffset % 4 === 0 && ram.length % 4 === 0;
-  const ram32 = aligned32 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4) : new Int32Array(0);
+  const view = makeTlbRamView(cpu);
+  const { tagRead, tagWrite, ramOffset, ram, ram32, codePages } = view;
+  const aligned32 = view.aligned === 0;
   const segBase = cpu.s.segBase;
 
   /**
@@ -113,13 +97,7 @@ export function makeLongAccess(cpu: X86Cpu): LongAccess {
 
   const access: LongAccess = {
     slowWrite: false,
-    tagRead,
-    tagWrite,
-    ramOffset,
-    ram,
-    ram32,
-    aligned: aligned32 ? 0 : 4,
-    codePages,
+    ...view,
     rd8(off, set, seg) {
       const a = readIndex(off, seg, set, 1);
       return a >= 0 ? ram[a]! : cpu.read8(seg, off);

@@ -3,6 +3,7 @@
 #
 #   guests/<arch>/vmlinuz         Debian's stock kernel (bzImage): linux-image-686 or linux-image-amd64
 #   guests/<arch>/initrd.img      a busybox (static) initramfs with the kernel's virtio, ext4 and kvm modules
+#                                 and /bin/kvm-hello (needs gcc; gcc-multilib for i386)
 #   guests/<arch>/disk.ext4       a 64 MiB ext4 data disk holding marker.txt (and disk.qcow2 if qemu-img exists)
 #   guests/<arch>/KERNEL_VERSION
 #
@@ -14,6 +15,7 @@
 #     a space), in the background, and keeps a shell on the console;
 #   - `guest-bench` prints "BENCH <name> <ms>" lines timed by the guest's own clock, then
 #     "BENCH-DONE"; `guest-net` leases eth0 by DHCP and prints "NET-UP <ip>" (or "NET-FAIL …");
+#   - `kvm-hello` runs a nested guest through /dev/kvm and prints "KVM-HELLO OK …" (or "… FAIL …");
 #   - shuts down cleanly on `poweroff` or on the ACPI power button (busybox acpid).
 #
 # Needs a Debian system with apt-get, dpkg-deb, cpio, gzip and mke2fs (installed here when missing
@@ -145,6 +147,34 @@ module_closure() {
   for want in "$@"; do visit "$want"; done
 }
 
+# /bin/kvm-hello (scripts/guest-kvm-hello.c): a nested guest run through the guest kernel's KVM.
+# Static, so the busybox initramfs needs no C library; -m32 for the i386 guest.
+build_kvm_hello() {
+  local arch=$1 dst=$2 m32=
+  [ "$arch" = i386 ] && m32=-m32
+  if ! command -v gcc >/dev/null; then
+    echo "guests: gcc missing, the $arch guest has no kvm-hello (apt-get install gcc${m32:+ gcc-multilib})" >&2
+    return
+  fi
+  gcc $m32 -O2 -static -o "$dst" "$(dirname "$0")/guest-kvm-hello.c" \
+    || echo "guests: kvm-hello not built for $arch (gcc${m32:+ with gcc-multilib} needed)" >&2
+}
+
+# Guests built before kvm-hello existed get it added to their initramfs (same kernel, same files).
+add_kvm_hello() {
+  local arch=$1 initrd=$2 tmp
+  zcat "$initrd" | cpio -t --quiet 2>/dev/null | grep -qx bin/kvm-hello && return
+  command -v gcc >/dev/null || return 0
+  tmp=$(mktemp -d)
+  (cd "$tmp" && zcat "$initrd" | cpio -id --quiet)
+  build_kvm_hello "$arch" "$tmp/bin/kvm-hello"
+  if [ -x "$tmp/bin/kvm-hello" ]; then
+    (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -9) > "$initrd.new" && mv "$initrd.new" "$initrd"
+    echo "guests: added /bin/kvm-hello to $initrd"
+  fi
+  rm -rf "$tmp"
+}
+
 build_arch() {
   local arch=$1 kernel_pkg busybox_pkg
   case $arch in
@@ -154,6 +184,7 @@ build_arch() {
   esac
   local dst=$out/$arch
   if [ -s "$dst/vmlinuz" ] && [ -s "$dst/initrd.img" ] && [ -s "$dst/disk.ext4" ]; then
+    add_kvm_hello "$arch" "$dst/initrd.img"
     echo "guests: $dst is up to date"
     return
   fi
@@ -191,6 +222,7 @@ build_arch() {
   done
   ln -sf ../bin/busybox "$root/sbin/init"
   ln -sf bin/busybox "$root/init"
+  build_kvm_hello "$arch" "$root/bin/kvm-hello"
   : > "$root/lib/modules/load-order"
   local module
   for module in $(module_closure "$tmp/kernel/lib/modules/$kver/kernel" $MODULES); do

@@ -95,7 +95,9 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   if (opts.cpu !== undefined) {
     const found = findCpuModel(opts.cpu);
     if ('error' in found) throw new ConfigError(found.error);
-    cpuModel = found.model.name;
+    // The config names the model with its feature flag, so that `+vmx` reaches the CPU (and
+    // a snapshot records it): machine.ts resolves the string again with cpuModelOf.
+    cpuModel = found.model.vmx ? `${found.model.name},+vmx` : found.model.name;
   }
 
   const fwCfgFiles = opts.fwCfg.map((f) => ({

@@ -18,6 +18,8 @@ import { IoPortBus } from '../../src/memory/io-bus.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
 import { ConfigError } from '../../src/errors.js';
 import { topicHelpText } from '../../src/cli/help.js';
+import { parseCommandLine } from '../../src/cli/options.js';
+import { machineFromOptions } from '../../src/cli/machine-from-options.js';
 
 const bit = (n: number) => (1 << n) >>> 0;
 const bits = (...ns: number[]) => ns.reduce((a, n) => (a | bit(n)) >>> 0, 0);
@@ -193,6 +195,20 @@ describe('-cpu', () => {
     expect(cpuModelOf({})).toBe(PCVM_MODEL);
     expect(cpuModelOf({ cpuModel: 'pcvm32' })).toBe(PCVM32_MODEL);
     expect(() => cpuModelOf({ cpuModel: 'nope' })).toThrow(ConfigError);
+  });
+
+  it('-cpu MODEL,+vmx on the command line reaches the machine config (CPUID.1:ECX.VMX); -vmx or none leaves it off', () => {
+    const vmxOf = (...argv: string[]): boolean => {
+      const setup = machineFromOptions(parseCommandLine(argv), process.stdout);
+      setup.close();
+      return cpuModelOf(setup.config).vmx === true;
+    };
+    expect(vmxOf('-cpu', 'pcvm,+vmx')).toBe(true);
+    expect(vmxOf('-cpu', 'max,vmx=on')).toBe(true);
+    expect(vmxOf('-cpu', 'pcvm32,+vmx')).toBe(true);
+    expect(vmxOf('-cpu', 'pcvm,+vmx,-vmx')).toBe(false);
+    expect(vmxOf('-cpu', 'pcvm')).toBe(false);
+    expect(vmxOf()).toBe(false);
   });
 
   it('-cpu help lists the models, max and host', () => {

@@ -117,6 +117,22 @@ describe('write and read back; reserved bits and bad types raise #GP(0)', () => 
     for (const i of [0x17, 0xfe, 0x3a]) expect(fault(() => wr(cpu, i, rd(cpu, i)[0], rd(cpu, i)[1]))).toBe(GP);
   });
 
+  it('IA32_DEBUGCTL reads 0 and accepts 0; a feature bit (LBR, BTF, BTS...) #GPs and is logged as unimplemented', () => {
+    const lines: string[] = [];
+    const mem = new PhysicalMemory(4096);
+    mem.mapRam(0, 4096, 0);
+    const log = { enabled: (item: string) => item === 'unimp', log: (_item: string, line: string) => lines.push(line) };
+    for (const model of [PCVM_MODEL, PCVM32_MODEL]) {
+      const cpu = new X86Cpu({ mem, io: new IoPortBus(), interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, nowNs: () => 0, log: log as never }, model);
+      expect(rd(cpu, 0x1d9)).toEqual([0, 0]);
+      expect(fault(() => wr(cpu, 0x1d9, 0))).toBeUndefined();
+      for (const bit of [0, 1, 7]) expect(fault(() => wr(cpu, 0x1d9, 1 << bit))).toBe(GP);
+      expect(fault(() => wr(cpu, 0x1d9, 0, 1))).toBe(GP);
+      expect(rd(cpu, 0x1d9)).toEqual([0, 0]);
+    }
+    expect(lines[0]).toMatch(/IA32_DEBUGCTL features not implemented/);
+  });
+
   it('MISC_ENABLE: fast strings writable, read-only bits ignored, unknown bits #GP', () => {
     const cpu = newCpu();
     wr(cpu, 0x1a0, 0x1800); // clear fast strings, write the R/O bits back

@@ -19,6 +19,9 @@
  *    bits of a part without PMU, BTS and PEBS.
  *  - IA32_SYSENTER_CS/ESP/EIP (174H-176H) for SYSENTER/SYSEXIT (sysenter.ts).
  *  - IA32_TSC_AUX (C0000103H), read by RDTSCP, on models with RDTSCP.
+ *  - IA32_DEBUGCTL (1D9H): reads 0. None of its features (LBR, BTF, BTS, freeze on PMI...) is
+ *    implemented, so writing 0 is accepted and any set bit raises #GP(0) with an `unimp` log
+ *    line. Linux's KVM reads it around every VM entry; ptrace's block step would set BTF.
  *
  * The machine-check MSRs are in machine-check.ts, IA32_ARCH_CAPABILITIES in msr.ts
  * (arch-capabilities.ts). MSRs of features CPUID does not advertise (performance counters
@@ -38,6 +41,7 @@ export const enum PlatformMsr {
   SYSENTER_ESP = 0x175,
   SYSENTER_EIP = 0x176,
   MISC_ENABLE = 0x1a0,
+  DEBUGCTL = 0x1d9,
   MTRR_PHYSBASE0 = 0x200,
   MTRR_FIX64K_00000 = 0x250,
   MTRR_FIX16K_80000 = 0x258,
@@ -119,6 +123,7 @@ export function readPlatformMsr(cpu: X86Cpu, index: number): [number, number] | 
     case PlatformMsr.SYSENTER_CS: return [s.sysenterCs, 0];
     case PlatformMsr.SYSENTER_ESP: return split(s.sysenterEsp);
     case PlatformMsr.SYSENTER_EIP: return split(s.sysenterEip);
+    case PlatformMsr.DEBUGCTL: return [0, 0];
     case PlatformMsr.TSC_AUX:
       if (!(cpu.model.extEdx & ExtEdx.RDTSCP)) return undefined;
       return [p.tscAux >>> 0, 0];
@@ -184,6 +189,12 @@ export function writePlatformMsr(cpu: X86Cpu, index: number, lo: number, hi: num
       return true;
     case PlatformMsr.SYSENTER_ESP: s.sysenterEsp = sysenterAddress(cpu, lo, hi); return true;
     case PlatformMsr.SYSENTER_EIP: s.sysenterEip = sysenterAddress(cpu, lo, hi); return true;
+    case PlatformMsr.DEBUGCTL:
+      if ((lo | hi) !== 0) {
+        if (cpu.bus.log.enabled('unimp')) cpu.bus.log.log('unimp', `pcvm: IA32_DEBUGCTL features not implemented (write 0x${hi.toString(16)}:${lo.toString(16).padStart(8, '0')}): #GP`);
+        cpu.gp(0);
+      }
+      return true;
     case PlatformMsr.TSC_AUX:
       if (!(cpu.model.extEdx & ExtEdx.RDTSCP)) return false;
       if (hi !== 0) cpu.gp(0); // bits 63:32 are reserved

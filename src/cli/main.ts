@@ -11,7 +11,7 @@
  * baseline code for good (measured on 1000 hot blocks: 6.4 MIPS with the default, 17.5 with
  * 4096). The flag only takes effect at start-up, hence the shebang (Linux `env -S`).
  */
-import { ConfigError, WiringError } from '../errors.js';
+import { ConfigError, SnapshotError, WiringError } from '../errors.js';
 import { Machine } from '../machine/machine.js';
 import { pcvmVersion } from '../machine/default-firmware.js';
 import { StdioMux } from '../ui/stdio-mux.js';
@@ -20,6 +20,7 @@ import { helpText, topicHelpText, versionText } from './help.js';
 import { parseCommandLine } from './options.js';
 import { machineFromOptions } from './machine-from-options.js';
 import { openMonitors } from './monitors.js';
+import { startWithSavedState } from './start-with-saved-state.js';
 import { PcvmWebSocketServer } from '../server/websocket-server.js';
 import { GdbServer } from '../gdb/gdb-server.js';
 import { TerminalUi } from '../ui/tui/tui.js';
@@ -128,29 +129,14 @@ async function main(argv: string[]): Promise<void> {
   tui?.start();
   // -incoming and -loadvm restore a saved state before the guest runs (QEMU: a failed load
   // ends pcvm with status 1).
-  if (opts.incoming) {
-    machine.enterPausedState('inmigrate');
-    const inc = opts.incoming;
-    if (inc.kind === 'file' || inc.kind === 'exec') {
-      try {
-        machine.snapshots.migrateIncoming(inc.kind === 'file' ? `file:${inc.path}` : `exec:${inc.command}`);
-      } catch (e) {
-        process.stderr.write(`pcvm: load of migration failed: ${e instanceof Error ? e.message : String(e)}\n`);
-        machine.close();
-        process.exit(1);
-      }
-    }
-  } else if (opts.loadvm !== undefined) {
-    try {
-      machine.snapshots.load(opts.loadvm);
-    } catch (e) {
-      process.stderr.write(`pcvm: ${e instanceof Error ? e.message : String(e)}\n`);
-      machine.close();
-      process.exit(1);
-    }
+  try {
+    startWithSavedState(machine, { incoming: opts.incoming, loadvm: opts.loadvm });
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    process.stderr.write(`pcvm: ${e.message}\n`);
+    machine.close();
+    process.exit(1);
   }
-  // After an incoming migration the machine already runs (or waits under -S or `defer`).
-  if (!opts.incoming) machine.start();
 }
 
 await main(process.argv.slice(2));

@@ -23,6 +23,7 @@ import { GdbServer } from '../gdb/gdb-server.js';
 import { LineLogger } from '../machine/log.js';
 import { ConsoleTranscript } from './console-transcript.js';
 import { buildCommandLine, type MachineOptions } from './options.js';
+import { startWithSavedState } from '../cli/start-with-saved-state.js';
 
 export type { MachineOptions } from './options.js';
 
@@ -76,6 +77,7 @@ export class Machine extends EventEmitter {
   private readonly setup: HostSetup;
   private readonly serialPort: LibrarySerial;
   private readonly gdbSpec: ReturnType<typeof parseCommandLine>['gdb'];
+  private readonly savedState: Pick<ReturnType<typeof parseCommandLine>, 'incoming' | 'loadvm'>;
   private qmpSession: QmpSession | undefined;
   private qmpBuffer = '';
   private readonly qmpWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -90,6 +92,7 @@ export class Machine extends EventEmitter {
     super();
     const opts = parseCommandLine(buildCommandLine(options));
     this.gdbSpec = opts.gdb;
+    this.savedState = { incoming: opts.incoming, loadvm: opts.loadvm };
     const sink = options.log;
     // Only a stdio serial (options.extraArgs) would write to this stream: discard it.
     const nowhere = new Writable({ write: (_c, _e, cb) => cb() });
@@ -101,7 +104,9 @@ export class Machine extends EventEmitter {
       this.emit('serial', text);
     });
     setup.serial[0] = this.serialPort;
-    this.board = new Board(setup.config, { serial: setup.serial, log: setup.log });
+    // The drives and netdevs the options opened back the virtio functions, as in the CLI.
+    this.board = new Board(setup.config, { serial: setup.serial, log: setup.log, drives: setup.virtio.drives, netdevs: setup.virtio.netdevs });
+    setup.virtio.bindClock(this.board.clock);
     this.exitStatus = this.board.waitForExit();
     for (const ev of ['stop', 'resume', 'reset', 'shutdown', 'exit'] as const) {
       const f = (...args: unknown[]) => this.emit(ev, ...args);
@@ -114,13 +119,18 @@ export class Machine extends EventEmitter {
     this.board.once('exit', () => this.release());
   }
 
-  /** Starts the guest (or, with `startStopped`, waits for `cont()`), after opening the gdbstub. */
+  /**
+   * Starts the guest (or, with `startStopped`, waits for `cont()`), after opening the gdbstub
+   * and the netdevs. `-incoming`/`-loadvm` in `args` restore their state first, as the CLI
+   * does; a state that does not load rejects with a SnapshotError (the guest has not run).
+   */
   async start(): Promise<void> {
     if (this.closed) throw new Error('pcvm: Machine.start() after close()');
     if (this.started) return;
     this.started = true;
+    await Promise.all(this.setup.virtio.netdevs.map((n) => n.ready));
     if (this.gdbSpec) await GdbServer.open(this.board, this.gdbSpec, 'gdb');
-    this.board.start();
+    startWithSavedState(this.board, this.savedState);
   }
 
   /**

@@ -47,8 +47,10 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     idtBase: s.idtBase,
     idtLimit: s.idtLimit,
     cr0: s.cr0 >>> 0,
-    cr2: s.cr2 >>> 0,
-    cr3: s.cr3 >>> 0,
+    // In IA-32e mode CR2 holds a 48-bit linear address and CR3 a physical one above 4 GiB
+    // possibly: both are kept whole (a 32-bit truncation lost them).
+    cr2: s.cr2,
+    cr3: s.cr3,
     cr4: s.cr4 >>> 0,
     efer: s.efer >>> 0,
     pdpte: Array.from(s.pdpte),
@@ -88,9 +90,11 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     segBase: expectIntArray(r, 'segBase', CANON_MIN, ADDR_MAX, 8, w),
     segLimit: expectIntArray(r, 'segLimit', 0, U32, 8, w),
     segAr: expectIntArray(r, 'segAr', 0, 0x1ffff, 8, w),
-    gdtBase: expectInt(r, 'gdtBase', 0, ADDR_MAX, w),
+    // LGDT/LIDT in 64-bit mode keep the base as a signed canonical number (exec-0f.ts):
+    // Linux's GDT and IDT are at 0xfffffe00_00000000 and up, negative here.
+    gdtBase: expectInt(r, 'gdtBase', CANON_MIN, ADDR_MAX, w),
     gdtLimit: expectInt(r, 'gdtLimit', 0, 0xffff, w),
-    idtBase: expectInt(r, 'idtBase', 0, ADDR_MAX, w),
+    idtBase: expectInt(r, 'idtBase', CANON_MIN, ADDR_MAX, w),
     idtLimit: expectInt(r, 'idtLimit', 0, 0xffff, w),
     cr0: expectInt(r, 'cr0', 0, U32, w),
     cr2: expectInt(r, 'cr2', 0, ADDR_MAX, w),

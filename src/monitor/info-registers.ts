@@ -23,9 +23,8 @@ export function formatRegisters(cpu: X86Cpu): string {
   for (let i = 0; i < 8; i++) {
     const name = SEG_NAMES[i]!;
     const ar = s.segAr[i]!;
-    // QEMU prints the descriptor's high-dword flags (bits 8-23 of the second dword).
-    const flags = ((ar & 0xf0ff) << 8) >>> 0;
-    let line = `${name.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex(s.segBase[i]!, 8)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
+    const flags = descriptorFlags(ar, s.segLimit[i]!);
+    let line = `${name.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex(s.segBase[i]!, 8)} ${hex(s.segLimit[i]!, 8)} ${hex(flags, 8)}`;
     if (cpu.protectedMode && !(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
     lines.push(line);
   }
@@ -80,8 +79,8 @@ function formatRegisters64(cpu: X86Cpu): string {
   ];
   for (let i = 0; i < 8; i++) {
     const ar = s.segAr[i]!;
-    const flags = ((ar & 0xf0ff) << 8) >>> 0;
-    let line = `${SEG_NAMES[i]!.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex64(s.segBase[i]!)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
+    const flags = descriptorFlags(ar, s.segLimit[i]!);
+    let line = `${SEG_NAMES[i]!.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex64(s.segBase[i]!)} ${hex(s.segLimit[i]!, 8)} ${hex(flags, 8)}`;
     if (!(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
     lines.push(line);
   }
@@ -93,6 +92,17 @@ function formatRegisters64(cpu: X86Cpu): string {
   lines.push(`EFER=${hex(0, 8)}${hex(s.efer, 8)}`);
   lines.push(...formatFpuRegisters(cpu));
   return lines.join('\n');
+}
+
+/**
+ * QEMU's flags column: bits 8-23 of the descriptor's second dword (SDM Vol. 3A 3.4.5), as the
+ * segment cache keeps it — type, S, DPL, P, limit 19:16, AVL, L, D/B, G. The limit bits come
+ * back from the expanded limit (in 4 KiB units when G is set): Linux's flat __KERNEL_CS shows
+ * as 00cf9b00.
+ */
+function descriptorFlags(ar: number, limit: number): number {
+  const rawLimit = ar & Ar.G ? limit >>> 12 : limit >>> 0;
+  return ((((ar & 0xf0ff) << 8) | (((rawLimit >>> 16) & 0xf) << 16)) & 0x00ffff00) >>> 0;
 }
 
 /** QEMU's ` DPL=0 CS32 [-R-]` style suffix. */

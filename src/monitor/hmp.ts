@@ -50,7 +50,8 @@ const INFO: Record<string, { args?: string; help: string; run(m: Machine, sessio
       return `VM status: paused (${st.state})`;
     },
   },
-  registers: { help: 'show the cpu registers', run: (m) => formatRegisters(m.cpu) },
+  // QEMU 7.2 heads the dump with the CPU's index after an empty line.
+  registers: { help: 'show the cpu registers', run: (m) => `\nCPU#0\n${formatRegisters(m.cpu)}` },
   cpus: { help: 'show infos for each CPU', run: () => `* CPU #0: thread_id=${process.pid}` },
   pic: { help: 'show PIC state', run: (m) => m.pic.infoPic() },
   lapic: { help: 'show local apic state', run: (m) => m.infoLapic() },

@@ -1,7 +1,8 @@
 /**
  * `info registers` in QEMU's x86 layout (EFL flags in QEMU's order: D O S Z A P C) (target/i386/cpu-dump.c:
  * the 32-bit form, or the 64-bit form while EFER.LMA is set), so that scripts that parse QEMU's
- * output parse ours.
+ * output parse ours. As qemu-system-x86_64 (whose target_ulong is 64 bits), the debug registers
+ * have 16 digits in both forms, and HMP dumps with CPU_DUMP_FPU: the x87 and SSE registers follow.
  */
 import type { X86Cpu } from '../cpu/x86/cpu.js';
 import { Ar, Fl, SEG_NAMES } from '../cpu/x86/state.js';
@@ -22,19 +23,39 @@ export function formatRegisters(cpu: X86Cpu): string {
   for (let i = 0; i < 8; i++) {
     const name = SEG_NAMES[i]!;
     const ar = s.segAr[i]!;
-    // QEMU prints the descriptor's high-dword flags (bits 8-23 of the second dword).
-    const flags = ((ar & 0xf0ff) << 8) >>> 0;
-    let line = `${name.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex(s.segBase[i]!, 8)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
+    const flags = descriptorFlags(ar, s.segLimit[i]!);
+    let line = `${name.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex(s.segBase[i]!, 8)} ${hex(s.segLimit[i]!, 8)} ${hex(flags, 8)}`;
     if (cpu.protectedMode && !(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
     lines.push(line);
   }
   lines.push(`GDT=     ${hex(s.gdtBase, 8)} ${hex(s.gdtLimit, 8)}`);
   lines.push(`IDT=     ${hex(s.idtBase, 8)} ${hex(s.idtLimit, 8)}`);
   lines.push(`CR0=${hex(s.cr0, 8)} CR2=${hex(s.cr2, 8)} CR3=${hex(s.cr3, 8)} CR4=${hex(s.cr4, 8)}`);
-  lines.push(`DR0=${hex(s.dr[0]!, 8)} DR1=${hex(s.dr[1]!, 8)} DR2=${hex(s.dr[2]!, 8)} DR3=${hex(s.dr[3]!, 8)} `);
-  lines.push(`DR6=${hex(s.dr[6]!, 8)} DR7=${hex(s.dr[7]!, 8)}`);
+  const dr = (i: number) => hexHalves(s.dr[i]!, 0);
+  lines.push(`DR0=${dr(0)} DR1=${dr(1)} DR2=${dr(2)} DR3=${dr(3)} `);
+  lines.push(`DR6=${dr(6)} DR7=${dr(7)}`);
   lines.push(`EFER=${hex(0, 8)}${hex(s.efer, 8)}`);
+  lines.push(...formatFpuRegisters(cpu));
   return lines.join('\n');
+}
+
+/**
+ * QEMU's CPU_DUMP_FPU part: FCW, FSW (with TOP), the abridged tag byte (bit i set when the
+ * PHYSICAL register Ri is not empty, as FXSAVE stores it), MXCSR; R0-R7 as significand and
+ * sign+exponent; XMM0-7, or XMM0-15 in 64-bit mode (high quadword first).
+ */
+function formatFpuRegisters(cpu: X86Cpu): string[] {
+  const fpu = cpu.fpu;
+  let ftw = 0;
+  for (let i = 0; i < 8; i++) if (((fpu.ftw >> (2 * i)) & 3) !== 3) ftw |= 1 << i;
+  const lines = [`FCW=${hex(fpu.fcw, 4)} FSW=${hex(fpu.statusWord(), 4)} [ST=${fpu.top & 7}] FTW=${hex(ftw, 2)} MXCSR=${hex(cpu.sse.mxcsr, 8)}`];
+  const fpr = (i: number) => `FPR${i}=${hexHalves(fpu.mant[2 * i]!, fpu.mant[2 * i + 1]!)} ${hex(fpu.exp[i]!, 4)}`;
+  for (let i = 0; i < 8; i += 2) lines.push(`${fpr(i)} ${fpr(i + 1)}`);
+  const x = cpu.sse.u32;
+  const xmm = (i: number) => `XMM${String(i).padStart(2, '0')}=${hexHalves(x[4 * i + 2]!, x[4 * i + 3]!)} ${hexHalves(x[4 * i]!, x[4 * i + 1]!)}`;
+  const count = cpu.mode64 ? 16 : 8;
+  for (let i = 0; i < count; i += 2) lines.push(`${xmm(i)} ${xmm(i + 1)}`);
+  return lines;
 }
 
 /** A 64-bit value given as a signed number (addresses, bases) or as halves. */
@@ -58,8 +79,8 @@ function formatRegisters64(cpu: X86Cpu): string {
   ];
   for (let i = 0; i < 8; i++) {
     const ar = s.segAr[i]!;
-    const flags = ((ar & 0xf0ff) << 8) >>> 0;
-    let line = `${SEG_NAMES[i]!.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex64(s.segBase[i]!)} ${hex(s.segLimit[i]!, 8)} ${hex(flags & 0x00ffff00, 8)}`;
+    const flags = descriptorFlags(ar, s.segLimit[i]!);
+    let line = `${SEG_NAMES[i]!.padEnd(3)}=${hex(s.segSel[i]!, 4)} ${hex64(s.segBase[i]!)} ${hex(s.segLimit[i]!, 8)} ${hex(flags, 8)}`;
     if (!(ar & Ar.UNUSABLE)) line += segmentAttributes(ar);
     lines.push(line);
   }
@@ -69,7 +90,19 @@ function formatRegisters64(cpu: X86Cpu): string {
   lines.push(`DR0=${hexLinear(s.dr[0]!)} DR1=${hexLinear(s.dr[1]!)} DR2=${hexLinear(s.dr[2]!)} DR3=${hexLinear(s.dr[3]!)} `);
   lines.push(`DR6=${hex64(s.dr[6]!)} DR7=${hex64(s.dr[7]!)}`);
   lines.push(`EFER=${hex(0, 8)}${hex(s.efer, 8)}`);
+  lines.push(...formatFpuRegisters(cpu));
   return lines.join('\n');
+}
+
+/**
+ * QEMU's flags column: bits 8-23 of the descriptor's second dword (SDM Vol. 3A 3.4.5), as the
+ * segment cache keeps it — type, S, DPL, P, limit 19:16, AVL, L, D/B, G. The limit bits come
+ * back from the expanded limit (in 4 KiB units when G is set): Linux's flat __KERNEL_CS shows
+ * as 00cf9b00.
+ */
+function descriptorFlags(ar: number, limit: number): number {
+  const rawLimit = ar & Ar.G ? limit >>> 12 : limit >>> 0;
+  return ((((ar & 0xf0ff) << 8) | (((rawLimit >>> 16) & 0xf) << 16)) & 0x00ffff00) >>> 0;
 }
 
 /** QEMU's ` DPL=0 CS32 [-R-]` style suffix. */

@@ -55,14 +55,17 @@ export class TmuxSession {
     this.tmux('resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows));
   }
 
-  /** Waits until `test` holds for the screen; throws with the screen when it does not in time. */
-  async waitFor(what: string, test: (screen: string[]) => boolean, timeoutMs = 20_000): Promise<string[]> {
+  /**
+   * Waits until `test` holds for the screen; throws with the screen when it does not in time.
+   * Each look runs tmux once: a wait of many minutes (a guest booting) wants a longer `pollMs`.
+   */
+  async waitFor(what: string, test: (screen: string[]) => boolean, timeoutMs = 20_000, pollMs = 50): Promise<string[]> {
     const start = Date.now();
     for (;;) {
       const screen = this.screen();
       if (test(screen)) return screen;
       if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}; screen:\n${screen.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 

@@ -117,7 +117,12 @@ describe.skipIf(!existsSync(CHROMIUM))('web console page in headless Chromium', 
     rmSync(profile, { recursive: true, force: true });
   });
 
-  const consoleText = (page: Page) => page.locator('#serial .xterm-rows').innerText();
+  /**
+   * The terminal's rows, one string each (blank rows kept: innerText would drop them), with
+   * the no-break spaces xterm.js's DOM renderer draws for spaces made plain.
+   */
+  const consoleRows = (page: Page) => page.locator('#serial .xterm-rows > div')
+    .evaluateAll((rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
 
   it('types a command into the COM1 terminal and reads its output; the monitor prompt answers info status', async () => {
     const { com1, port } = await start();
@@ -134,13 +139,18 @@ describe.skipIf(!existsSync(CHROMIUM))('web console page in headless Chromium', 
       await page.keyboard.press('Enter');
       // The guest's answer, on its own line of the terminal, after the echoed command line.
       await until(() => com1.text().includes('typed-in-chromium\r\npcvm> '), () => com1.text());
-      // xterm.js's DOM renderer draws spaces as no-break spaces.
-      await page.waitForFunction(() => (document.querySelector('#serial .xterm-rows')?.textContent ?? '')
-        .replace(/\u00a0/g, ' ').includes('pcvm> echo typed-in-chromium'));
-      const lines = (await consoleText(page)).split('\n').map((l) => l.replace(/\u00a0/g, ' ').trimEnd());
+      // The page gets those bytes over /serial some time after the guest wrote them, and xterm.js
+      // draws them on a later animation frame: under load the command line can be on screen
+      // while the row after it is still blank. Wait until that row has text, then check it.
+      await page.waitForFunction(() => {
+        const rows = [...document.querySelectorAll('#serial .xterm-rows > div')].map((r) => (r.textContent ?? '').trim());
+        const cmd = rows.findIndex((r) => r.replace(/\u00a0/g, ' ') === 'pcvm> echo typed-in-chromium');
+        return cmd >= 0 && (rows[cmd + 1] ?? '') !== '';
+      });
+      const lines = await consoleRows(page);
       const cmd = lines.findIndex((l) => l === 'pcvm> echo typed-in-chromium');
       expect(cmd, lines.join('\n')).toBeGreaterThanOrEqual(0);
-      expect(lines[cmd + 1]).toBe('typed-in-chromium');
+      expect(lines[cmd + 1], lines.join('\n')).toBe('typed-in-chromium');
 
       await page.locator('#monitor-input').fill('info status');
       await page.locator('#monitor-input').press('Enter');

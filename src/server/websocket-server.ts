@@ -13,7 +13,8 @@
  *             The handshake response says which with `X-Pcvm-Serial-Role: writer|reader`.
  *
  * Limits: binds 127.0.0.1 unless told otherwise and refuses a non-loopback address without a
- * token (see websocket-access.ts for the token, Host and Origin checks); frames above
+ * token (see websocket-access.ts for the token, Host and Origin checks; a wrong token is closed
+ * with 1008, a foreign Host or Origin refused with 403); frames above
  * MAX_PAYLOAD_BYTES close the connection (1009); at most MAX_CONNECTIONS clients (503 beyond);
  * a client that does not read — its `bufferedAmount` above MAX_BUFFERED_BYTES — is
  * disconnected rather than buffered for without bound (a console with silent gaps would mislead).
@@ -31,7 +32,8 @@ import { WebConsoleFiles } from './web-console.js';
 
 export const DEFAULT_WEBSOCKET_HOST = '127.0.0.1';
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
-export const MAX_CONNECTIONS = 16;
+/** Enough for a room of browsers and tools at once; each idle client costs a socket and a few KiB. */
+export const MAX_CONNECTIONS = 128;
 export const MAX_BUFFERED_BYTES = 1 << 20;
 
 export interface WebSocketServerOptions {
@@ -153,10 +155,22 @@ export class PcvmWebSocketServer {
       return refuse(400, 'bad request target');
     }
     const refusal = checkAccess(req, url, this.policy);
-    if (refusal) return refuse(refusal.status, refusal.reason);
+    // A foreign Host or Origin is refused before the handshake (DNS rebinding, cross-site pages).
+    if (refusal && refusal.status !== 401) return refuse(refusal.status, refusal.reason);
     const path = url.pathname;
     if (path !== '/monitor' && path !== '/qmp' && path !== '/serial') return refuse(404, 'no such endpoint');
     if (path === '/serial' && !this.console) return refuse(404, 'no serial port to serve');
+    if (refusal) {
+      // A missing or wrong token: the handshake completes and the connection is closed at once
+      // with 1008 (policy violation, RFC 6455 7.4.1), which a browser's onclose can show; a
+      // refused handshake reaches page scripts only as an unexplained error. The connection
+      // never counts against the cap and nothing is served on it.
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => {});
+        ws.close(1008, 'invalid token');
+      });
+      return;
+    }
     if (this.clients.size >= this.maxConnections) return refuse(503, 'too many connections');
     const role = path === '/serial' ? (this.serialClients.length === 0 ? 'writer' : 'reader') : undefined;
     const addRole = (headers: string[]) => {

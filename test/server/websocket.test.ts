@@ -145,12 +145,19 @@ describe('WebSocket server endpoints', () => {
 });
 
 describe('WebSocket server defences', () => {
-  it('requires the token, by query, Authorization: Bearer or X-Pcvm-Token, and checks it', async () => {
+  it('requires the token, by query, Authorization: Bearer or X-Pcvm-Token; a missing or wrong one is closed with 1008', async () => {
     const { port } = await start({ token: 's3cret' }, false);
-    await expect(connect(port, '/monitor')).rejects.toThrow('HTTP 401');
-    await expect(connect(port, '/monitor?token=wrong')).rejects.toThrow('HTTP 401');
-    await expect(connect(port, '/monitor?token=s3cre')).rejects.toThrow('HTTP 401');
-    await expect(connect(port, '/monitor', { headers: { Authorization: 'Bearer nope' } })).rejects.toThrow('HTTP 401');
+    const refused = async (path: string, options: WebSocket.ClientOptions = {}) => {
+      const c = await connect(port, path, options);
+      const code = await c.closed;
+      expect(c.frames).toEqual([]); // nothing served first (QMP would greet)
+      return code;
+    };
+    expect(await refused('/monitor')).toBe(1008);
+    expect(await refused('/monitor?token=wrong')).toBe(1008);
+    expect(await refused('/qmp?token=s3cre')).toBe(1008);
+    expect(await refused('/serial', { headers: { Authorization: 'Bearer nope' } })).toBe(1008);
+    expect(server!.connectionCount).toBe(0);
     await connect(port, '/monitor?token=s3cret');
     await connect(port, '/monitor', { headers: { Authorization: 'Bearer s3cret' } });
     const c = await connect(port, '/monitor', { headers: { 'X-Pcvm-Token': 's3cret' } });
@@ -182,8 +189,25 @@ describe('WebSocket server defences', () => {
     expect(await reply(d, 'info status')).toBe('VM status: paused\r\n');
   });
 
-  it('caps connections at 16 (503 beyond) and admits again when one leaves', async () => {
+  it('closes a connection that sends a 10 MB frame (1009), and serves on', async () => {
     const { port } = await start({}, false);
+    const c = await connect(port, '/qmp');
+    c.ws.send(Buffer.alloc(10 * 1024 * 1024, 0x7b));
+    expect(await c.closed).toBe(1009);
+    const d = await connect(port, '/monitor');
+    expect(await reply(d, 'info status')).toBe('VM status: paused\r\n');
+  });
+
+  it('serves 100 concurrent clients: each gets its own answer', async () => {
+    const { port } = await start({}, false);
+    const clients = await Promise.all(Array.from({ length: 100 }, () => connect(port, '/monitor')));
+    expect(server!.connectionCount).toBe(100);
+    const answers = await Promise.all(clients.map((c, i) => reply(c, `p ${i} + 1`)));
+    expect(answers).toEqual(clients.map((_, i) => `0x${(i + 1).toString(16)}\r\n`));
+  });
+
+  it('caps connections (503 beyond) and admits again when one leaves', async () => {
+    const { port } = await start({ maxConnections: 16 }, false);
     const open: Client[] = [];
     for (let i = 0; i < 16; i++) open.push(await connect(port, i % 2 ? '/monitor' : '/serial'));
     await expect(connect(port, '/monitor')).rejects.toThrow('HTTP 503');

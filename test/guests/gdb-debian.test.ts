@@ -11,7 +11,7 @@
  * System.map) and /usr/bin/gdb exists. Figures (boot, typing → breakpoint) go to the console.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ import { describe, expect, it } from 'vitest';
 import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
 
 const GDB = '/usr/bin/gdb';
-const BOOT_MS = 900_000;
+// A loaded 2-core host has needed over 20 minutes for the amd64 guest (idle: 6-8).
+const BOOT_MS = 1_800_000;
 const STEP_MS = 300_000;
 
 interface Arch {
@@ -162,6 +163,8 @@ for (const arch of ARCHES) {
         const stopped = await gdb.waitFor(new RegExp(`Breakpoint 1, 0x0*${address} in`), STEP_MS);
         const status = await gdb.done;
         const out = gdb.out;
+        const gdbLog = consoleLogFile(`gdb-debian-${arch.name}-gdb`);
+        if (gdbLog) writeFileSync(gdbLog, out);
         expect(status, out).toBe(0);
 
         // The target description follows the CPU's mode.

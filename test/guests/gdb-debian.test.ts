@@ -61,49 +61,59 @@ function symbolAddress(systemMap: string, symbol: string): string {
   return m[1]!.replace(/^0+/, '');
 }
 
-/** gdb in batch mode, its output readable while it runs. */
+/**
+ * gdb in batch mode, its output readable while it runs: `out` is what it prints (stdout),
+ * `log` its messages and `set debug remote` packet log (stderr), kept apart so that the packet
+ * log cannot split a line of the output.
+ */
 function runGdb(commands: string[], timeoutMs: number) {
   const args = ['-batch', '-nx'];
   for (const c of commands) args.push('-ex', c);
   const child = spawn(GDB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
+  const text = { out: '', log: '' };
   const waiters = new Set<() => void>();
-  const take = (d: Buffer) => {
-    out += d.toString();
+  let finished = false;
+  child.stdout.on('data', (d: Buffer) => {
+    text.out += d.toString();
     for (const w of waiters) w();
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    text.log += d.toString();
+    for (const w of waiters) w();
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise<number | null>((resolve) => child.on('close', (status) => {
     clearTimeout(timer);
+    // Before the waiters look: one that finds no match must see that gdb has ended.
+    finished = true;
     for (const w of waiters) w();
     resolve(status);
   }));
-  let finished = false;
-  void done.then(() => (finished = true));
   return {
     get out() {
-      return out;
+      return text.out;
+    },
+    get log() {
+      return text.log;
     },
     done,
-    /** Resolves with the time (ms, performance.now) at which `pattern` showed in gdb's output. */
-    waitFor(pattern: RegExp, ms: number): Promise<number> {
+    /** Resolves with the time (ms, performance.now) at which `pattern` showed in gdb's output or log. */
+    waitFor(pattern: RegExp, ms: number, stream: 'out' | 'log' = 'out'): Promise<number> {
       return new Promise((resolve, reject) => {
         const w = () => {
-          if (pattern.test(out)) {
+          if (pattern.test(text[stream])) {
             waiters.delete(w);
             clearTimeout(t);
             resolve(performance.now());
           } else if (finished) {
             waiters.delete(w);
             clearTimeout(t);
-            reject(new Error(`gdb ended before ${pattern}:\n${out}`));
+            reject(new Error(`gdb ended before ${pattern}:\n${text.out}\n${text.log}`));
           }
         };
         const t = setTimeout(() => {
           waiters.delete(w);
-          reject(new Error(`no ${pattern} from gdb within ${ms} ms:\n${out}`));
+          reject(new Error(`no ${pattern} from gdb within ${ms} ms:\n${text.out}\n${text.log}`));
         }, ms);
         waiters.add(w);
         w();
@@ -157,15 +167,15 @@ for (const arch of ARCHES) {
           'detach',
         ], BOOT_MS);
         // gdb waits in `continue`: the guest's shell runs uname, which enters the kernel there.
-        await gdb.waitFor(/Sending packet: \$vCont;c#/, STEP_MS);
+        await gdb.waitFor(/Sending packet: \$vCont;c#/, STEP_MS, 'log');
         const typed = performance.now();
         vm.type('uname -a\n');
         const stopped = await gdb.waitFor(new RegExp(`Breakpoint 1, 0x0*${address} in`), STEP_MS);
         const status = await gdb.done;
         const out = gdb.out;
         const gdbLog = consoleLogFile(`gdb-debian-${arch.name}-gdb`);
-        if (gdbLog) writeFileSync(gdbLog, out);
-        expect(status, out).toBe(0);
+        if (gdbLog) writeFileSync(gdbLog, `${out}\n---- stderr ----\n${gdb.log}`);
+        expect(status, `${out}\n${gdb.log}`).toBe(0);
 
         // The target description follows the CPU's mode.
         expect(out).toContain(`(currently "${arch.gdbArch}")`);

@@ -6,6 +6,8 @@
 #                                 and /bin/kvm-hello (needs gcc; gcc-multilib for i386)
 #   guests/<arch>/disk.ext4       a 64 MiB ext4 data disk holding marker.txt (and disk.qcow2 if qemu-img exists)
 #   guests/<arch>/KERNEL_VERSION
+#   guests/<arch>/System.map      the kernel's symbol table, from linux-image-<kver>-dbg (for gdb:
+#                                 `break *ADDR` on a kernel function; boot with nokaslr)
 #
 # Usage: npm run guests [-- i386|amd64|all [OUT_DIR]]      (defaults: all, ./guests)
 #
@@ -175,6 +177,36 @@ add_kvm_hello() {
   rm -rf "$tmp"
 }
 
+# The Debian package version a bzImage was built as ("6.1.192-2"), from the kernel version string
+# its setup header points to (boot protocol: kernel_version at 0x20E, offset from 0x200).
+kernel_debian_version() {
+  local image=$1 off
+  off=$(od -An -tu2 -j $((0x20e)) -N2 "$image" | tr -d ' ')
+  dd if="$image" bs=1 skip=$((0x200 + off)) count=256 2>/dev/null | tr '\0' '\n' \
+    | sed -n '1s/.* Debian \([^ ]*\) .*/\1/p'
+}
+
+# Writes $2/System.map for the kernel in $2/vmlinuz. The linux-image package's own
+# /boot/System.map is a placeholder ("The real System.map is in the linux-image-<version>-dbg
+# package"), so the map comes from that -dbg package (~800 MB to download, of which only the
+# 3-4 MB map is kept), pinned to the exact build of vmlinuz.
+fetch_system_map() {
+  local arch=$1 dst=$2 kver debver tmp
+  kver=$(cat "$dst/KERNEL_VERSION")
+  debver=$(kernel_debian_version "$dst/vmlinuz")
+  [ -n "$debver" ] || { echo "guests: cannot read the Debian version of $dst/vmlinuz; no System.map" >&2; return; }
+  tmp=$(mktemp -d)
+  echo "guests: fetching System.map from linux-image-$kver-dbg $debver (large download)"
+  if (cd "$tmp" && apt-get download -qq "linux-image-$kver-dbg:$arch=$debver" >/dev/null 2>"$tmp/apt.log"); then
+    dpkg-deb --fsys-tarfile "$tmp"/linux-image-*-dbg_*.deb | tar -x -C "$tmp" "./usr/lib/debug/boot/System.map-$kver"
+    cp "$tmp/usr/lib/debug/boot/System.map-$kver" "$dst/System.map"
+  else
+    cat "$tmp/apt.log" >&2
+    echo "guests: linux-image-$kver-dbg=$debver is not available; no System.map" >&2
+  fi
+  rm -rf "$tmp"
+}
+
 build_arch() {
   local arch=$1 kernel_pkg busybox_pkg
   case $arch in
@@ -185,6 +217,7 @@ build_arch() {
   local dst=$out/$arch
   if [ -s "$dst/vmlinuz" ] && [ -s "$dst/initrd.img" ] && [ -s "$dst/disk.ext4" ]; then
     add_kvm_hello "$arch" "$dst/initrd.img"
+    [ -s "$dst/System.map" ] || fetch_system_map "$arch" "$dst"
     echo "guests: $dst is up to date"
     return
   fi
@@ -238,6 +271,7 @@ build_arch() {
   if command -v qemu-img >/dev/null; then qemu-img convert -O qcow2 "$dst/disk.ext4" "$dst/disk.qcow2"; fi
   echo "$kver" > "$dst/KERNEL_VERSION"
   rm -rf "$tmp"
+  fetch_system_map "$arch" "$dst"
   echo "guests: $dst: vmlinuz ($kver), initrd.img, disk.ext4"
 }
 

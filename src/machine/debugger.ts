@@ -1,7 +1,8 @@
 /**
  * MachineDebugger: breakpoints, watchpoints and single-step for a debugger front end (the
  * gdbstub, src/gdb). Nothing is written into guest memory: a breakpoint is an address the
- * CPU's run loop compares before each instruction (through `X86Cpu.debugHook`), as QEMU's
+ * CPU's run loop compares before each interpreted instruction (through `X86Cpu.debugHook`),
+ * and translated code runs only in blocks that hold no breakpoint (mayRunBlock), as QEMU's
  * TCG checks its breakpoint list when it translates a block.
  *
  * Addresses are linear (CS base + EIP, as QEMU compares them): below 2^32 outside IA-32e
@@ -51,6 +52,8 @@ export class MachineDebugger implements CpuDebugHook {
   private readonly watchedPages = new Set<number>();
   private stepping = false;
   private stepStarted = false;
+  /** The step began on a halted CPU: the interrupt that wakes it is the step. */
+  private stepFromHalt = false;
   /** Linear PC the VM resumes at: its breakpoint is not taken again before it executes. */
   private resumePc = -1;
   private pending: DebugStop | undefined;
@@ -116,6 +119,7 @@ export class MachineDebugger implements CpuDebugHook {
   armStep(): void {
     this.stepping = true;
     this.stepStarted = false;
+    this.stepFromHalt = this.cpu.s.halted;
     this.update();
   }
 
@@ -127,6 +131,13 @@ export class MachineDebugger implements CpuDebugHook {
 
   /** The stop the CPU asked for since the last call, if any (the Machine's run loop asks). */
   takeStop(): DebugStop | undefined {
+    // A stepped HLT: no next instruction comes until an interrupt, so the step ends here,
+    // with the PC after the HLT (as the single-step trap after a HLT reports it).
+    if (this.stepping && this.stepStarted && this.cpu.s.halted && this.pending === undefined) {
+      this.stepping = false;
+      this.pending = { kind: 'step' };
+      this.update();
+    }
     const p = this.pending;
     if (p !== undefined) {
       this.pending = undefined;
@@ -142,6 +153,27 @@ export class MachineDebugger implements CpuDebugHook {
   // ============================================================================================
   // CpuDebugHook
 
+  /**
+   * A single step holds interrupts (QEMU's SSTEP_NOIRQ), except on a halted CPU: there only
+   * an interrupt can make progress, and the step ends on entry to its handler.
+   */
+  get holdsInterrupts(): boolean {
+    return this.stepping && !this.cpu.s.halted;
+  }
+
+  mayRunBlock(_cpu: X86Cpu, bytes: number): boolean {
+    if (this.stepping || this.watchpoints.length > 0 || this.pending !== undefined) return false;
+    const pc = this.linearPc();
+    const space = this.cpu.lma ? TWO_POW_48 : 2 ** 32;
+    for (const set of [this.swBreakpoints, this.hwBreakpoints]) {
+      for (const a of set) {
+        const d = a - pc;
+        if ((d < 0 ? d + space : d) < bytes) return false;
+      }
+    }
+    return true;
+  }
+
   beforeInstruction(cpu: X86Cpu): boolean {
     if (this.pending !== undefined) {
       // A watchpoint fired in the previous instruction: stop now, before the next one.
@@ -150,6 +182,12 @@ export class MachineDebugger implements CpuDebugHook {
     }
     if (this.stepping) {
       if (this.stepStarted) {
+        this.stepping = false;
+        this.update();
+        return this.stopWith({ kind: 'step' });
+      }
+      // Woken from HLT, the CPU is at the first instruction of the interrupt's handler.
+      if (this.stepFromHalt) {
         this.stepping = false;
         this.update();
         return this.stopWith({ kind: 'step' });

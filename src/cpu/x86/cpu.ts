@@ -1160,6 +1160,8 @@ export class X86Cpu {
       // Interrupts are taken at instruction boundaries, after the STI/MOV SS shadow.
       if (s.interruptShadow) {
         s.interruptShadow = 0;
+      } else if (this.debugHook?.holdsInterrupts === true) {
+        // A debugger's single step runs the instruction at PC, not a handler (debug-hook.ts).
       } else if (s.nmiPending && !s.nmiBlocked) {
         s.nmiPending = false;
         s.nmiBlocked = true;
@@ -1179,12 +1181,12 @@ export class X86Cpu {
       const engine = this.blockEngine;
       try {
         while (left > 0) {
-          // Debugger check point (debug-hook.ts): no translated code runs while a debugger
-          // watches (breakpoints, watchpoints and single steps are checked per instruction).
+          // Debugger check point (debug-hook.ts): the hook sees each instruction the
+          // interpreter runs and each start of translated code, whose blocks it vets.
           const hook = this.debugHook;
           if (hook !== undefined && hook.beforeInstruction(this)) break;
           // Translated code for a run of instructions, else one interpreted instruction.
-          const n = engine === undefined || hook !== undefined ? 0 : engine.runBlock(this, left);
+          const n = engine === undefined ? 0 : engine.runBlock(this, left);
           if (n === 0) this.step();
           left -= n === 0 ? 1 : n;
           if (s.halted || this.exitRequested || s.interruptShadow || this.vmxNonRoot) break;

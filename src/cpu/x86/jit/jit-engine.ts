@@ -155,6 +155,9 @@ export class JitEngine implements BlockEngine {
       }
     }
     if (b.length === 0 || b.length > budget) return 0;
+    // A debugger's breakpoint among the block's bytes, or a step or watchpoint: interpret.
+    const hook = cpu.debugHook;
+    if (hook !== undefined && !hook.mayRunBlock(cpu, b.end - b.index)) return 0;
     this.current = b;
     this.stats.blocksRun++;
     const n = b.run(budget);

@@ -115,11 +115,18 @@ export function consoleLogFile(name) {
   return process.env.PCVM_GUEST_LOG_DIR ? join(process.env.PCVM_GUEST_LOG_DIR, `${name}.console.txt`) : undefined;
 }
 
+/**
+ * `BENCH name ms` at the end of a console line. The benchmark runs in the background while the
+ * shell starts, so its first line can follow the prompt and the shell's cursor query on the
+ * same console line ("guest:/# \x1b[6nBENCH md5-32M 74950").
+ */
+export const BENCH_LINE = /BENCH (\S+) (\d+)$/;
+
 /** Parses `BENCH name ms` lines into { name: ms }. */
 export function benchFigures(lines) {
   const figures = {};
   for (const { text } of lines) {
-    const m = /^BENCH (\S+) (\d+)$/.exec(text.trim());
+    const m = BENCH_LINE.exec(text.trim());
     if (m) figures[m[1]] = Number(m[2]);
   }
   return figures;

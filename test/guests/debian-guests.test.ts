@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
-import { benchFigures, consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { BENCH_LINE, benchFigures, consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
 
 // On an idle host the i386 guest boots in about 4 minutes and the amd64 guest in about 10; a
 // host shared with other work has taken three times as long.
@@ -31,11 +31,11 @@ for (const arch of ['i386', 'amd64'] as const) {
         // time the line takes to reach us).
         const figures = benchFigures(vm.lines);
         expect(Object.keys(figures)).toEqual(['md5-32M', 'gzip-8M', 'sh-loop-20k', 'fork-200']);
-        const benchLines = vm.lines.filter((l: { text: string }) => l.text.startsWith('BENCH '));
+        const benchLines = vm.lines.filter((l: { text: string }) => BENCH_LINE.test(l.text.trim()));
         for (let i = 1; i < benchLines.length; i++) {
           const hostMs = (benchLines[i].t - benchLines[i - 1].t) * 1000;
-          const guestMs = figures[benchLines[i].text.split(' ')[1]];
-          expect(Math.abs(guestMs - hostMs), `${benchLines[i].text} vs host ${hostMs.toFixed(0)} ms`).toBeLessThan(hostMs * 0.1 + 60);
+          const guestMs = figures[BENCH_LINE.exec(benchLines[i].text.trim())![1]!];
+          expect(Math.abs(guestMs - hostMs), `${benchLines[i].text.trim()} vs host ${hostMs.toFixed(0)} ms`).toBeLessThan(hostMs * 0.1 + 60);
         }
       } finally {
         vm.kill();

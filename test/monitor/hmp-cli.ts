@@ -17,13 +17,15 @@ export async function until(cond: () => boolean, what: string, ms = 15_000): Pro
  * Starts `pcvm -S ARGS` (ARGS put the monitor on stdio), types `command` at the first prompt
  * and returns its output lines (no echo, no prompt). `cleanups` gets the process's kill.
  */
-export async function hmpLinesFromCli(args: string[], command: string, cleanups: (() => void)[]): Promise<string[]> {
+export async function hmpLinesFromCli(args: string[], command: string, cleanups: (() => void)[], prelude = ''): Promise<string[]> {
   const child: ChildProcess = spawn(process.execPath, [CLI, '-S', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   cleanups.push(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  // `prelude`: what reaches the monitor first (C-a c under -nographic's mux).
+  if (prelude) child.stdin!.write(prelude);
   await until(() => out.includes('(qemu) ') || child.exitCode !== null, 'the prompt');
   if (!out.includes('(qemu) ')) throw new Error(`pcvm exited: ${err}`);
   const before = out.length;

@@ -20,6 +20,7 @@ afterEach(() => {
 
 const noPeer = { onConnect() {}, onData() {}, onDisconnect() {} };
 const hmp = (args: string[], command: string) => hmpLinesFromCli(args, command, cleanups);
+const hmp2 = (args: string[], command: string, prelude: string) => hmpLinesFromCli(args, command, cleanups, prelude);
 const sorted = (lines: string[]): string[] => [...lines].sort();
 
 describe('info chardev labels and filenames as QEMU 7.2 prints them', () => {
@@ -64,6 +65,13 @@ describe('info chardev labels and filenames as QEMU 7.2 prints them', () => {
     const tcpClient = await SocketEndpoint.open({ type: 'inet', host: '127.0.0.1', port }, false, false, noPeer);
     cleanups.push(() => tcpClient.close());
     expect(tcpClient.qemuFilename()).toMatch(new RegExp(`^tcp:127\\.0\\.0\\.1:[0-9]+ <-> 127\\.0\\.0\\.1:${port}$`));
+  });
+
+  it('-nographic muxes COM1 and the monitor on stdio: serial0 is the mux, serial0-base stdio', async () => {
+    // qemu-system-x86_64 -S -nographic, then C-a c: "serial0: filename=mux",
+    // "serial0-base: filename=stdio" (and parallel0: filename=null).
+    const lines = await hmp2(['-nographic'], 'info chardev', '\x01c');
+    expect(sorted(lines)).toEqual(sorted(['serial0: filename=mux', 'serial0-base: filename=stdio']));
   });
 
   it('-serial file: serial0 is "file", the stdio monitor compat_monitor0', async () => {

@@ -26,7 +26,12 @@ export class SocketEndpoint {
   private closed = false;
   private firstClient: (() => void) | undefined;
 
-  private constructor(private readonly handlers: SocketPeerHandlers, readonly description: string) {}
+  private constructor(
+    private readonly handlers: SocketPeerHandlers,
+    readonly description: string,
+    private readonly address: SocketAddress,
+    private readonly isServer: boolean,
+  ) {}
 
   /**
    * Listens (server) or connects (client). Resolves once listening, or — for a server with
@@ -35,7 +40,7 @@ export class SocketEndpoint {
   static async open(address: SocketAddress, server: boolean, wait: boolean, handlers: SocketPeerHandlers): Promise<SocketEndpoint> {
     const where = address.type === 'unix' ? `unix:${address.path}` : address.type === 'inet' ? `tcp:${address.host}:${address.port}` : 'fd';
     if (address.type === 'fd') throw new ConfigError(`socket chardev ${where}: file descriptors are not supported`);
-    const ep = new SocketEndpoint(handlers, where);
+    const ep = new SocketEndpoint(handlers, where, address, server);
     if (!server) {
       const sock = address.type === 'unix' ? createConnection(address.path) : createConnection(address.port, address.host || 'localhost');
       await new Promise<void>((resolve, reject) => {
@@ -69,6 +74,30 @@ export class SocketEndpoint {
   get port(): number | undefined {
     const a = this.server?.address();
     return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  /**
+   * The filename QEMU's socket chardev shows in `info chardev` (char-socket.c): with a peer,
+   * `qemu_chr_compute_filename` — `unix:PATH[,server=on]` (PATH is the local socket's name,
+   * empty for a client) or `tcp:LOCAL:PORT[,server=on] <-> PEER:PORT` ([] around IPv6); without
+   * one, `disconnected:` and the bound (server) or target (client) address.
+   */
+  qemuFilename(): string {
+    const listen = this.isServer ? ',server=on' : '';
+    const a = this.address;
+    const sock = this.active;
+    if (sock) {
+      if (a.type === 'unix') return `unix:${this.isServer ? a.path : ''}${listen}`;
+      const ip = (addr: string | undefined): string => (addr?.includes(':') ? `[${addr}]` : addr ?? '');
+      return `tcp:${ip(sock.localAddress)}:${sock.localPort ?? 0}${listen} <-> ${ip(sock.remoteAddress)}:${sock.remotePort ?? 0}`;
+    }
+    if (a.type === 'unix') return `disconnected:unix:${a.path}${listen}`;
+    if (a.type === 'fd') return `disconnected:fd:${a.fd}${listen}`;
+    // A server shows the address it bound (QEMU updates its address after listen: `tcp::N`
+    // shows 0.0.0.0, port 0 the port given by the host); a client the address it was given.
+    const bound = this.server?.address();
+    if (bound && typeof bound === 'object') return `disconnected:tcp:${bound.address}:${bound.port}${listen}`;
+    return `disconnected:tcp:${a.host}:${a.port}${listen}`;
   }
 
   get connected(): boolean {

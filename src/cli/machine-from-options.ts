@@ -8,6 +8,7 @@ import { defaultMachineConfig, type KernelBootConfig, type MachineConfig } from 
 import { LineLogger, type Logger } from '../machine/log.js';
 import type { BufferedCharBackend, CharBackend } from '../chardev/chardev.js';
 import { NullCharBackend } from '../chardev/chardev.js';
+import { ChardevList } from '../chardev/chardev-list.js';
 import { FileCharBackend, StreamCharBackend } from '../chardev/stream.js';
 import { SocketCharBackend, type SocketPeerHandlers } from '../chardev/socket.js';
 import { TeeCharBackend } from '../chardev/tee.js';
@@ -33,7 +34,10 @@ export interface HostSetup {
   log: Logger;
   stdio: StdioRoute | undefined;
   /** Serial ports on sockets: the CLI opens them (asynchronously) before the guest starts. */
-  serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers }[];
+  /** `label`: the port's name in `info chardev` (serialN). */
+  serialSockets: { spec: Extract<ChardevSpec, { backend: 'socket' }>; handlers: SocketPeerHandlers; label: string }[];
+  /** The serial ports' character devices not on sockets (openMonitors adds the rest). */
+  chardevs: ChardevList;
   /** COM1 copied to the WebSocket server's /serial clients (with `-websocket`). */
   consoleTee: TeeCharBackend | undefined;
   /** Drives, netdevs and the virtio functions using them (pass drives/netdevs to the Machine). */
@@ -110,8 +114,12 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
   let virtualConsole: VirtualConsoleCharBackend | undefined;
   const serial: (CharBackend | undefined)[] = [];
   const serialSockets: HostSetup['serialSockets'] = [];
+  const chardevs = new ChardevList();
   opts.serial.forEach((spec, i) => {
-    serial.push(serialBackend(spec, i));
+    const backend = serialBackend(spec, i);
+    serial.push(backend);
+    // QEMU's labels: serialN by -serial slot; a socket's filename is its endpoint's (openMonitors).
+    if (backend && spec.backend !== 'socket') chardevs.addMaybeMuxed(`serial${i}`, spec.mux, spec.backend);
   });
   function serialBackend(spec: ChardevSpec, index: number): CharBackend | undefined {
     const what = `-serial (COM${index + 1})`;
@@ -139,7 +147,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
       case 'socket': {
         if (spec.telnet || spec.websocket) throw new ConfigError(`${what}: telnet and websocket socket modes are not supported yet`);
         const backend = new SocketCharBackend();
-        serialSockets.push({ spec, handlers: backend.handlers });
+        serialSockets.push({ spec, handlers: backend.handlers, label: `serial${index}` });
         return backend;
       }
       default:
@@ -189,6 +197,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     log,
     stdio,
     serialSockets,
+    chardevs,
     consoleTee,
     virtio,
     virtualConsole,

@@ -25,11 +25,17 @@ export async function openMonitors(machine: Machine, opts: CliOptions, setup: Ho
   const endpoints: SocketEndpoint[] = [];
   const cleanups: (() => void)[] = [];
   try {
-    for (const { spec, handlers } of setup.serialSockets) {
-      endpoints.push(await SocketEndpoint.open(spec.address, spec.server, spec.wait, handlers));
+    machine.chardevs.append(setup.chardevs);
+    for (const { spec, handlers, label } of setup.serialSockets) {
+      const ep = await SocketEndpoint.open(spec.address, spec.server, spec.wait, handlers);
+      endpoints.push(ep);
+      machine.chardevs.addMaybeMuxed(label, spec.mux, () => ep.qemuFilename());
     }
     for (const [kind, specs] of [['hmp', opts.monitor], ['qmp', opts.qmp]] as const) {
       for (const spec of specs) {
+        // QEMU's monitor_parse names each -monitor/-qmp device compat_monitorN, N in creation order.
+        const label = `compat_monitor${opts.compatMonitors.indexOf(spec)}`;
+        if (spec.backend !== 'socket') machine.chardevs.addMaybeMuxed(label, spec.mux, spec.backend);
         if (kind === 'hmp' && spec.backend === 'stdio') continue; // the stdio mux serves it
         if (spec.backend === 'null' || spec.backend === 'none' || (kind === 'hmp' && spec.backend === 'vc')) continue;
         if (spec.backend === 'stdio') {
@@ -39,7 +45,9 @@ export async function openMonitors(machine: Machine, opts: CliOptions, setup: Ho
           continue;
         }
         if (spec.backend !== 'socket') throw new ConfigError(`-${kind === 'hmp' ? 'monitor' : 'qmp'}: character device '${spec.backend}' is not supported yet`);
-        endpoints.push(await openSocketMonitor(machine, kind, spec));
+        const ep = await openSocketMonitor(machine, kind, spec);
+        endpoints.push(ep);
+        machine.chardevs.addMaybeMuxed(label, spec.mux, () => ep.qemuFilename());
       }
     }
   } catch (e) {

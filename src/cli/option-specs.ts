@@ -205,6 +205,11 @@ export interface CliOptions {
   monitor: ChardevSpec[];
   /** QMP monitors (`-qmp DEV`). */
   qmp: ChardevSpec[];
+  /**
+   * Every `-monitor`/`-qmp` spec (the same objects) in QEMU's creation order — the command
+   * line, then the default monitor: its index is the N of QEMU's `compat_monitorN` label.
+   */
+  compatMonitors: ChardevSpec[];
   mon: MonSpec[];
   /** `-chardev` definitions, referred to by id. */
   chardevs: NamedChardevSpec[];

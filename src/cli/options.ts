@@ -201,7 +201,7 @@ class CommandLineParser {
     firmwareDirs: [], devices: [], debugItems: [], showHelp: false, showVersion: false, smp: 1,
     machine: { type: 'pc', props: {} }, rtc: { base: 'utc', clock: 'host', driftfix: 'none' },
     boot: { order: 'cad' }, fwCfg: [], drives: [], netdevs: [], nics: [], net: [], monitor: [],
-    qmp: [], mon: [], chardevs: [], snapshot: false, usb: false, objects: [], globals: [],
+    qmp: [], compatMonitors: [], mon: [], chardevs: [], snapshot: false, usb: false, objects: [], globals: [],
     trace: [], daemonize: false, noDefaults: false, warnings: [],
   };
   private displayGiven: DisplaySpec | undefined;
@@ -269,6 +269,7 @@ class CommandLineParser {
         const spec = parseChardevCompat(arg, 'monitor');
         if (spec.backend === 'none') return;
         (name === 'monitor' ? o.monitor : o.qmp).push(spec);
+        o.compatMonitors.push(spec);
         this.stdioUsers.push({ stage: STAGE_MONITOR, where, spec });
         return;
       }
@@ -692,12 +693,19 @@ class CommandLineParser {
         add(o.serial, STAGE_SERIAL, { mux: true, backend: 'stdio', signal: false });
       } else {
         if (defaultSerial) add(o.serial, STAGE_SERIAL, { mux: false, backend: 'stdio', signal: true });
-        if (defaultMonitor) add(o.monitor, STAGE_MONITOR, { mux: false, backend: 'stdio', signal: true });
+        if (defaultMonitor) {
+          const spec: ChardevSpec = { mux: false, backend: 'stdio', signal: true };
+          add(o.monitor, STAGE_MONITOR, spec);
+          o.compatMonitors.push(spec);
+        }
       }
     } else {
       if (defaultSerial) o.serial.push(vc);
       if (defaultParallel) o.parallel.push(vc);
-      if (defaultMonitor) o.monitor.push(vc);
+      if (defaultMonitor) {
+        o.monitor.push(vc);
+        o.compatMonitors.push(vc);
+      }
     }
   }
 

@@ -47,6 +47,7 @@ import { pcCmosNvram } from '../../devices/rtc/pc-cmos.js';
 import { I8042 } from '../../devices/input/i8042.js';
 import { KeySender } from './send-key.js';
 import { PcPciBoard, type PciDeviceInfo } from './pci-board.js';
+import { ChardevList } from '../chardev/chardev-list.js';
 import { VirtioBoard, type BlockInfo, type DriveBackend } from './virtio-board.js';
 import { ApicMsiRouter } from '../../devices/apic/msi-router.js';
 import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot.js';
@@ -95,6 +96,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly pci: PcPciBoard;
   /** virtio-blk-pci and virtio-net-pci functions with their back ends. */
   readonly virtio: VirtioBoard;
+  /** Character devices by QEMU label (HMP `info chardev`); the front end that opens them fills it. */
+  readonly chardevs = new ChardevList();
   /** Every device, in reset order. */
   readonly devices: Device[] = [];
   /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */

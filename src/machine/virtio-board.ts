@@ -13,6 +13,7 @@ import type { PhysicalMemory } from '../memory/physical-memory.js';
 import type { PciBus } from '../../devices/pci/pci-bus.js';
 import type { MsiSink } from '../../devices/pci/msi.js';
 import { WiringError } from '../errors.js';
+import { infoUsernet } from '../net/open-netdev.js';
 import { VirtioPciDevice } from '../../devices/virtio/virtio-pci.js';
 import { VirtioBlk, VIRTIO_BLK_PCI_CLASS } from '../../devices/virtio/virtio-blk.js';
 import { VirtioNet, VIRTIO_NET_PCI_CLASS, formatMac } from '../../devices/virtio/virtio-net.js';
@@ -169,6 +170,11 @@ export class VirtioBoard {
     }
     for (const n of this.netdevs) if (!attached.has(n.id)) lines.push(n.describe());
     return lines.join('\n');
+  }
+
+  /** HMP `info usernet`: each user-mode network's connection table (empty without one). */
+  infoUsernet(): string {
+    return infoUsernet(this.netdevs);
   }
 
   /** Flushes and closes every back end (the VM is over). Idempotent. */

@@ -83,6 +83,9 @@ const INFO: Record<string, { args?: string; help: string; run(m: Machine, sessio
   },
   tlb: { help: 'show virtual to physical memory mappings', run: (m) => formatInfoTlb(m.pagingRegisters(), entryReader(m)) },
   snapshots: { help: 'show the currently saved VM snapshots', run: (m) => m.snapshots.info() },
+  chardev: { help: 'show the character devices', run: (m) => m.chardevs.format() },
+  // Every line of the table ends in a newline; the session adds the last one itself.
+  usernet: { help: 'show user network stack connection states', run: (m) => m.virtio.infoUsernet().replace(/\n$/, '') },
   history: {
     help: 'show the command line history',
     run: (_m, session) => (session?.commandHistory ?? []).map((line, i) => `${i}: '${line}'`).join('\n'),

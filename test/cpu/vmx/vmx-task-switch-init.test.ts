@@ -142,6 +142,17 @@ describe('INIT and VMX', () => {
     expect(r.v.get(F.GUEST_RIP)).toBe(GUEST_CODE);
   });
 
+  it('VMXOFF unblocks a latched INIT, which is dropped (the INIT reset is not modelled)', () => {
+    const r = taskRig(JMP_SELF);
+    expect(r.cpu.signalInit()).toBe(true);
+    [0x0f, 0x01, 0xc4, 0xf4].forEach((b, i) => r.mem.write(0x50000 + i, 1, b)); // vmxoff; hlt
+    r.cpu.s.eip = 0x50000;
+    r.run(10);
+    expect(r.vmx.inVmx).toBe(false);
+    expect(r.vmx.initPending).toBe(false);
+    expect(r.cpu.s.eip).toBe(0x50004);
+  });
+
   it('outside VMX operation the CPU does not take INIT (its INIT reset is not modelled)', () => {
     const r = taskRig(JMP_SELF);
     r.vmx.reset();

@@ -26,8 +26,8 @@
  * Access: aligned or not, a 32-bit access addresses the register of its 16-byte slot; 8- and
  * 16-bit accesses read 0 and are ignored on write (QEMU; the SDM calls them model-specific).
  *
- * Not implemented (logged under `-d unimp`): SMI delivery, INIT and SIPI (a single CPU
- * ignores INIT/SIPI to itself), thermal and performance-counter interrupt sources (their LVT
+ * Not implemented (logged under `-d unimp`): SMI delivery, INIT (except inside VMX operation,
+ * where the CPU latches it or takes a VM exit: deps.raiseInit) and SIPI, thermal and performance-counter interrupt sources (their LVT
  * entries exist and are read/write), focus processor checking, directed EOI (version bit 24
  * clear), x2APIC. IPIs to other APIC IDs go nowhere: there is one CPU.
  */
@@ -95,6 +95,11 @@ export interface LocalApicDeps {
   eoi: ApicEoiSink;
   /** Raises NMI on the CPU. */
   raiseNmi(): void;
+  /**
+   * Signals INIT to the CPU; returns whether the CPU acted on it (in VMX operation INIT is
+   * blocked or a VM exit). When absent or false, INIT is logged as unimplemented.
+   */
+  raiseInit?: () => boolean;
   /** An interrupt became deliverable: wake a halted CPU. */
   onInterrupt?: () => void;
   log: Logger;
@@ -450,8 +455,10 @@ export class LocalApic implements Device, InterruptSource, ApicMessageSink, CpuA
         this.update();
         return true;
       case DeliveryMode.Init:
-        // XXX: INIT would put the CPU through its INIT reset; one CPU sending it to itself
-        // is not something a PC OS does, so it is logged and ignored.
+        // Inside VMX operation the CPU latches INIT or exits to its VMM (SDM 24.8, 26.2).
+        if (this.deps.raiseInit?.()) return true;
+        // XXX: otherwise INIT would put the CPU through its INIT reset; one CPU sending it to
+        // itself is not something a PC OS does, so it is logged and ignored.
         this.unimp(`INIT (${from}) ignored`);
         return true;
       case DeliveryMode.StartUp:

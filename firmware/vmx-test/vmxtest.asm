@@ -55,6 +55,7 @@ PROC_CTLS2      equ 0x401E
 VM_ERROR        equ 0x4400
 EXIT_REASON     equ 0x4402
 EXIT_INTR_INFO  equ 0x4404
+IDT_VECT        equ 0x4408
 EXIT_INSTR_LEN  equ 0x440C
 G_ES_LIMIT      equ 0x4800
 G_GDTR_LIMIT    equ 0x4810
@@ -88,11 +89,14 @@ H_RIP           equ 0x6C16
 
 ; controls
 PIN_EXTINT      equ 1 << 0
+PIN_NMI         equ 1 << 3
+PIN_VNMI        equ 1 << 5
 PIN_PREEMPT     equ 1 << 6
 P_INTWIN        equ 1 << 2
 P_TSCOFF        equ 1 << 3
 P_HLT           equ 1 << 7
 P_CR3LOAD       equ 1 << 15
+P_NMIWIN        equ 1 << 22
 P_UNCOND_IO     equ 1 << 24
 P_IO_BITMAPS    equ 1 << 25
 P_MSR_BITMAPS   equ 1 << 28
@@ -392,6 +396,51 @@ cr4_clear_gp:
         EXPECT_VMR EXIT_INTR_INFO, 0x80000020, "acknowledged on exit: vector 20h (IRQ 0)"
         call    stop_pit
 
+; ---- virtual NMIs, NMI window, task switches, INIT ----
+        SCENARIO PIN_VNMI, 0, 0, g_vmcall
+        call    launch
+        EXPECT_VMR VM_ERROR, 7, "virtual NMIs without NMI exiting: error 7"
+
+        SCENARIO PIN_NMI, P_NMIWIN, 0, g_vmcall
+        call    launch
+        EXPECT_VMR VM_ERROR, 7, "NMI-window exiting without virtual NMIs: error 7"
+
+        SCENARIO PIN_NMI | PIN_VNMI, P_NMIWIN, 0, g_spin
+        call    launch
+        EXPECT_VMR EXIT_REASON, 8, "NMI-window exiting, no virtual-NMI blocking: exit reason 8"
+        EXPECT_VMR G_RIP, g_spin, "NMI window: exit before the first guest instruction"
+
+        SCENARIO PIN_NMI | PIN_VNMI, P_NMIWIN, 0, g_spin
+        VMW     ENTRY_INTR, 0x80000202           ; inject an NMI: virtual-NMI blocking
+        mov     dword [g_nmi_count], 0
+        call    launch
+        EXPECT_VMR EXIT_REASON, 8, "injected NMI, handler IRETs: then the NMI-window exit"
+        EXPECT  [g_nmi_count], 1, "the NMI window opened only after the guest's NMI handler ran"
+        EXPECT_VMR G_INTR_STATE, 0, "IRET cleared virtual-NMI blocking"
+
+        SCENARIO PIN_NMI | PIN_VNMI, 0, 0, g_spin
+        VMW     G_INTR_STATE, 8
+        VMW     ENTRY_INTR, 0x80000202
+        call    launch
+        EXPECT_VMR EXIT_REASON, 0x80000021, "injecting an NMI under virtual-NMI blocking: invalid guest state"
+
+        SCENARIO 0, 0, 0, g_jmp_task
+        call    launch
+        EXPECT_VMR EXIT_REASON, 9, "JMP to a TSS: task-switch exit (9)"
+        EXPECT_VMR EXIT_QUAL, 0x80000020, "task switch qualification: source JMP, selector 20h"
+        EXPECT_VMR EXIT_INSTR_LEN, 7, "task switch by JMP ptr16:32: instruction length 7"
+
+        SCENARIO 0, 0, 0, g_int31
+        call    launch
+        EXPECT_VMR EXIT_REASON, 9, "INT 31h through a task gate: task-switch exit (9)"
+        EXPECT_VMR EXIT_QUAL, 0xC0000020, "task switch qualification: source IDT task gate, selector 20h"
+        EXPECT_VMR IDT_VECT, 0x80000431, "task gate: IDT-vectoring information is the software interrupt"
+
+        SCENARIO 0, 0, 0, g_self_init
+        call    launch
+        EXPECT_VMR EXIT_REASON, 3, "self INIT IPI in non-root operation: INIT exit (3)"
+        EXPECT_VMR G_RIP, g_self_init.after, "INIT exit at the boundary after the ICR write"
+
 ; ---- EPT ----
         call    setup_ept
         mov     dword [0x2A00000], 0xCAFEF00D
@@ -492,6 +541,12 @@ setup_host:
         mov     eax, g_gp
         mov     ebx, 13
         call    set_guest_gate
+        mov     eax, g_nmi
+        mov     ebx, 2
+        call    set_guest_gate
+        ; INT 31h: a task gate to the available TSS at 20h
+        mov     dword [guest_idt + 0x31 * 8], 0x00200000
+        mov     dword [guest_idt + 0x31 * 8 + 4], 0x00008500
         ; 4 MiB identity paging
         mov     edi, page_dir
         mov     eax, 0x83
@@ -807,6 +862,17 @@ g_int30:
 g_gp:
         pop     eax
         vmcall
+g_nmi:
+        inc     dword [g_nmi_count]
+        iretd
+g_jmp_task:
+        jmp     0x20:0
+g_int31:
+        int     0x31
+        vmcall
+g_self_init:
+        mov     dword [0xFEE00300], 0x00044500  ; ICR: self, assert, INIT
+.after: jmp     .after
 g_ept_read:
         mov     eax, [0x2800000]
         vmcall
@@ -919,6 +985,7 @@ gdt:
         dq      0x00CF9B000000FFFF              ; 08h: flat code
         dq      0x00CF93000000FFFF              ; 10h: flat data
         dq      0x0000890000000067              ; 18h: 32-bit TSS (base filled in)
+        dq      0x0000890000000067              ; 20h: an available 32-bit TSS (task-switch target)
 gdt_end:
 gdt_desc:
         dw      gdt_end - gdt - 1
@@ -964,6 +1031,7 @@ want_exit       resd 1
 guest_entry     resd 1
 launch_flags    resd 1
 g_regs          resd 4
+g_nmi_count     resd 1
 use_resume      resb 4
                 resb 4096
 guest_stack_top:

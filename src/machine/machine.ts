@@ -130,7 +130,8 @@ export class Machine extends EventEmitter implements MachineControl {
     const log = backends.log;
     const eoi = { endOfInterrupt: (v: number) => this.ioapic.endOfInterrupt(v) };
     const raiseNmi = () => (this.cpu.injectNmi(), this.kick());
-    this.lapic = new LocalApic({ clock: this.clock, memory: this.memory, extInt: this.pic, eoi, raiseNmi, onInterrupt: () => this.kick(), log });
+    const raiseInit = () => { const taken = this.cpu.signalInit(); if (taken) this.kick(); return taken; };
+    this.lapic = new LocalApic({ clock: this.clock, memory: this.memory, extInt: this.pic, eoi, raiseNmi, raiseInit, onInterrupt: () => this.kick(), log });
     this.ioapic = new IoApic({ apicBus: this.lapic, log });
     this.pic.onOutputLevel = (level) => this.lapic.setLint0(level);
     this.memory.mapMmio('ioapic', IOAPIC_DEFAULT_BASE, 0x1000, this.ioapic);

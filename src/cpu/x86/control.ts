@@ -9,13 +9,14 @@ import { Vec } from './exceptions.js';
 import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
+import { farTransferToTask, iretTaskReturn } from './vmx/task-switch-exit.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
-  if (cpu.protectedMode) checkFarTarget(cpu, selector);
+  if (cpu.protectedMode) checkFarTarget(cpu, selector, false);
   cpu.farJump(selector, offset);
   checkEipInLimit(cpu);
 }
@@ -24,7 +25,7 @@ export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
 export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   const s = cpu.s;
   const size = cpu.opSize;
-  if (cpu.protectedMode) checkFarTarget(cpu, selector);
+  if (cpu.protectedMode) checkFarTarget(cpu, selector, true);
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
   // Push first (may fault) with the old CS still in place, then switch.
@@ -40,7 +41,7 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   checkEipInLimit(cpu);
 }
 
-function checkFarTarget(cpu: X86Cpu, selector: number): void {
+function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): void {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = readDescriptor(cpu, selector);
   if (!(d.ar & Ar.S)) {
@@ -48,7 +49,8 @@ function checkFarTarget(cpu: X86Cpu, selector: number): void {
     // IA-32e mode (here: compatibility mode) has no task switches and only 64-bit call gates.
     if (cpu.lma && type !== 0xc) cpu.gp(selector & 0xfffc);
     if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
-    if (type === 0x5 || type === 0x1 || type === 0x9) cpu.unimplemented('far transfer to a task (task switch)');
+    // A task switch: a VM exit in non-root operation, else not implemented (loud #UD).
+    if (type === 0x5 || type === 0x1 || type === 0x9) farTransferToTask(cpu, selector, call);
     cpu.gp(selector & 0xfffc);
   }
 }
@@ -114,7 +116,7 @@ export function iret(cpu: X86Cpu, size: number): void {
     return;
   }
   if ((oldFlags & Fl.NT) && cpu.lma) cpu.gp(0); // no task return in IA-32e mode
-  if (oldFlags & Fl.NT) cpu.unimplemented('IRET with NT=1 (task return)');
+  if (oldFlags & Fl.NT) iretTaskReturn(cpu);
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   const flags = cpu.peekStack(size, 2 * (size / 8));

@@ -1390,4 +1390,13 @@ export class X86Cpu {
   injectNmi(): void {
     this.s.nmiPending = true;
   }
+
+  /**
+   * An INIT signal (LAPIC INIT IPI or message). Returns true if the CPU acted on it: inside
+   * VMX operation it is latched (root) or causes a VM exit (non-root), vmx-unit.ts. False
+   * otherwise: the INIT reset itself is not implemented (the sender logs it).
+   */
+  signalInit(): boolean {
+    return this.vmx?.initSignal() ?? false;
+  }
 }

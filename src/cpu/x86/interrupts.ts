@@ -4,13 +4,15 @@
  * when the handler runs at a more privileged level.
  *
  * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
- * switch) and delivery from virtual-8086 mode; each raises a loud #UD report.
+ * switch; in VMX non-root operation a VM exit, task-switch-exit.ts) and delivery from
+ * virtual-8086 mode; each raises a loud #UD report.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor } from './segmentation.js';
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
+import { taskGateInIdt } from './vmx/task-switch-exit.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -65,10 +67,11 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const hi = cpu.readLinear(s.idtBase + vector * 8 + 4, 4);
   const type = (hi >>> 8) & 0x1f;
   const gateDpl = (hi >>> 13) & 3;
-  if (type === 0x05) cpu.unimplemented('task gate in the IDT (hardware task switch)');
-  if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
+  if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
   if ((kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException) && gateDpl < cpu.cpl) cpu.gp(idtErr);
   if (!(hi & 0x8000)) cpu.raise(Vec.NP, idtErr);
+  // A task gate: a VM exit in non-root operation, else not implemented (loud #UD).
+  if (type === 0x05) taskGateInIdt(cpu, lo);
   const gate32 = (type & 0x8) !== 0;
   const trapGate = (type & 1) !== 0;
   const selector = lo >>> 16;

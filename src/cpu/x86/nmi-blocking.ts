@@ -9,8 +9,10 @@
  *
  * In VMX non-root operation with the "NMI exiting" control set, IRET does not affect the
  * blocking of NMIs (SDM Vol. 3C 26.3, "Changes to Instruction Behavior in VMX Non-Root
- * Operation": IRET); the "virtual NMIs" control, which would track virtual-NMI blocking
- * instead, is not supported (vmx-capabilities.ts).
+ * Operation": IRET) — unless "virtual NMIs" is also set: then s.nmiBlocked holds virtual-NMI
+ * blocking, which IRET removes the same way, faulting or not. When IRET removes blocking in
+ * non-root operation, a fault or EPT violation it then causes reports "NMI unblocking due to
+ * IRET" (vmx-unit.ts).
  */
 import { Pin } from './vmx/vmx-capabilities.js';
 import { F } from './vmx/vmcs-fields.js';
@@ -18,6 +20,10 @@ import type { X86Cpu } from './cpu.js';
 
 /** IRET's effect on NMI blocking; call first thing in every IRET path. */
 export function iretUnblocksNmi(cpu: X86Cpu): void {
-  if (cpu.vmxNonRoot && (cpu.vmx!.vmcs!.get(F.PIN_CONTROLS) & Pin.NMI_EXITING)) return;
+  if (cpu.vmxNonRoot) {
+    const pin = cpu.vmx!.vmcs!.get(F.PIN_CONTROLS);
+    if ((pin & (Pin.NMI_EXITING | Pin.VIRTUAL_NMIS)) === Pin.NMI_EXITING) return;
+    cpu.vmx!.iretUnblockedNmi = cpu.s.nmiBlocked;
+  }
   cpu.s.nmiBlocked = false;
 }

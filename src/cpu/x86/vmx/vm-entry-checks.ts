@@ -59,7 +59,7 @@ export function checkControls(vmx: VmxUnit): boolean {
     if (!vmx.inWidth(v.get(F.IO_BITMAP_B), v.getHi(F.IO_BITMAP_B), 0xfff)) return false;
   }
   if ((proc & Proc.MSR_BITMAPS) && !vmx.inWidth(v.get(F.MSR_BITMAP), v.getHi(F.MSR_BITMAP), 0xfff)) return false;
-  // Virtual NMIs need NMI exiting; NMI-window exiting needs virtual NMIs (neither is allowed-1 here).
+  // Virtual NMIs need NMI exiting; NMI-window exiting needs virtual NMIs (SDM 27.2.1.1).
   if ((pin & Pin.VIRTUAL_NMIS) && !(pin & Pin.NMI_EXITING)) return false;
   if ((proc & Proc.NMI_WINDOW) && !(pin & Pin.VIRTUAL_NMIS)) return false;
   if (proc2 & Proc2.EPT) {
@@ -272,7 +272,9 @@ export function checkGuest(vmx: VmxUnit): number {
   if (injecting && injType === IntrType.External && (intr & 3)) return 0;
   if (injecting && injType === IntrType.Nmi && (intr & 2)) return 0;
   if (intr & 4) return 0; // blocking by SMI: not in SMM
-  if (injecting && injType === IntrType.Nmi && (intr & 8) && !(v.get(F.PIN_CONTROLS) & Pin.VIRTUAL_NMIS)) return 3;
+  // Injecting an NMI under virtual-NMI blocking fails; without "virtual NMIs" it is allowed
+  // (SDM 27.3.1.5 and its note).
+  if (injecting && injType === IntrType.Nmi && (intr & 8) && (v.get(F.PIN_CONTROLS) & Pin.VIRTUAL_NMIS)) return 0;
   const pend = v.get(F.GUEST_PENDING_DBG);
   if ((pend & 0xfffeaff0) || v.getHi(F.GUEST_PENDING_DBG) !== 0) return 0;
   // VMCS link pointer (27.3.1.5): without VMCS shadowing it must be all ones.

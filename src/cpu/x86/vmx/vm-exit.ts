@@ -14,7 +14,8 @@ import type { VmxUnit } from './vmx-unit.js';
 
 /** Basic exit reasons (SDM Appendix C). */
 export const enum ExitReason {
-  ExceptionOrNmi = 0, ExternalInterrupt = 1, TripleFault = 2, InterruptWindow = 7, Cpuid = 10,
+  ExceptionOrNmi = 0, ExternalInterrupt = 1, TripleFault = 2, Init = 3, InterruptWindow = 7, NmiWindow = 8,
+  TaskSwitch = 9, Cpuid = 10,
   Hlt = 12, Invd = 13, Invlpg = 14, Rdpmc = 15, Rdtsc = 16, Vmcall = 18, Vmclear = 19,
   Vmlaunch = 20, Vmptrld = 21, Vmptrst = 22, Vmread = 23, Vmresume = 24, Vmwrite = 25,
   Vmxoff = 26, Vmxon = 27, CrAccess = 28, MovDr = 29, Io = 30, Rdmsr = 31, Wrmsr = 32,

@@ -3,7 +3,7 @@
  * implementation acts on, no more. Each control MSR reports in its low dword the bits that
  * must be 1 (allowed-0 settings) and in its high dword the bits that may be 1 (allowed-1).
  *
- * Not implemented, hence never allowed: virtual NMIs and NMI-window exiting, TPR shadow and
+ * Not implemented, hence never allowed: TPR shadow and
  * APIC virtualization, monitor trap flag, posted interrupts, descriptor-table exiting,
  * INVPCID, VM functions, VMCS shadowing, PML, XSAVES, mode-based execute control, the
  * activity states shutdown and wait-for-SIPI, SMM dual-monitor treatment.
@@ -87,8 +87,8 @@ export interface VmxControlCaps {
 /** The capabilities of `model`: the 32-bit model has no IA-32e guests, hosts, CR8 or RDTSCP. */
 export function vmxCaps(model: CpuModel, cr4Supported: number): VmxControlCaps {
   const lm = hasLongMode(model);
-  const pin1 = PIN_DEFAULT1 | Pin.EXT_INT_EXITING | Pin.NMI_EXITING | Pin.PREEMPTION_TIMER;
-  let proc1 = PROC_DEFAULT1 | Proc.INTR_WINDOW | Proc.TSC_OFFSETTING | Proc.HLT | Proc.INVLPG |
+  const pin1 = PIN_DEFAULT1 | Pin.EXT_INT_EXITING | Pin.NMI_EXITING | Pin.VIRTUAL_NMIS | Pin.PREEMPTION_TIMER;
+  let proc1 = PROC_DEFAULT1 | Proc.INTR_WINDOW | Proc.NMI_WINDOW | Proc.TSC_OFFSETTING | Proc.HLT | Proc.INVLPG |
     Proc.MWAIT | Proc.RDPMC | Proc.RDTSC | Proc.CR3_LOAD | Proc.CR3_STORE | Proc.MOV_DR |
     Proc.UNCOND_IO | Proc.IO_BITMAPS | Proc.MSR_BITMAPS | Proc.MONITOR | Proc.PAUSE | Proc.SECONDARY;
   if (lm) proc1 |= Proc.CR8_LOAD | Proc.CR8_STORE;

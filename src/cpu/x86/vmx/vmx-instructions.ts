@@ -150,6 +150,12 @@ function vmxoff(cpu: X86Cpu): void {
   vmx.inVmx = false;
   vmx.currentPtr = NO_VMCS;
   vmx.vmcs = undefined;
+  // An INIT latched in root operation is unblocked now and would reset the processor (SDM
+  // 24.8); the INIT reset is not modelled, so it is logged and dropped.
+  if (vmx.initPending) {
+    vmx.initPending = false;
+    if (cpu.bus.log.enabled('unimp')) cpu.bus.log.log('unimp', 'pcvm: INIT latched in VMX root operation unblocked by VMXOFF: INIT reset not implemented, ignored');
+  }
   succeed(cpu);
 }
 

@@ -23,6 +23,8 @@ export interface VmxStateData {
   vectoringInfo: number;
   vectoringError: number;
   pfLinear: number;
+  /** A latched INIT (absent in older streams: none). */
+  initPending?: boolean;
   cache: { addr: number; launched: boolean; lo: number[]; hi: number[] }[];
 }
 
@@ -40,6 +42,7 @@ export function saveVmxState(vmx: VmxUnit): VmxStateData {
     vectoringInfo: vmx.vectoringInfo,
     vectoringError: vmx.vectoringError,
     pfLinear: vmx.pfLinear,
+    initPending: vmx.initPending,
     cache: [...vmx.cache].map(([addr, v]) => ({ addr, launched: v.launched, lo: Array.from(v.lo), hi: Array.from(v.hi) })),
   };
 }
@@ -66,6 +69,7 @@ export function loadVmxState(cpu: X86Cpu, data: unknown, version: number): () =>
     vectoringInfo: expectInt(r, 'vectoringInfo', 0, U32, w),
     vectoringError: expectInt(r, 'vectoringError', 0, U32, w),
     pfLinear: expectInt(r, 'pfLinear', 0, 2 ** 48, w),
+    initPending: r['initPending'] === undefined ? false : expectBool(r, 'initPending', w),
   };
   const list = r['cache'];
   if (!Array.isArray(list) || list.length > 16) throw new SnapshotError(`${w}: cache must be an array of at most 16 VMCSs`);
@@ -91,6 +95,7 @@ export function loadVmxState(cpu: X86Cpu, data: unknown, version: number): () =>
     vmx.vmcs = current;
     vmx.hostNmiBlocked = d.hostNmiBlocked;
     vmx.pfLinear = d.pfLinear;
+    vmx.initPending = d.initPending && d.inVmx;
     if (d.nonRoot) {
       const v = current!;
       vmx.nonRoot = true;

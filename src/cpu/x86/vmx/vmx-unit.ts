@@ -21,7 +21,7 @@ import {
 } from './vmcs-fields.js';
 import { Pin, Proc, PREEMPTION_TIMER_SHIFT, VMCS_REVISION, vmxCaps, type VmxControlCaps } from './vmx-capabilities.js';
 import { physRead32, physWrite32 } from './vmx-memory.js';
-import { Ept, type EptFault } from './ept.js';
+import { Ept, EptExit, type EptFault } from './ept.js';
 import { ExitReason, vmExit } from './vm-exit.js';
 import { vmxIntercept } from './vmx-intercepts.js';
 
@@ -30,6 +30,8 @@ export const VMEXIT_UNWIND = 0x100;
 /** "No current VMCS" (SDM 25.1: the current-VMCS pointer holds all ones). */
 export const NO_VMCS = -1;
 const MAX_CACHED = 16;
+/** Bit 12 of the exit interruption information / EPT-violation qualification. */
+export const NMI_UNBLOCKED_BY_IRET = 0x1000;
 
 /** Interruption-information types (SDM Table 25-17). */
 export const enum IntrType { External = 0, Nmi = 2, HwException = 3, SoftwareInt = 4, PrivSwException = 5, SwException = 6 }
@@ -56,6 +58,17 @@ export class VmxUnit {
   vectoringError = 0;
   /** Linear address of a #PF raised in non-root operation (CR2 is written only if it is delivered). */
   pfLinear = 0;
+  /**
+   * An INIT signal is pending: latched while in VMX root operation, where INIT is blocked
+   * (SDM 24.8); in non-root operation it causes a VM exit at the next boundary (SDM 26.2).
+   */
+  initPending = false;
+  /**
+   * The current instruction is an IRET that removed (virtual-)NMI blocking: a fault or EPT
+   * violation it causes reports "NMI unblocking due to IRET" (bit 12, SDM 28.2.2-28.2.3).
+   * Cleared at every instruction boundary.
+   */
+  iretUnblockedNmi = false;
   readonly ept: Ept;
   /** The CPU's intercept hook outside non-root operation (restored at VM exit). */
   private savedIntercept: X86Cpu['intercept'];
@@ -65,7 +78,7 @@ export class VmxUnit {
     this.ept = new Ept(cpu.bus.mem, (f) => this.eptExit(f));
   }
 
-  /** RESET and INIT leave VMX operation (SDM 24.8: INIT is blocked in root operation; not modelled). */
+  /** RESET leaves VMX operation (INIT never reaches here inside VMX operation: initSignal). */
   reset(): void {
     if (this.nonRoot) this.leaveNonRoot();
     this.inVmx = false;
@@ -78,6 +91,21 @@ export class VmxUnit {
     this.hostNmiBlocked = false;
     this.preemptionDeadline = 0;
     this.vectoringInfo = this.vectoringError = 0;
+    this.initPending = false;
+    this.iretUnblockedNmi = false;
+  }
+
+  /**
+   * An INIT signal arrives (LAPIC INIT IPI or INIT message). Returns true if VMX consumed it:
+   * in non-root operation it causes a VM exit at the next instruction boundary (SDM 26.2,
+   * exit reason 3); in root operation it is blocked and stays latched (SDM 24.8), to cause
+   * that exit right after the next VM entry. Outside VMX operation returns false: the
+   * caller's ordinary INIT handling applies.
+   */
+  initSignal(): boolean {
+    if (!this.inVmx) return false;
+    this.initPending = true;
+    return true;
   }
 
   // ============================================================================================
@@ -197,8 +225,9 @@ export class VmxUnit {
 
   /**
    * Called by the run loop before each instruction in non-root operation: takes the VM exits
-   * that happen between instructions, in the priority of SDM 26.7 / 7.9 (preemption timer,
-   * NMI, external interrupt, interrupt window). Returns true if a VM exit happened.
+   * that happen between instructions, in the priority of SDM 26.7 / 7.9 (INIT, preemption
+   * timer, NMI window, NMI, external interrupt, interrupt window). Returns true if a VM exit
+   * happened.
    */
   boundaryExit(): boolean {
     const cpu = this.cpu;
@@ -207,15 +236,32 @@ export class VmxUnit {
     const pin = v.get(F.PIN_CONTROLS);
     cpu.startEip = s.eip;
     cpu.startRipHi = s.ripHi;
+    this.iretUnblockedNmi = false;
+    // INIT is not blocked by anything in non-root operation (SDM 26.2); the guest's activity
+    // state is saved as it is.
+    if (this.initPending) {
+      this.initPending = false;
+      vmExit(this, ExitReason.Init, {});
+      return true;
+    }
     if ((pin & Pin.PREEMPTION_TIMER) && cpu.tscNow(0) >= this.preemptionDeadline) {
       vmExit(this, ExitReason.PreemptionTimer, {});
       return true;
     }
-    if ((pin & Pin.NMI_EXITING) && s.nmiPending && !s.interruptShadow) {
+    // NMI window (SDM 26.3 / 26.7.6): no virtual-NMI blocking (s.nmiBlocked is virtual-NMI
+    // blocking under "virtual NMIs", which VM-entry checks require for this control) and no
+    // MOV-SS blocking; like many processors, blocking by STI also holds it off. It wakes HLT.
+    if ((v.get(F.PROC_CONTROLS) & Proc.NMI_WINDOW) && !s.nmiBlocked && !s.interruptShadow) {
+      vmExit(this, ExitReason.NmiWindow, {});
+      return true;
+    }
+    // With "NMI exiting" and without "virtual NMIs", blocking by NMI from the guest state
+    // holds physical NMIs off for the whole of non-root operation; with virtual NMIs, NMIs
+    // are not blocked by it (SDM 26.6.1).
+    if ((pin & Pin.NMI_EXITING) && s.nmiPending && !s.interruptShadow && ((pin & Pin.VIRTUAL_NMIS) || !s.nmiBlocked)) {
       s.nmiPending = false;
       // The NMI itself is the exit; its vector and type are reported (SDM 28.2.2).
       vmExit(this, ExitReason.ExceptionOrNmi, { intrInfo: (0x80000000 | (IntrType.Nmi << 8) | Vec.NMI) >>> 0 });
-      this.cpu.s.nmiBlocked = true; // blocking by NMI in effect on the host (SDM 28.5.5)
       return true;
     }
     if ((pin & Pin.EXT_INT_EXITING) && !s.interruptShadow && cpu.bus.interrupts.hasInterrupt()) {
@@ -249,7 +295,11 @@ export class VmxUnit {
   }
 
   private eptExit(f: EptFault): never {
-    vmExit(this, f.reason, { qual: f.qualification, gpa: f.gpa, linear: f.linear });
+    let qual = f.qualification;
+    // An EPT violation during an IRET that unblocked (virtual) NMIs reports it (SDM 28.2.1,
+    // Table 28-7 bit 12), unless it happened delivering an event.
+    if (f.reason === EptExit.Violation && this.iretUnblockedNmi && this.vectoringInfo === 0) qual |= NMI_UNBLOCKED_BY_IRET;
+    vmExit(this, f.reason, { qual, gpa: f.gpa, linear: f.linear });
     return this.unwind();
   }
 
@@ -269,7 +319,10 @@ export class VmxUnit {
     if (exception && this.exceptionExits(vector, code)) {
       const sw = kind === EventKind.SoftwareException;
       const type = sw ? IntrType.SwException : IntrType.HwException;
-      const info = (0x80000000 | (type << 8) | vector | (hasCode ? 0x800 : 0)) >>> 0;
+      let info = (0x80000000 | (type << 8) | vector | (hasCode ? 0x800 : 0)) >>> 0;
+      // A fault of an IRET that unblocked (virtual) NMIs says so, unless it is a #DF or
+      // happened delivering another event (SDM 28.2.2, bit 12).
+      if (this.iretUnblockedNmi && this.vectoringInfo === 0 && vector !== Vec.DF) info = (info | NMI_UNBLOCKED_BY_IRET) >>> 0;
       vmExit(this, ExitReason.ExceptionOrNmi, {
         intrInfo: info,
         intrError: hasCode ? code : 0,

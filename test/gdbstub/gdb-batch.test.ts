@@ -6,23 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
 
 const GDB = '/usr/bin/gdb';
 const PCVM = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const KERNEL = new URL('../../firmware/multiboot-test/mbtest.elf', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], timeoutMs: number): { done: Promise<{ status: number | null; out: string; err: string }>; kill(): void } {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,11 +12,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
 import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { freePort } from '../helpers/free-port.js';
 
 const GDB = '/usr/bin/gdb';
 // A loaded 2-core host has needed over 20 minutes for the amd64 guest (idle: 6-8).
@@ -42,17 +42,6 @@ const ARCHES: readonly Arch[] = [
   { name: 'amd64', machine: 'x86_64', symbol: '__x64_sys_newuname', gdbArch: 'i386:x86-64', pc: 'rip', kernelCs: 0x10, ownRegisters: ['rax', 'r8', 'r15', 'fs_base', 'gs_base'] },
   { name: 'i386', machine: 'i686', symbol: '__ia32_sys_newuname', gdbArch: 'i386', pc: 'eip', kernelCs: 0x60, ownRegisters: ['eax', 'esp', 'edi'] },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The address System.map gives a text symbol, as lower-case hex without 0x. */
 function symbolAddress(systemMap: string, symbol: string): string {

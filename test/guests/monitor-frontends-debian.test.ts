@@ -16,12 +16,12 @@
  * Two boots (one per terminal front end). They run when the guests are built and
  * PCVM_GUEST_TESTS=1 is set, like debian-guests.test.ts.
  */
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
 import { guestFiles, PCVM } from '../../scripts/guest-run.mjs';
 import { hasTmux, TmuxSession } from '../helpers/tmux.js';
+import { freePort } from '../helpers/free-port.js';
 
 /** A boot under load can take many times the idle ~3.5 minutes. */
 const BOOT_MS = 900_000;
@@ -33,17 +33,6 @@ const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const f of cleanups.splice(0).reverse()) f();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,10 +8,10 @@
  * Runs with PCVM_GUEST_TESTS=1 (two pcvm guests boot at once: many minutes).
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
 import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { freePort } from '../helpers/free-port.js';
 
 const BOOT_MS = 2_400_000;
 const guest = process.env.PCVM_GUEST_TESTS === '1' ? guestFiles('i386') : null;
@@ -19,14 +19,6 @@ const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
 type Vm = ReturnType<typeof runConsole>;
 type Exit = { status: number | null; signal: string | null } | undefined;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /**
  * The kernel command line of a guest whose interfaces get the addresses in `ifaces` (eth0

@@ -16,12 +16,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
 import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { freePort } from '../helpers/free-port.js';
 
 // On a host shared with other work a boot has taken more than 15 minutes.
 const BOOT_MS = 1_800_000;
@@ -31,15 +32,6 @@ const GUEST_PORT = 5555;
 
 type Vm = ReturnType<typeof runConsole>;
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-
-/** A TCP port free on the host right now (bound and released). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /**
  * Connects to the host end of the forward until the guest's `nc` answers (before nc listens the

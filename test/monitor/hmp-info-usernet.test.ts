@@ -15,24 +15,14 @@
  * where Node exposes it) and the `-nic` netdev's name is a generated id (QEMU's counter is
  * shared with every other generated id, so its number differs): both are masked.
  */
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hmpLinesFromCli } from './hmp-cli.js';
+import { freePort } from '../helpers/free-port.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const maskFd = (l: string): string => l.replace(/^(.{19}) [ 0-9-]{3} /, '$1 FD# ');
 

@@ -1,6 +1,6 @@
 /** Small fakes for the network back-end tests: a NIC that records frames, polling waits, free ports. */
-import { createServer } from 'node:net';
 import type { NetPeer } from '../../src/net/net-backend.js';
+export { freePort } from '../helpers/free-port.js';
 
 export class RecordingNic implements NetPeer {
   readonly frames: Uint8Array[] = [];
@@ -22,14 +22,6 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 500
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** An Ethernet frame with a recognisable payload. */

@@ -4,7 +4,6 @@
  * readers, non-loopback binds without a token.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -16,6 +15,7 @@ import { NULL_LOGGER } from '../../src/machine/log.js';
 import { packageRoot } from '../../src/machine/default-firmware.js';
 import { ConfigError } from '../../src/errors.js';
 import { PcvmWebSocketServer, type WebSocketServerOptions } from '../../src/server/websocket-server.js';
+import { freePort } from '../helpers/free-port.js';
 
 let machine: Machine | undefined;
 let server: PcvmWebSocketServer | undefined;
@@ -255,14 +255,6 @@ describe('pcvm -websocket', () => {
     const exit = new Promise<number | null>((resolve) => child.on('close', (s) => resolve(s)));
     return { child, exit, err: () => stderr };
   }
-  async function freePort(): Promise<number> {
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise((r) => srv.close(r));
-    return port;
-  }
-
   it('refuses 0.0.0.0 without a token with one line', async () => {
     const vm = run(['-display', 'none', '-websocket', '0.0.0.0:8080']);
     expect(await vm.exit).toBe(1);

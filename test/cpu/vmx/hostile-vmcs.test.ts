@@ -6,14 +6,11 @@
  * never throw out of the CPU or touch a device. Also: the VMX state survives a snapshot.
  */
 import { describe, expect, it } from 'vitest';
-import { X86Cpu } from '../../../src/cpu/x86/cpu.js';
-import { PCVM_MODEL } from '../../../src/cpu/x86/cpu-model.js';
+import type { X86Cpu } from '../../../src/cpu/x86/cpu.js';
 import { PhysicalMemory } from '../../../src/memory/physical-memory.js';
-import { IoPortBus } from '../../../src/memory/io-bus.js';
-import { NULL_LOGGER } from '../../../src/machine/log.js';
-import { Ar, SegReg } from '../../../src/cpu/x86/state.js';
 import { VMCS_REVISION } from '../../../src/cpu/x86/vmx/vmx-capabilities.js';
 import { F } from '../../../src/cpu/x86/vmx/vmcs-fields.js';
+import { flatPagedVmxCpu } from './vmx-guest-rig.js';
 
 const MiB = 1024 * 1024;
 const CODE = 0x10000;
@@ -28,21 +25,7 @@ function vmxCpu(): { cpu: X86Cpu; mem: PhysicalMemory; mmioTouched: () => number
   mem.mapRam(0, 8 * MiB, 0);
   let touched = 0;
   mem.mapMmio('probe', MMIO, 0x1000, { mmioRead: () => { touched++; return 0; }, mmioWrite: () => { touched++; } });
-  const cpu = new X86Cpu({ mem, io: new IoPortBus(), interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, nowNs: () => 0, log: NULL_LOGGER }, { ...PCVM_MODEL, vmx: true });
-  // Flat 32-bit protected mode with 4 MiB identity paging (VMX needs CR0.PE, NE, PG).
-  for (let i = 0; i < 1024; i++) mem.write(0x1000 + 4 * i, 4, ((i * 4 * MiB) | 0x83) >>> 0);
-  const s = cpu.s;
-  for (let i = 0; i < 6; i++) {
-    s.segSel[i] = i === SegReg.CS ? 8 : 0x10;
-    s.segBase[i] = 0;
-    s.segLimit[i] = 0xffffffff;
-    s.segAr[i] = (i === SegReg.CS ? 0xb : 0x3) | Ar.S | Ar.P | Ar.DB | Ar.G;
-  }
-  s.cr3 = 0x1000;
-  s.cr4 = 0x10 | 0x2000;
-  s.cr0 = 0x80000031;
-  cpu.updateMode();
-  cpu.mmu.flushAll();
+  const cpu = flatPagedVmxCpu(mem);
   return { cpu, mem, mmioTouched: () => touched };
 }
 

@@ -55,11 +55,33 @@ export interface GuestRig {
   reason(): number;
 }
 
+/**
+ * A CPU with VMX on `mem` (8 MiB of RAM at 0 or more) in flat 32-bit protected mode with 4 MiB
+ * identity paging (page directory at 0x1000): CR0.PE, NE and PG and CR4.VMXE, as VMXON needs.
+ * CS is selector 0x08, the data segments 0x10; GDT, IDT and TR are the caller's.
+ */
+export function flatPagedVmxCpu(mem: PhysicalMemory): X86Cpu {
+  const cpu = new X86Cpu({ mem, io: new IoPortBus(), interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, nowNs: () => 0, log: NULL_LOGGER }, { ...PCVM_MODEL, vmx: true });
+  for (let i = 0; i < 1024; i++) mem.write(0x1000 + 4 * i, 4, ((i * 4 * MiB) | 0x83) >>> 0);
+  const s = cpu.s;
+  for (let i = 0; i < 6; i++) {
+    s.segSel[i] = i === SegReg.CS ? 8 : 0x10;
+    s.segBase[i] = 0;
+    s.segLimit[i] = 0xffffffff;
+    s.segAr[i] = (i === SegReg.CS ? 0xb : 0x3) | Ar.S | Ar.P | Ar.DB | Ar.G;
+  }
+  s.cr3 = 0x1000;
+  s.cr4 = 0x10 | 0x2000; // PSE, VMXE
+  s.cr0 = 0x80000031; // PG, NE, ET, PE
+  cpu.updateMode();
+  cpu.mmu.flushAll();
+  return cpu;
+}
+
 export function guestRig(): GuestRig {
   const mem = new PhysicalMemory(8 * MiB);
   mem.mapRam(0, 8 * MiB, 0);
-  const cpu = new X86Cpu({ mem, io: new IoPortBus(), interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, nowNs: () => 0, log: NULL_LOGGER }, { ...PCVM_MODEL, vmx: true });
-  for (let i = 0; i < 1024; i++) mem.write(0x1000 + 4 * i, 4, ((i * 4 * MiB) | 0x83) >>> 0);
+  const cpu = flatPagedVmxCpu(mem);
   const gdt = [
     [0, 0], [0x0000ffff, 0x00cf9b00], [0x0000ffff, 0x00cf9300],
     [(TSS << 16 | 0x67) >>> 0, 0x00008b00], [(TSS2 << 16 | 0x67) >>> 0, 0x00008900],
@@ -73,12 +95,6 @@ export function guestRig(): GuestRig {
   gate(0x41, 0x00300000, 0x8500);
   mem.write(HOST_CODE, 1, 0xf4);
   const s = cpu.s;
-  for (let i = 0; i < 6; i++) {
-    s.segSel[i] = i === SegReg.CS ? 8 : 0x10;
-    s.segBase[i] = 0;
-    s.segLimit[i] = 0xffffffff;
-    s.segAr[i] = (i === SegReg.CS ? 0xb : 0x3) | Ar.S | Ar.P | Ar.DB | Ar.G;
-  }
   s.segSel[SegReg.TR] = 0x18;
   s.segBase[SegReg.TR] = TSS;
   s.segLimit[SegReg.TR] = 0x67;
@@ -87,11 +103,6 @@ export function guestRig(): GuestRig {
   s.gdtLimit = 8 * gdt.length - 1;
   s.idtBase = IDT;
   s.idtLimit = 0x7ff;
-  s.cr3 = 0x1000;
-  s.cr4 = 0x10 | 0x2000;
-  s.cr0 = 0x80000031;
-  cpu.updateMode();
-  cpu.mmu.flushAll();
   // VMX operation with a current VMCS, as after VMXON and VMPTRLD.
   mem.write(VMXON, 4, VMCS_REVISION);
   mem.write(VMCS, 4, VMCS_REVISION);

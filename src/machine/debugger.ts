@@ -181,13 +181,9 @@ export class MachineDebugger implements CpuDebugHook {
       return true;
     }
     if (this.stepping) {
-      if (this.stepStarted) {
-        this.stepping = false;
-        this.update();
-        return this.stopWith({ kind: 'step' });
-      }
-      // Woken from HLT, the CPU is at the first instruction of the interrupt's handler.
-      if (this.stepFromHalt) {
+      // The stepped instruction has run; or, woken from HLT, the CPU is at the first
+      // instruction of the interrupt's handler.
+      if (this.stepStarted || this.stepFromHalt) {
         this.stepping = false;
         this.update();
         return this.stopWith({ kind: 'step' });

@@ -31,7 +31,7 @@ import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
-import { DEFAULT_CPU_MODEL, type CpuModel } from './cpu-model.js';
+import { DEFAULT_CPU_MODEL, TSC_HZ, type CpuModel } from './cpu-model.js';
 import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
 import { VMEXIT_UNWIND, VmxUnit } from './vmx/vmx-unit.js';
@@ -285,6 +285,7 @@ export class X86Cpu {
     // registers are reset with their devices.
     s.a20 = true;
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
+    s.tscAdjust = 0;
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
     s.platform.reset(this.model.microcodeRevision);
     s.mca.reset();
@@ -1119,8 +1120,8 @@ export class X86Cpu {
   // Time
   // ============================================================================================
 
-  /** TSC frequency: the model's nominal 1 GHz keeps ns and cycles equal, as simple as exact. */
-  static readonly TSC_HZ = 1_000_000_000;
+  /** TSC frequency (cpu-model.ts TSC_HZ, which CPUID 15H/16H report). */
+  static readonly TSC_HZ = TSC_HZ;
 
   tscNow(offset = this.s.tscOffset): number {
     return Math.floor(this.bus.nowNs() * (X86Cpu.TSC_HZ / 1e9)) + offset;

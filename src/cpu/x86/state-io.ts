@@ -19,7 +19,7 @@ import { validateMachineCheck } from './machine-check.js';
  * MSRs (`mca`). Older streams load the missing parts as zero / reset (`platformReset` resets the
  * platform MSRs).
  */
-export const CPU_STATE_VERSION = 6;
+export const CPU_STATE_VERSION = 7;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -58,6 +58,7 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     halted: s.halted,
     a20: s.a20,
     tscOffset: s.tscOffset,
+    tscAdjust: s.tscAdjust,
     sysenterCs: s.sysenterCs,
     sysenterEsp: s.sysenterEsp,
     sysenterEip: s.sysenterEip,
@@ -106,6 +107,8 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     halted: expectBool(r, 'halted', w),
     a20: expectBool(r, 'a20', w),
     tscOffset: expectNumber(r, 'tscOffset', -ADDR_MAX, ADDR_MAX, w),
+    // Streams before version 7 had no IA32_TSC_ADJUST: its reset value.
+    tscAdjust: version >= 7 ? expectNumber(r, 'tscAdjust', -ADDR_MAX, ADDR_MAX, w) : 0,
     sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
     sysenterEsp: expectInt(r, 'sysenterEsp', CANON_MIN, CANON_MAX, w),
     sysenterEip: expectInt(r, 'sysenterEip', CANON_MIN, CANON_MAX, w),
@@ -153,6 +156,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   s.halted = v.halted;
   s.a20 = v.a20;
   s.tscOffset = v.tscOffset;
+  s.tscAdjust = v.tscAdjust;
   s.sysenterCs = v.sysenterCs;
   s.sysenterEsp = v.sysenterEsp;
   s.sysenterEip = v.sysenterEip;

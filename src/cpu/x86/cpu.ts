@@ -46,6 +46,11 @@ export interface CpuBus {
   readonly apic?: CpuApic;
   /** Virtual time in ns, for the TSC. */
   nowNs(): number;
+  /**
+   * `ns` of host time went into work the guest must not see as time passing (a JIT
+   * translation); real-time virtual time leaves it out (machine/clock.ts).
+   */
+  excludeHostTime?(ns: number): void;
   readonly log: Logger;
 }
 

@@ -229,6 +229,14 @@ export class JitEngine implements BlockEngine {
   }
 
   private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
+    // A translation's host time is not the guest's (machine/clock.ts excludeHostTime).
+    const t0 = performance.now();
+    const b = this.translateTimed(cpu, index, eip, sig);
+    cpu.bus.excludeHostTime?.((performance.now() - t0) * 1e6);
+    return b;
+  }
+
+  private translateTimed(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     if (this.blockCount >= MAX_BLOCKS) this.flush();
     const page = Math.floor(index / PAGE);
     if ((this.pageInvalidations.get(page) ?? 0) >= INVALIDATIONS_BEFORE_GIVING_UP) {

@@ -3,9 +3,10 @@
  * IVT, or through protected-mode interrupt and trap gates with the stack switch from the TSS
  * when the handler runs at a more privileged level.
  *
- * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
- * switch; in VMX non-root operation a VM exit, task-switch-exit.ts) and delivery from
- * virtual-8086 mode; each raises a loud #UD report.
+ * Events raised in virtual-8086 mode take the protected-mode path; the ring-0 entry with the
+ * data segments saved (SDM 20.3.1.1) is vm86.ts. IA-32e mode delivery is interrupts-long.ts.
+ * Not implemented yet: task gates (hardware task switch; in VMX non-root operation a VM exit,
+ * task-switch-exit.ts), which raise a loud #UD report.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -13,6 +14,7 @@ import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor }
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
+import { deliverFromVm86 } from './vm86.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -41,8 +43,7 @@ export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind,
   if (cpu.lma) {
     const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
     deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);
-  } else if (cpu.protectedMode) deliverProtected(cpu, vector, kind, hasCode, code);
-  else if (cpu.s.eflags & Fl.VM) cpu.unimplemented('interrupt delivery from virtual-8086 mode');
+  } else if (cpu.protectedMode || (cpu.s.eflags & Fl.VM)) deliverProtected(cpu, vector, kind, hasCode, code);
   else deliverReal(cpu, vector);
 }
 
@@ -90,8 +91,11 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const conforming = (cs.ar & 0x4) !== 0;
 
   if (!conforming && csDpl < cpu.cpl) {
+    if (flags & Fl.VM) {
+      deliverFromVm86(cpu, { gate32, trapGate, selector, cs, offset }, ext, hasCode, code, (dpl) => tssStack(cpu, dpl, ext));
+      return;
+    }
     // Inter-privilege: switch to the stack for csDpl from the TSS.
-    if (flags & Fl.VM) cpu.unimplemented('interrupt from virtual-8086 mode');
     const { ss, esp } = tssStack(cpu, csDpl, ext);
     const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
     const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;

@@ -14,7 +14,7 @@ import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor }
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
-import { deliverFromVm86 } from './vm86.js';
+import { deliverFromVm86, type Vm86Gate } from './vm86.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -30,6 +30,7 @@ export const enum EventKind {
 
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
+const vm86Gate: Vm86Gate = { gate32: true, trapGate: false, selector: 0, cs: csScratch, offset: 0 };
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
@@ -92,7 +93,13 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
 
   if (!conforming && csDpl < cpu.cpl) {
     if (flags & Fl.VM) {
-      deliverFromVm86(cpu, { gate32, trapGate, selector, cs, offset }, ext, hasCode, code, (dpl) => tssStack(cpu, dpl, ext));
+      const g = vm86Gate;
+      g.gate32 = gate32;
+      g.trapGate = trapGate;
+      g.selector = selector;
+      g.cs = cs;
+      g.offset = offset;
+      deliverFromVm86(cpu, g, ext, hasCode, code);
       return;
     }
     // Inter-privilege: switch to the stack for csDpl from the TSS.
@@ -135,7 +142,7 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
 }
 
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit). */
-function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
+export function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
   const s = cpu.s;
   const type = s.segAr[SegReg.TR]! & 0xf;
   const base = s.segBase[SegReg.TR]!;

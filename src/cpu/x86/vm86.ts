@@ -26,6 +26,7 @@ import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { copyDescriptor, loadSegmentUnchecked, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
+import { tssStack } from './interrupts.js';
 
 /**
  * Access rights of every segment register in virtual-8086 mode: present, DPL 3, read/write
@@ -45,7 +46,7 @@ export function loadVm86Segment(cpu: X86Cpu, seg: number, selector: number): voi
 }
 
 /** IOPL < 3 in virtual-8086 mode: the IOPL-sensitive instructions trap to the monitor (20.2.7). */
-export function vm86IoplTrap(cpu: X86Cpu): void {
+function vm86IoplTrap(cpu: X86Cpu): void {
   if (((cpu.s.eflags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
 }
 
@@ -120,7 +121,7 @@ export interface Vm86Gate {
  * a 32-bit gate, else #GP(selector + EXT). The processor switches to the ring-0 stack from
  * the TSS, pushes GS, FS, DS, ES, SS, ESP, EFLAGS, CS, EIP (and the error code) as dwords
  * (Figure 20-4), loads DS, ES, FS and GS with null selectors and clears VM, TF, RF, NT (and
- * IF through an interrupt gate). `tssStack` reads SS0:ESP0 (interrupts.ts).
+ * IF through an interrupt gate).
  */
 export function deliverFromVm86(
   cpu: X86Cpu,
@@ -128,19 +129,19 @@ export function deliverFromVm86(
   ext: number,
   hasCode: boolean,
   code: number,
-  tssStack: (dpl: number) => { ss: number; esp: number },
 ): void {
   const s = cpu.s;
   const selErr = (gate.selector & 0xfffc) + ext;
   const csDpl = (gate.cs.ar >> Ar.DPL_SHIFT) & 3;
   if (csDpl !== 0) cpu.gp(selErr);
   // 20.3.1: "the IDT entry must contain either a 32-bit trap or interrupt gate or a task gate".
-  // XXX: the SDM names no error code for a 16-bit gate here; the handler's selector, as for
-  // the other handler checks of this path.
+  // XXX: the INT n pseudocode instead pushes the frame as words through a 16-bit gate (QEMU
+  // does that); we follow 20.3.1, with the handler's selector as the error code (the SDM
+  // names none), as for the other handler checks of this path.
   if (!gate.gate32) cpu.gp(selErr);
 
   // The ring-0 stack (checks in the order of the INT n pseudocode).
-  const { ss, esp } = tssStack(0);
+  const { ss, esp } = tssStack(cpu, 0, ext);
   if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
   const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
   const ssErr = (ss & 0xfffc) + ext;

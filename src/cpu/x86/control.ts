@@ -1,8 +1,9 @@
 /**
  * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
- * Vol. 3A 5.8). Real mode is direct; protected mode does the descriptor checks, returns to
- * outer privilege levels with their stack, and IRET back to virtual-8086 mode is not
- * implemented yet (loud #UD report), nor are call gates and task switches.
+ * Vol. 3A 5.8). Real mode and virtual-8086 mode are direct (8086-style segment loads);
+ * protected mode does the descriptor checks and returns to outer privilege levels with their
+ * stack. IRET into and inside virtual-8086 mode is vm86.ts. Call gates and task switches are
+ * not implemented yet (loud #UD report).
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -10,6 +11,7 @@ import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDesc
 import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
 import { farTransferToTask, iretTaskReturn } from './vmx/task-switch-exit.js';
+import { iretInVm86, iretToVm86 } from './vm86.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -17,6 +19,7 @@ const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
   if (cpu.protectedMode) checkFarTarget(cpu, selector, false);
+  else checkRealTarget(cpu, offset);
   cpu.farJump(selector, offset);
   checkEipInLimit(cpu);
 }
@@ -26,6 +29,7 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   const s = cpu.s;
   const size = cpu.opSize;
   if (cpu.protectedMode) checkFarTarget(cpu, selector, true);
+  else checkRealTarget(cpu, offset);
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
   // Push first (may fault) with the old CS still in place, then switch.
@@ -55,6 +59,15 @@ function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): void {
   }
 }
 
+/**
+ * Real and virtual-8086 mode: the target offset must lie within the CS limit, which the load
+ * keeps (real mode) or sets to 0xFFFF (virtual-8086 mode, where it always is 0xFFFF) — checked
+ * before CS changes, so that the #GP(0) sees the caller's CS:EIP (SDM JMP/CALL/RET).
+ */
+function checkRealTarget(cpu: X86Cpu, offset: number): void {
+  if ((offset >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
+}
+
 function checkEipInLimit(cpu: X86Cpu): void {
   if ((cpu.s.eip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
 }
@@ -65,6 +78,7 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   if (!cpu.protectedMode) {
+    checkRealTarget(cpu, eip);
     cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
     cpu.farJump(cs, eip);
     return;
@@ -100,17 +114,17 @@ export function iret(cpu: X86Cpu, size: number): void {
   const s = cpu.s;
   iretUnblocksNmi(cpu);
   const oldFlags = cpu.getEflags();
+  if (oldFlags & Fl.VM) {
+    iretInVm86(cpu, size);
+    return;
+  }
   if (!cpu.protectedMode) {
-    if (oldFlags & Fl.VM) {
-      // Virtual-8086 mode: IOPL-sensitive.
-      if (((oldFlags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
-    }
     const eip = cpu.pop(size);
     const cs = cpu.pop(size) & 0xffff;
     const flags = cpu.pop(size);
-    const keep = oldFlags & (Fl.VM | Fl.VIF | Fl.VIP | (oldFlags & Fl.VM ? Fl.IOPL : 0));
+    const keep = oldFlags & (Fl.VM | Fl.VIF | Fl.VIP);
     const writable = size === 32 ? 0x257fd5 & ~(Fl.VM | Fl.VIF | Fl.VIP) : 0xffff;
-    const nf = (flags & writable & ~(oldFlags & Fl.VM ? Fl.IOPL : 0)) | (oldFlags & ~writable) | keep;
+    const nf = (flags & writable) | (oldFlags & ~writable) | keep;
     cpu.farJump(cs, eip);
     cpu.setEflags(nf);
     return;
@@ -120,7 +134,10 @@ export function iret(cpu: X86Cpu, size: number): void {
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   const flags = cpu.peekStack(size, 2 * (size / 8));
-  if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) cpu.unimplemented('IRET to virtual-8086 mode');
+  if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) {
+    iretToVm86(cpu);
+    return;
+  }
   const rpl = cs & 3;
   if ((cs & 0xfffc) === 0 || rpl < cpu.cpl) cpu.gp(cs & 0xfffc);
   const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);

@@ -11,7 +11,9 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
  * 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches, call gates. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
+ * Virtual-8086 mode is EFLAGS.VM = 1 with CR0.PE = 1: `protectedMode` is false and `cpl` is 3
+ * there (updateMode); what sets it apart from real mode is in vm86.ts.
+ * Not implemented yet (raise a loud internal error or #UD with a log line): hardware task switches, call gates. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -1090,11 +1092,16 @@ export class X86Cpu {
   // Port I/O (sensitive: goes through the intercept point and IOPL checks)
   // ============================================================================================
 
-  /** IOPL/TSS-bitmap permission check for `size` bytes at `port` (SDM 18.2). */
+  /**
+   * IOPL/TSS-bitmap permission check for `size` bytes at `port` (SDM Vol. 1 19.5). Virtual-8086
+   * mode consults the bitmap whatever IOPL is (Vol. 3B 20.2.8.1); real mode checks nothing.
+   */
   checkIo(port: number, size: number): void {
-    if (!this.protectedMode) return;
-    const iopl = (this.s.eflags & Fl.IOPL) >> 12;
-    if (this.cpl <= iopl) return;
+    if (this.protectedMode) {
+      if (this.cpl <= (this.s.eflags & Fl.IOPL) >> 12) return;
+    } else if (!(this.s.eflags & Fl.VM)) {
+      return;
+    }
     // Consult the TSS I/O permission bitmap (32-bit TSS only).
     const s = this.s;
     const trType = s.segAr[SegReg.TR]! & 0xf;

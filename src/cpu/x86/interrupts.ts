@@ -3,9 +3,10 @@
  * IVT, or through protected-mode interrupt and trap gates with the stack switch from the TSS
  * when the handler runs at a more privileged level.
  *
- * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
- * switch; in VMX non-root operation a VM exit, task-switch-exit.ts) and delivery from
- * virtual-8086 mode; each raises a loud #UD report.
+ * Events raised in virtual-8086 mode take the protected-mode path; the ring-0 entry with the
+ * data segments saved (SDM 20.3.1.1) is vm86.ts. IA-32e mode delivery is interrupts-long.ts.
+ * Not implemented yet: task gates (hardware task switch; in VMX non-root operation a VM exit,
+ * task-switch-exit.ts), which raise a loud #UD report.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -13,6 +14,7 @@ import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor }
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
+import { deliverFromVm86, type Vm86Gate } from './vm86.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -28,6 +30,7 @@ export const enum EventKind {
 
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
+const vm86Gate: Vm86Gate = { gate32: true, trapGate: false, selector: 0, cs: csScratch, offset: 0 };
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
@@ -41,8 +44,7 @@ export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind,
   if (cpu.lma) {
     const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
     deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);
-  } else if (cpu.protectedMode) deliverProtected(cpu, vector, kind, hasCode, code);
-  else if (cpu.s.eflags & Fl.VM) cpu.unimplemented('interrupt delivery from virtual-8086 mode');
+  } else if (cpu.protectedMode || (cpu.s.eflags & Fl.VM)) deliverProtected(cpu, vector, kind, hasCode, code);
   else deliverReal(cpu, vector);
 }
 
@@ -90,8 +92,17 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const conforming = (cs.ar & 0x4) !== 0;
 
   if (!conforming && csDpl < cpu.cpl) {
+    if (flags & Fl.VM) {
+      const g = vm86Gate;
+      g.gate32 = gate32;
+      g.trapGate = trapGate;
+      g.selector = selector;
+      g.cs = cs;
+      g.offset = offset;
+      deliverFromVm86(cpu, g, ext, hasCode, code);
+      return;
+    }
     // Inter-privilege: switch to the stack for csDpl from the TSS.
-    if (flags & Fl.VM) cpu.unimplemented('interrupt from virtual-8086 mode');
     const { ss, esp } = tssStack(cpu, csDpl, ext);
     const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
     const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
@@ -131,7 +142,7 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
 }
 
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit). */
-function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
+export function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
   const s = cpu.s;
   const type = s.segAr[SegReg.TR]! & 0xf;
   const base = s.segBase[SegReg.TR]!;

@@ -5,7 +5,7 @@
  */
 import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
-import type { CpuState, CpuStateData } from './state.js';
+import { Cr0, Efer, Fl, type CpuState, type CpuStateData } from './state.js';
 import type { FpuState } from './fpu/fpu-state.js';
 import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
 import { validateSseState, type SseState } from './sse/sse-state.js';
@@ -119,6 +119,11 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     platform: version >= 4 ? validatePlatformMsrs(r['platform']) : undefined,
     mca: version >= 6 ? validateMachineCheck(r['mca']) : undefined,
   };
+  // Virtual-8086 mode exists only in protected mode outside IA-32e mode (SDM Vol. 3B 20.2.1;
+  // VMX refuses the same combination, Vol. 3C 27.3.1.4): the segment caches say the rest.
+  if ((v.eflags & Fl.VM) && (!(v.cr0 & Cr0.PE) || (v.efer & Efer.LMA))) {
+    throw new SnapshotError('cpu: EFLAGS.VM = 1 (virtual-8086 mode) needs CR0.PE = 1 and EFER.LMA = 0');
+  }
   let ripHi = 0;
   let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
   if (version >= 3) {

@@ -3,9 +3,9 @@
  * IVT, or through protected-mode interrupt and trap gates with the stack switch from the TSS
  * when the handler runs at a more privileged level.
  *
- * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
- * switch; in VMX non-root operation a VM exit, task-switch-exit.ts) and delivery from
- * virtual-8086 mode; each raises a loud #UD report.
+ * IA-32e mode delivery is interrupts-long.ts. A task gate switches to the interrupt task
+ * (SDM 6.12.2; task-switch.ts, or in VMX non-root operation a VM exit, task-switch-exit.ts).
+ * Not implemented yet: delivery from virtual-8086 mode, which raises a loud #UD report.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -70,8 +70,11 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
   if ((kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException) && gateDpl < cpu.cpl) cpu.gp(idtErr);
   if (!(hi & 0x8000)) cpu.raise(Vec.NP, idtErr);
-  // A task gate: a VM exit in non-root operation, else not implemented (loud #UD).
-  if (type === 0x05) taskGateInIdt(cpu, lo);
+  // A task gate: the interrupt task runs (with the error code on its stack), or a VM exit.
+  if (type === 0x05) {
+    taskGateInIdt(cpu, lo, ext, hasCode ? code : undefined);
+    return;
+  }
   const gate32 = (type & 0x8) !== 0;
   const trapGate = (type & 1) !== 0;
   const selector = lo >>> 16;

@@ -135,13 +135,14 @@ describe('JMP to a TSS (SDM 7.3, Vol. 2 JMP TASK-STATE-SEGMENT)', () => {
     expect(r.read16(A_BASE)).toBe(LINK_SENTINEL);
   });
 
-  it('JMP clears no NT of its own: the new task runs with the NT of its TSS image (0 here)', () => {
-    const h = taskHarness();
-    h.write(B_CODE, [...STORE_EFLAGS, HLT]);
-    const r = h.run({ code: jmpFar(TSS_B), eflags: NT, setup: enterTaskA });
-    expect(r.read32(CELL) & NT).toBe(0);
-    // The old task's saved EFLAGS keeps its NT (only IRET clears it).
-    expect(r.read32(A_BASE + 0x24) & NT).toBe(NT);
+  it('JMP takes the new NT from the TSS image and leaves the old task\'s saved NT alone (Table 7-2)', () => {
+    for (const newNt of [0, NT]) {
+      const h = taskHarness({ eflags: 0x2 | newNt });
+      h.write(B_CODE, [...STORE_EFLAGS, HLT]);
+      const r = h.run({ code: jmpFar(TSS_B), eflags: NT, setup: enterTaskA });
+      expect(r.read32(CELL)).toBe(0x2 | newNt);
+      expect(r.read32(A_BASE + 0x24) & NT).toBe(NT);
+    }
   });
 
   it('loads LDTR and segments from the new TSS, and an LDT selector of the new task resolves in the new LDT', () => {
@@ -221,6 +222,35 @@ describe('interrupt tasks (SDM 6.12.2)', () => {
     expect(Object.values(r.regs)).toEqual(A_GPR);
     // No interrupt frame: the interrupt task's stack is its own, untouched (ESP saved = initial).
     expect(r.read32(B_BASE + 0x38)).toBe(B_STACK);
+  });
+
+  it('an external interrupt through a task gate switches at the instruction boundary; a busy TSS is #GP with EXT', () => {
+    for (const busy of [false, true]) {
+      const h = taskHarness();
+      if (busy) h.setGdtEntry(TSS_B, ...descriptor(B_BASE, 0x67, 0x8b, 0));
+      h.setIdtGate(0x30, 0, { type: 5, selector: TSS_B, dpl: 0 });
+      h.write(B_CODE, [IRET]);
+      let pending = true;
+      const irq = h.cpu.bus.interrupts;
+      irq.hasInterrupt = () => pending;
+      irq.acknowledge = () => {
+        pending = false;
+        return 0x30;
+      };
+      const r = h.run({ code: [0x90, 0x90], eflags: 1 << 9, setup: enterTaskA }); // nop; nop (IF = 1)
+      if (busy) {
+        // SDM 6.13: the error code's EXT bit (bit 0) is set for an external event.
+        expect(r.exception).toMatchObject({ vector: Vec.GP, errorCode: TSS_B | 1, eip: CODE_ADDR });
+        expect(tr(h)).toBe(TSS_A);
+      } else {
+        // Taken before the first NOP: that is where task A resumes after B's IRET.
+        expect(r.exception).toBeUndefined();
+        expect(r.read32(A_BASE + 0x20)).toBe(CODE_ADDR);
+        expect(r.read16(B_BASE)).toBe(TSS_A);
+        expect(r.eip).toBe(CODE_ADDR + 3);
+        expect(tr(h)).toBe(TSS_A);
+      }
+    }
   });
 
   it('an exception with an error code through a task gate pushes it on the new task\'s stack', () => {

@@ -164,6 +164,51 @@ describe('JMP to a TSS (SDM 7.3, Vol. 2 JMP TASK-STATE-SEGMENT)', () => {
   });
 });
 
+describe('privilege and paging around the switch', () => {
+  it('a ring-3 task runs at CPL 3 and its interrupts use the new TSS\'s ring-0 stack', () => {
+    const CODE3 = 0x70, DATA3 = 0x78, RING0_STACK = 0x40000;
+    const h = taskHarness({ segs: [DATA3 | 3, CODE3 | 3, DATA3 | 3, DATA3 | 3, DATA3 | 3, DATA3 | 3] });
+    h.setGdtEntry(CODE3, ...descriptor(0, 0xfffff, 0xfb, 0xc));
+    h.setGdtEntry(DATA3, ...descriptor(0, 0xfffff, 0xf3, 0xc));
+    h.write32(B_BASE + 4, RING0_STACK); // ESP0
+    h.write32(B_BASE + 8, DATA32); // SS0
+    h.write(B_CODE, [0xcd, 0x50]); // int 0x50 (the harness's gate: DPL 3, ring 0)
+    const r = h.run({ code: jmpFar(TSS_B), setup: enterTaskA });
+    expect(r.exception).toMatchObject({ vector: 0x50, cs: CODE3 | 3, eip: B_CODE + 2 });
+    // The handler popped EIP, CS, EFLAGS off the ring-0 stack; the outer SS:ESP are left.
+    expect(r.regs.esp).toBe(RING0_STACK - 8);
+    expect(r.read32(RING0_STACK - 4)).toBe(DATA3 | 3);
+    expect(r.read32(RING0_STACK - 8)).toBe(B_STACK);
+  });
+
+  it('a #PF on the new TSS comes before the commit point: nothing is written, A stays current', () => {
+    const PD = 0x20000, PT = 0x21000, FAR_TSS = 0x8100;
+    const h = taskHarness();
+    h.setGdtEntry(TSS_B, ...descriptor(FAR_TSS, 0x67, 0x89, 0));
+    writeTss32(h, FAR_TSS, { eip: B_CODE });
+    for (let i = 0; i < 512; i++) h.write32(PT + 4 * i, (i << 12) | 3);
+    h.write32(PT + 4 * 8, 0); // page 0x8000 not present
+    h.write32(PD, PT | 3);
+    const r = h.run({
+      code: callFar(TSS_B),
+      regs: A_REGS,
+      setup: (c) => {
+        enterTaskA(c);
+        c.s.cr3 = PD;
+        c.s.cr0 |= Cr0.PG;
+        c.updateMode();
+        c.mmu.flushAll();
+      },
+    });
+    expect(r.exception).toMatchObject({ vector: 14, errorCode: 0, eip: CODE_ADDR });
+    expect(h.cpu.s.cr2).toBe(FAR_TSS);
+    expect(tr(h)).toBe(TSS_A);
+    expect(r.read32(A_BASE + 0x20)).toBe(0);
+    expect(typeByte(h, TSS_B)).toBe(0x89);
+    expect(h.cpu.s.cr0 & Cr0.TS).toBe(0);
+  });
+});
+
 describe('CALL to a task gate and IRET back (SDM 7.4 task linking)', () => {
   it('links the new task to the old, sets NT in it, and IRET returns with the old state', () => {
     const h = taskHarness();

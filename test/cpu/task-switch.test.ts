@@ -476,6 +476,7 @@ describe('CR3 from the new TSS (SDM 7.3 step 11, 4.10.4.1)', () => {
     });
     expect(r.exception).toBeUndefined();
     expect(h.cpu.s.cr3).toBe(PD2);
+    expect(h.cpu.s.cr0).toBe((0x80000011 | Cr0.TS) >>> 0); // PG PE ET, and TS set by the switch
     expect(r.regs.eax).toBe(0x22222222);
     // The old TSS's CR3 field is static: not written by the switch.
     expect(r.read32(A_BASE + 0x1c)).toBe(PD1);

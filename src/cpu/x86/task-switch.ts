@@ -138,7 +138,7 @@ export function switchTask(cpu: X86Cpu, source: TaskSource, tss: number, ext: nu
   s.segBase[SegReg.TR] = nd.base;
   s.segLimit[SegReg.TR] = nd.limit;
   s.segAr[SegReg.TR] = nd.ar | 0x2; // busy
-  s.cr0 |= Cr0.TS;
+  s.cr0 = (s.cr0 | Cr0.TS) >>> 0;
   s.dr[7] = (s.dr[7]! & ~DR7_LOCAL_ENABLES) >>> 0;
   if (nested) eflags |= Fl.NT;
   s.eip = eip;

@@ -378,6 +378,34 @@ describe('16-bit TSS (SDM 7.6, Figure 7-10)', () => {
   });
 });
 
+describe('16-bit interrupt task (SDM 6.12.2, 7.6)', () => {
+  it('an exception through a task gate to a 16-bit TSS pushes a 16-bit error code and links the task', () => {
+    const DATA16 = 0x70;
+    const h = taskHarness();
+    h.setGdtEntry(DATA16, ...descriptor(0, 0xffff, 0x93, 0x0)); // 16-bit stack segment (B = 0)
+    h.setGdtEntry(TSS_C, ...descriptor(C_BASE, 0x2b, 0x81, 0));
+    const C_IP = 0x9100;
+    h.fill(C_BASE, 0x2c);
+    h.write16(C_BASE + 0x0e, C_IP);
+    h.write16(C_BASE + 0x10, 0x0002);
+    h.write16(C_BASE + 0x12 + 2 * 4, 0x8000); // SP
+    [DATA32, CODE16, DATA16, DATA32].forEach((v, i) => h.write16(C_BASE + 0x22 + 2 * i, v));
+    h.write(C_IP, [0x58, HLT]); // pop ax
+    h.setIdtGate(Vec.GP, 0, { type: 5, selector: TSS_C });
+    const r = h.run({ code: [0x66, 0xb8, 0x83, 0x00, 0x8e, 0xd8], setup: enterTaskA }); // mov ds, 0x83 → #GP(0x80)
+    expect(r.exit).toBe('halt');
+    expect(r.regs.eax & 0xffff).toBe(0x80);
+    expect(r.regs.esp & 0xffff).toBe(0x8000);
+    // Two bytes, not four: the word below SP is the error code and the one below it untouched.
+    expect(r.read16(0x7ffe)).toBe(0x80);
+    expect(r.read16(0x7ffc)).toBe(0);
+    expect(r.eflags & NT).toBe(NT);
+    expect(r.read16(C_BASE)).toBe(TSS_A);
+    expect(typeByte(h, TSS_C)).toBe(0x83);
+    expect(r.read32(A_BASE + 0x20)).toBe(CODE_ADDR + 4);
+  });
+});
+
 describe('faults before the commit point change nothing (SDM 7.3 steps 1-6, Table 7-1)', () => {
   const cases: [string, (h: CpuHarness) => void, number, number][] = [
     ['a TSS that is not present is #NP(selector)', (h) => h.setGdtEntry(TSS_B, ...descriptor(B_BASE, 0x67, 0x09, 0)), Vec.NP, TSS_B],

@@ -32,6 +32,10 @@
  * A new EFLAGS with VM = 1 (32-bit TSS) enters virtual-8086 mode: the segment registers are
  * loaded as in that mode (segmentation.ts: base selector << 4, limit 0xFFFF, DPL 3), CPL 3.
  *
+ * The JIT never translates far CALL/JMP, INT n or IRET (jit/translate.ts ends its blocks before
+ * them), so translated code reaches a task switch only through an exception: the block stops at
+ * the faulting instruction (startEip) and the run loop delivers the fault, as for any other.
+ *
  * Not implemented: the debug trap on the TSS's T bit (SDM 17.3.1.5) — a new task with T = 1
  * reaches cpu.unimplemented after the switch (a loud #UD in the new task).
  */

@@ -1,9 +1,10 @@
 /**
  * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
  * Vol. 3A 5.8). Real mode and virtual-8086 mode are direct (8086-style segment loads);
- * protected mode does the descriptor checks and returns to outer privilege levels with their
- * stack. IRET into and inside virtual-8086 mode is vm86.ts. Call gates and task switches are
- * not implemented yet (loud #UD report).
+ * protected mode does the descriptor checks, returns to outer privilege levels with their
+ * stack, and switches tasks for a far CALL/JMP to a TSS or task gate and for IRET with NT = 1
+ * (vmx/task-switch-exit.ts checks, task-switch.ts switches). IRET into and inside
+ * virtual-8086 mode is vm86.ts. Call gates are not implemented yet (loud #UD report).
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -18,8 +19,9 @@ const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
-  if (cpu.protectedMode) checkFarTarget(cpu, selector, false);
-  else checkRealTarget(cpu, offset);
+  if (cpu.protectedMode) {
+    if (checkFarTarget(cpu, selector, false)) return;
+  } else checkRealTarget(cpu, offset);
   cpu.farJump(selector, offset);
   checkEipInLimit(cpu);
 }
@@ -28,8 +30,9 @@ export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
 export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   const s = cpu.s;
   const size = cpu.opSize;
-  if (cpu.protectedMode) checkFarTarget(cpu, selector, true);
-  else checkRealTarget(cpu, offset);
+  if (cpu.protectedMode) {
+    if (checkFarTarget(cpu, selector, true)) return;
+  } else checkRealTarget(cpu, offset);
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
   // Push first (may fault) with the old CS still in place, then switch.
@@ -45,7 +48,8 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   checkEipInLimit(cpu);
 }
 
-function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): void {
+/** Checks a protected-mode far target; true when it was a task, switched to already. */
+function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = readDescriptor(cpu, selector);
   if (!(d.ar & Ar.S)) {
@@ -53,10 +57,15 @@ function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): void {
     // IA-32e mode (here: compatibility mode) has no task switches and only 64-bit call gates.
     if (cpu.lma && type !== 0xc) cpu.gp(selector & 0xfffc);
     if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
-    // A task switch: a VM exit in non-root operation, else not implemented (loud #UD).
-    if (type === 0x5 || type === 0x1 || type === 0x9) farTransferToTask(cpu, selector, call);
+    // A task switch (a VM exit in non-root operation). CALL pushes nothing: the return is
+    // IRET through the new TSS's link.
+    if (type === 0x5 || type === 0x1 || type === 0x9) {
+      farTransferToTask(cpu, selector, call);
+      return true;
+    }
     cpu.gp(selector & 0xfffc);
   }
+  return false;
 }
 
 /**
@@ -130,7 +139,10 @@ export function iret(cpu: X86Cpu, size: number): void {
     return;
   }
   if ((oldFlags & Fl.NT) && cpu.lma) cpu.gp(0); // no task return in IA-32e mode
-  if (oldFlags & Fl.NT) iretTaskReturn(cpu);
+  if (oldFlags & Fl.NT) {
+    iretTaskReturn(cpu);
+    return;
+  }
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   const flags = cpu.peekStack(size, 2 * (size / 8));

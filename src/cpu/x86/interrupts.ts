@@ -5,8 +5,8 @@
  *
  * Events raised in virtual-8086 mode take the protected-mode path; the ring-0 entry with the
  * data segments saved (SDM 20.3.1.1) is vm86.ts. IA-32e mode delivery is interrupts-long.ts.
- * Not implemented yet: task gates (hardware task switch; in VMX non-root operation a VM exit,
- * task-switch-exit.ts), which raise a loud #UD report.
+ * A task gate switches to the interrupt task (SDM 6.12.2; task-switch.ts, or in VMX non-root
+ * operation a VM exit, task-switch-exit.ts).
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -72,8 +72,11 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
   if ((kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException) && gateDpl < cpu.cpl) cpu.gp(idtErr);
   if (!(hi & 0x8000)) cpu.raise(Vec.NP, idtErr);
-  // A task gate: a VM exit in non-root operation, else not implemented (loud #UD).
-  if (type === 0x05) taskGateInIdt(cpu, lo);
+  // A task gate: the interrupt task runs (with the error code on its stack), or a VM exit.
+  if (type === 0x05) {
+    taskGateInIdt(cpu, lo, ext, hasCode ? code : undefined);
+    return;
+  }
   const gate32 = (type & 0x8) !== 0;
   const trapGate = (type & 1) !== 0;
   const selector = lo >>> 16;

@@ -1,8 +1,8 @@
 /**
  * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
- * Vol. 3A 5.8). Real mode is direct; protected mode does the descriptor checks, returns to
- * outer privilege levels with their stack, and IRET back to virtual-8086 mode is not
- * implemented yet (loud #UD report), nor are call gates and task switches.
+ * Vol. 3A 5.8). Real mode is direct; protected mode does the descriptor checks, goes through
+ * call gates (call-gate.ts) and returns to outer privilege levels with their stack. IRET back
+ * to virtual-8086 mode is not implemented yet (loud #UD report), nor are task switches.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -10,13 +10,14 @@ import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDesc
 import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
 import { farTransferToTask, iretTaskReturn } from './vmx/task-switch-exit.js';
+import { farTransferThroughCallGate } from './call-gate.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
-  if (cpu.protectedMode) checkFarTarget(cpu, selector, false);
+  if (cpu.protectedMode && checkFarTarget(cpu, selector, false)) return;
   cpu.farJump(selector, offset);
   checkEipInLimit(cpu);
 }
@@ -25,7 +26,7 @@ export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
 export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   const s = cpu.s;
   const size = cpu.opSize;
-  if (cpu.protectedMode) checkFarTarget(cpu, selector, true);
+  if (cpu.protectedMode && checkFarTarget(cpu, selector, true)) return;
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
   // Push first (may fault) with the old CS still in place, then switch.
@@ -41,18 +42,23 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   checkEipInLimit(cpu);
 }
 
-function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): void {
+/** Refuses what a far CALL/JMP may not reach; true when it went through a call gate (done). */
+function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = readDescriptor(cpu, selector);
   if (!(d.ar & Ar.S)) {
     const type = d.ar & 0xf;
     // IA-32e mode (here: compatibility mode) has no task switches and only 64-bit call gates.
     if (cpu.lma && type !== 0xc) cpu.gp(selector & 0xfffc);
-    if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
+    if (type === 0x4 || type === 0xc) {
+      farTransferThroughCallGate(cpu, selector, call);
+      return true;
+    }
     // A task switch: a VM exit in non-root operation, else not implemented (loud #UD).
     if (type === 0x5 || type === 0x1 || type === 0x9) farTransferToTask(cpu, selector, call);
     cpu.gp(selector & 0xfffc);
   }
+  return false;
 }
 
 function checkEipInLimit(cpu: X86Cpu): void {
@@ -74,25 +80,35 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
   const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);
   checkReturnCs(cpu, cs, d);
   if (rpl === cpu.cpl) {
+    checkReturnEip(cpu, d, eip);
     cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
     loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
     s.eip = eip;
     cpu.updateMode();
-    checkEipInLimit(cpu);
     return;
   }
-  // Return to an outer level: the caller's SS:ESP follow the immediate bytes.
+  // Return to an outer level: the caller's SS:ESP follow the immediate bytes, which RETF imm16
+  // releases from both stacks (the parameters a call gate copied, SDM Vol. 3A 5.8.6).
   const base = 2 * (size / 8) + popBytes;
   const esp = cpu.peekStack(size, base);
   const ss = cpu.peekStack(size, base + size / 8) & 0xffff;
   const ssd = checkReturnSs(cpu, ss, rpl);
+  checkReturnEip(cpu, d, eip);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   s.eip = eip;
   loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
   cpu.updateMode();
   cpu.setSp(esp + popBytes);
   invalidateOuterSegments(cpu);
-  checkEipInLimit(cpu);
+}
+
+/**
+ * RET: "IF the return instruction pointer is not within the return code segment limit THEN
+ * #GP(0)", checked before anything is popped or loaded; 64-bit code (from compatibility mode)
+ * has no limit.
+ */
+function checkReturnEip(cpu: X86Cpu, d: Descriptor, eip: number): void {
+  if (!(cpu.lma && (d.ar & Ar.L)) && (eip >>> 0) > d.limit) cpu.gp(0);
 }
 
 /** IRET/IRETD. */

@@ -131,7 +131,7 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
 }
 
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit). */
-function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
+export function tssStack(cpu: X86Cpu, dpl: number, ext: number): { ss: number; esp: number } {
   const s = cpu.s;
   const type = s.segAr[SegReg.TR]! & 0xf;
   const base = s.segBase[SegReg.TR]!;

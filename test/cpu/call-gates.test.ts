@@ -94,17 +94,17 @@ const wideGdt = (cpu: { s: { gdtLimit: number } }) => {
  * CPL 0 code that loads TR, points DS/ES/GS at DATA3 and IRETs to `user` at CPL 3 on
  * `ss`:`esp` (DATA3|3:USER_STACK by default).
  */
-function toRing3(user: number[], options: { ss?: number; esp?: number } = {}): { code: number[]; userAddr: number } {
-  const { ss = DATA3 | 3, esp = USER_STACK } = options;
+function toRing3(user: number[], options: { ss?: number; esp?: number; cs?: number; eip?: number } = {}): { code: number[]; userAddr: number } {
+  const { ss = DATA3 | 3, esp = USER_STACK, cs = CODE3 | 3 } = options;
   const prologue = [
     0x66, 0xb8, ...le16(TSS), 0x0f, 0x00, 0xd8, // mov ax, TSS; ltr ax
     0x66, 0xb8, ...le16(DATA3 | 3), 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xe8, // mov ds/es/gs, DATA3|3
     0x68, ...le32(ss), // push SS
     0x68, ...le32(esp), // push ESP
     0x6a, 0x02, // push EFLAGS (IF clear)
-    0x6a, CODE3 | 3, // push CS
+    0x68, ...le32(cs), // push CS
   ];
-  const userAddr = CODE_ADDR + prologue.length + 5 + 1;
+  const userAddr = options.eip ?? CODE_ADDR + prologue.length + 5 + 1;
   return { code: [...prologue, 0x68, ...le32(userAddr), 0xcf, ...user], userAddr };
 }
 
@@ -181,6 +181,21 @@ describe('16-bit call gates (type 4): pushes and parameters are words', () => {
     expect(r.read16(STACK_TOP - 2)).toBe(CODE32);
     expect(r.read16(STACK_TOP - 4)).toBe((CODE_ADDR + 7) & 0xffff);
   });
+
+  it('CALL from 16-bit ring-3 code and RETF 4 back: IP, CS, 4 bytes, SP, SS popped and SP + 4 (SDM RET)', () => {
+    const h = gateHarness();
+    const USER16 = 0x6400;
+    h.setGdtEntry(SPARE1, ...descriptor(0, 0xffff, 0xfb, 0x0)); // DPL 3 16-bit code
+    // push word 0x1234; push word 0x5678; call far GATE16|3:0; int 0x50
+    h.write(USER16, [0x68, 0x34, 0x12, 0x68, 0x78, 0x56, 0x9a, 0x00, 0x00, ...le16(GATE16 | 3), ...INT50]);
+    // mov ax, [esp+4] (parameter 0); retf 4
+    h.write(PROC16, [0x67, 0x8b, 0x44, 0x24, 0x04, 0xca, 0x04, 0x00]);
+    const { code } = toRing3([], { cs: SPARE1 | 3, eip: USER16 });
+    const r = h.run({ code, setup: wideGdt });
+    expect(r.regs.eax & 0xffff).toBe(0x5678);
+    expect(r.exception).toMatchObject({ vector: 0x50, cs: SPARE1 | 3, eip: USER16 + 13 });
+    expect(r.read32(STACK_TOP - 8)).toBe(USER_STACK);
+  });
 });
 
 describe('JMP through a call gate and conforming targets', () => {
@@ -249,6 +264,58 @@ describe('CALL to ring 2 uses SS2:ESP2 from the TSS', () => {
     expect(r.read32(STACK2 - 20)).toBe(0x33333333);
     expect(r.read32(STACK2 - 24)).toBe(CODE3 | 3);
     expect(r.read32(STACK2 - 28)).toBe(userAddr + 22);
+  });
+});
+
+describe('a 16-bit TSS (type 1) supplies SP2:SS2 at DPL * 4 + 2 (SDM Vol. 2 CALL, MORE-PRIVILEGE)', () => {
+  it('the frame goes to SS2:SP2 read from the 16-bit TSS', () => {
+    const h = gateHarness();
+    const TSS16 = 0x7100;
+    h.setGdtEntry(TSS, ...descriptor(TSS16, 0x2b, 0x81, 0)); // available 16-bit TSS
+    h.setGdtEntry(SPARE2, ...descriptor(0x70000, 0xffff, 0x93, 0x4)); // DPL 0 data at 0x70000
+    h.write16(TSS16 + 2, 0xfff0); // SP0
+    h.write16(TSS16 + 4, SPARE2); // SS0
+    h.write16(TSS16 + 10, 0x8000); // SP2
+    h.write16(TSS16 + 12, DATA2 | 2); // SS2
+    h.write(PROC2, INT50);
+    const { code, userAddr } = toRing3([...PUSH3, ...callFar(GATE2 | 3)]);
+    const r = h.run({ code, setup: wideGdt });
+    expect(r.exception).toMatchObject({ vector: 0x50, cs: CODE2 | 2, eip: PROC2 + 2 });
+    // The INT from ring 2 switched to SS0:SP0 of the same TSS and left ring 2's SS:ESP there.
+    expect(r.read32(0x7fff0 - 4)).toBe(DATA2 | 2);
+    expect(r.read32(0x7fff0 - 8)).toBe(0x8000 - 28);
+    expect(r.read32(0x8000 - 4)).toBe(DATA3 | 3);
+    expect(r.read32(0x8000 - 20)).toBe(0x33333333);
+    expect(r.read32(0x8000 - 28)).toBe(userAddr + 22);
+  });
+});
+
+describe('a 16-bit stack segment for the new level (B = 0)', () => {
+  it('the frame goes to SS2.base + SP and only SP moves', () => {
+    const h = gateHarness();
+    h.setGdtEntry(SPARE2, ...descriptor(0x60000, 0xffff, 0xd3, 0x0)); // DPL 2 16-bit data at 0x60000
+    h.write32(TSS_BASE + 0x18, SPARE2 | 2);
+    h.write32(TSS_BASE + 0x14, 0x1000);
+    h.write(PROC2, INT50);
+    const { code, userAddr } = toRing3([...PUSH3, ...callFar(GATE2 | 3)]);
+    const r = h.run({ code, setup: wideGdt });
+    expect(r.exception).toMatchObject({ vector: 0x50, cs: CODE2 | 2, eip: PROC2 + 2 });
+    expect(r.read32(STACK_TOP - 4)).toBe(SPARE2 | 2);
+    expect(r.read32(STACK_TOP - 8)).toBe(0x1000 - 28);
+    expect(r.read32(0x61000 - 4)).toBe(DATA3 | 3);
+    expect(r.read32(0x61000 - 8)).toBe(USER_STACK - 12);
+    expect(r.read32(0x61000 - 20)).toBe(0x33333333);
+    expect(r.read32(0x61000 - 28)).toBe(userAddr + 22);
+  });
+});
+
+describe('a direct far CALL (no gate) that faults leaves ESP as it was', () => {
+  it('CALL from ring 3 straight to ring-0 non-conforming code: #GP(selector), nothing pushed', () => {
+    const h = gateHarness();
+    const { code, userAddr } = toRing3(callFar(CODE32, PROC0));
+    const r = h.run({ code, setup: wideGdt });
+    expect(r.exception).toMatchObject({ vector: 13, errorCode: CODE32, cs: CODE3 | 3, eip: userAddr });
+    expect(r.read32(STACK_TOP - 8)).toBe(USER_STACK);
   });
 });
 

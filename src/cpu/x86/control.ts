@@ -29,16 +29,17 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   if (cpu.protectedMode && checkFarTarget(cpu, selector, true)) return;
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
-  // Push first (may fault) with the old CS still in place, then switch.
+  // Push first (may fault) with the old CS still in place, then switch; a fault in either
+  // (the CS checks too) leaves ESP as it was.
   const oldSp = s.gpr[Reg.ESP]!;
   try {
     cpu.push(size, oldCs);
     cpu.push(size, oldEip);
+    cpu.farJump(selector, offset);
   } catch (e) {
     s.gpr[Reg.ESP] = oldSp;
     throw e;
   }
-  cpu.farJump(selector, offset);
   checkEipInLimit(cpu);
 }
 

@@ -6,6 +6,7 @@
 //   firmware/vmx-test/vmxtest.elf            the VMX test hypervisor (multiboot ELF32)
 //   firmware/snapshot-test/ticks.bin         the timer-heavy snapshot test kernel
 //   firmware/call-gate-test/callgates.bin    the call-gate test kernel (multiboot, a.out kludge)
+//   firmware/call-gate-test/callgates64.bin  the same for 64-bit call gates in IA-32e mode
 //
 //   node scripts/build-firmware.mjs           assemble and write the images
 //   node scripts/build-firmware.mjs --check   assemble into a temporary directory and
@@ -32,6 +33,7 @@ const IMAGES = [
   { source: 'firmware/vmx-test/vmxtest.asm', image: 'firmware/vmx-test/vmxtest.elf', args: [] },
   { source: 'firmware/snapshot-test/ticks.asm', image: 'firmware/snapshot-test/ticks.bin', args: [] },
   { source: 'firmware/call-gate-test/callgates.asm', image: 'firmware/call-gate-test/callgates.bin', args: [] },
+  { source: 'firmware/call-gate-test/callgates64.asm', image: 'firmware/call-gate-test/callgates64.bin', args: [] },
 ];
 const nasm = process.env.NASM || 'nasm';
 const rel = (p) => relative(process.cwd(), p) || p;

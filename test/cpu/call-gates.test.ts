@@ -249,6 +249,31 @@ describe('conforming code keeps the CPL (SDM Vol. 3A 5.8.1.2)', () => {
   });
 });
 
+describe('a call gate in the LDT', () => {
+  it('a selector with TI = 1 finds the gate in the LDT (SDM Vol. 3A 3.4.2)', () => {
+    const h = gateHarness();
+    const LDT_BASE = 0x7400;
+    h.write32(LDT_BASE + 8, gate(CODE32, PROC0)[0]);
+    h.write32(LDT_BASE + 12, gate(CODE32, PROC0)[1]);
+    h.write(PROC0, HLT);
+    const r = h.run({
+      code: callFar(0x08 | 4),
+      setup: (cpu) => {
+        wideGdt(cpu);
+        cpu.s.segSel[6] = 0x28; // LDTR: any selector; the cache is what counts
+        cpu.s.segBase[6] = LDT_BASE;
+        cpu.s.segLimit[6] = 0xf;
+        cpu.s.segAr[6] = 0x82; // present LDT
+      },
+    });
+    expect(r.exception).toBeUndefined();
+    expect(r.eip).toBe(PROC0 + 1);
+    expect(r.regs.esp).toBe(STACK_TOP - 8);
+    expect(r.read32(STACK_TOP - 4)).toBe(CODE32);
+    expect(r.read32(STACK_TOP - 8)).toBe(CODE_ADDR + 7);
+  });
+});
+
 describe('CALL to ring 2 uses SS2:ESP2 from the TSS', () => {
   it('switches to DATA2|2:ESP2 with the 3 parameters, at CPL 2', () => {
     const h = gateHarness();

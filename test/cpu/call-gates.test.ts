@@ -342,6 +342,16 @@ describe('a direct far CALL (no gate) that faults leaves ESP as it was', () => {
     expect(r.exception).toMatchObject({ vector: 13, errorCode: CODE32, cs: CODE3 | 3, eip: userAddr });
     expect(r.read32(STACK_TOP - 8)).toBe(USER_STACK);
   });
+
+  it('a far JMP or CALL past the target\'s limit is #GP(0) with CS, EIP and ESP as they were', () => {
+    const h = gateHarness();
+    h.setGdtEntry(SPARE1, ...descriptor(0, 0xfff, 0x9b, 0x4)); // DPL 0 code, limit 0xFFF
+    for (const code of [jmpFar(SPARE1, 0x2000), callFar(SPARE1, 0x2000)]) {
+      const r = h.run({ code, setup: wideGdt });
+      expect(r.exception).toMatchObject({ vector: 13, errorCode: 0, cs: CODE32, eip: CODE_ADDR });
+      expect(r.regs.esp).toBe(STACK_TOP);
+    }
+  });
 });
 
 /**

@@ -18,8 +18,7 @@ const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
   if (cpu.protectedMode && checkFarTarget(cpu, selector, false)) return;
-  cpu.farJump(selector, offset);
-  checkEipInLimit(cpu);
+  farJumpInLimit(cpu, selector, offset);
 }
 
 /** CALL ptr16:16/32 or CALL m16:16/32. */
@@ -35,12 +34,11 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   try {
     cpu.push(size, oldCs);
     cpu.push(size, oldEip);
-    cpu.farJump(selector, offset);
+    farJumpInLimit(cpu, selector, offset);
   } catch (e) {
     s.gpr[Reg.ESP] = oldSp;
     throw e;
   }
-  checkEipInLimit(cpu);
 }
 
 /** Refuses what a far CALL/JMP may not reach; true when it went through a call gate (done). */
@@ -64,6 +62,29 @@ function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
 
 function checkEipInLimit(cpu: X86Cpu): void {
   if ((cpu.s.eip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
+}
+
+/**
+ * Loads CS:EIP for a far JMP/CALL to a code segment (farJump makes the descriptor checks). An
+ * EIP past the new limit is #GP(0) with CS and EIP as they were: the SDM checks the limit
+ * before CS is loaded. 64-bit code (reached from compatibility mode) has no limit.
+ */
+function farJumpInLimit(cpu: X86Cpu, selector: number, offset: number): void {
+  const s = cpu.s;
+  const sel = s.segSel[SegReg.CS]!;
+  const base = s.segBase[SegReg.CS]!;
+  const limit = s.segLimit[SegReg.CS]!;
+  const ar = s.segAr[SegReg.CS]!;
+  const eip = s.eip;
+  cpu.farJump(selector, offset);
+  if (cpu.mode64 || (s.eip >>> 0) <= s.segLimit[SegReg.CS]!) return;
+  s.segSel[SegReg.CS] = sel;
+  s.segBase[SegReg.CS] = base;
+  s.segLimit[SegReg.CS] = limit;
+  s.segAr[SegReg.CS] = ar;
+  s.eip = eip;
+  cpu.updateMode();
+  cpu.gp(0);
 }
 
 /** RETF [imm16]. */

@@ -9,10 +9,24 @@
  *    2^N ns. When the CPU halts, time jumps to the next timer deadline (QEMU's sleep=off), so
  *    the same inputs give the same run.
  *
+ * In real-time mode the host's own work that the guest could never see on hardware — a JIT
+ * translation, which costs milliseconds here and microseconds in QEMU — is left out of virtual
+ * time (`excludeHostTime`): otherwise a guest that times a loop against the PIT or HPET, or
+ * checks how long its timer interrupt took, sees a machine that stalls for 30 ms at random.
+ * Virtual time then lags the host's by what was left out, at most MAX_LAG_NS, and catches up
+ * while the vCPU is halted (`recoverLag`), where a jump forward looks like a longer idle.
+ *
  * Timers are few (tens), so the queue is a small array kept sorted by deadline.
  */
 
 export type ClockMode = { kind: 'realtime' } | { kind: 'icount'; shift: number };
+
+/**
+ * How far real-time virtual time may fall behind the host's through excluded host work. Past
+ * it, host work shows as guest time again, so that `date` and timed guest work stay within
+ * this of the host's clock however long the guest stays busy.
+ */
+export const MAX_LAG_NS = 500_000_000;
 
 /** Host monotonic time in ns. The only place besides the UI that reads the host clock. */
 export type HostClock = () => number;
@@ -56,6 +70,8 @@ export class VirtualClock {
   private instructions = 0;
   /** Virtual time can never go backwards, whatever the host clock does. */
   private lastNs = 0;
+  /** Real-time mode: host ns left out of virtual time and not yet caught up (<= MAX_LAG_NS). */
+  private lagNs = 0;
   /**
    * Called when a timer becomes the earliest deadline. The board stops a running vCPU with
    * it, since the vCPU was told to run until the old earliest deadline (a LAPIC one-shot or
@@ -108,6 +124,36 @@ export class VirtualClock {
   /** icount mode: account for `n` retired instructions. Ignored in real-time mode. */
   retire(n: number): void {
     if (this.mode.kind === 'icount') this.instructions += n;
+  }
+
+  /**
+   * Real-time mode, running: `ns` of host time just went into work the guest must not see
+   * (a translation). Virtual time leaves it out, up to MAX_LAG_NS behind the host in all.
+   */
+  excludeHostTime(ns: number): void {
+    if (this.mode.kind !== 'realtime' || !this.running || !(ns > 0)) return;
+    const take = Math.min(ns, MAX_LAG_NS - this.lagNs);
+    if (take <= 0) return;
+    this.baseNs -= take;
+    this.lagNs += take;
+  }
+
+  /** Host ns that virtual time is behind the host's by excluded host work. */
+  get lag(): number {
+    return this.lagNs;
+  }
+
+  /**
+   * Real-time mode, vCPU halted until `untilNs` (its next deadline): moves virtual time
+   * forward by as much of the lag as fits before the deadline. Returns the ns recovered.
+   */
+  recoverLag(untilNs: number): number {
+    if (this.lagNs <= 0 || !this.running) return 0;
+    const step = Math.min(this.lagNs, untilNs - this.nowNs());
+    if (!(step > 0)) return 0;
+    this.baseNs += step;
+    this.lagNs -= step;
+    return step;
   }
 
   /** Virtual ns per instruction in icount mode (0 in real-time mode). */
@@ -190,6 +236,7 @@ export class VirtualClock {
     this.baseNs = state.nowNs;
     this.lastNs = state.nowNs;
     this.instructions = 0;
+    this.lagNs = 0;
     if (wasRunning) this.start();
   }
 }

@@ -144,6 +144,7 @@ export class Machine extends EventEmitter implements MachineControl {
       interrupts: this.lapic,
       apic: this.lapic,
       nowNs: () => this.clock.nowNs(),
+      excludeHostTime: (ns) => this.clock.excludeHostTime(ns),
       log: backends.log,
     }, cpuModelOf(config));
     if (config.accel === 'jit') new JitEngine(this.cpu, this.memory);
@@ -581,6 +582,9 @@ export class Machine extends EventEmitter implements MachineControl {
           if (performance.now() - hostStart > SLICE_NS / 1e6) break;
           continue;
         }
+        // Idle: catch up on host work left out of virtual time (clock.ts), then sleep for
+        // whatever is left until the next deadline.
+        if (clock.recoverLag(next) > 0 && clock.nowNs() >= next) continue;
         this.sleepUntil(next);
         return;
       }

@@ -13,6 +13,7 @@ import {
   CPU_MODELS, PCVM32_MODEL, PCVM_MODEL, cpuModelHelp, cpuModelOf, findCpuModel, type CpuModel,
 } from '../../src/cpu/x86/cpu-model.js';
 import { CpuHarness } from '../helpers/cpu-harness.js';
+import { APIC_BUS_NS_PER_TICK } from '../../devices/apic/lapic-state.js';
 import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
@@ -47,9 +48,9 @@ function ascii(...regs: number[]): string {
 }
 
 describe('the pcvm model, leaf by leaf', () => {
-  it('leaf 0: maximum basic leaf 7, GenuineIntel', () => {
+  it('leaf 0: maximum basic leaf 16H, GenuineIntel', () => {
     const [a, b, c, d] = cpuid(0, 0);
-    expect(a).toBe(7);
+    expect(a).toBe(0x16);
     expect(ascii(b, d, c)).toBe('GenuineIntel');
   });
 
@@ -89,14 +90,27 @@ describe('the pcvm model, leaf by leaf', () => {
     expect([l2 & 0xff, (l2 >>> 12) & 0xf, l2 >>> 16]).toEqual([64, 6, 2048]);
   });
 
-  it('leaves 3, 5 and 6 are all zero; leaf 7 has only EDX[29] (no SMEP, SMAP, FSGSBASE, ...); leaf 0xA is out of range (no PMU)', () => {
-    for (const leaf of [3, 5, 6]) expect(cpuid(leaf, 0)).toEqual([0, 0, 0, 0]);
-    // Leaf 7 subleaf 0: maximum subleaf 0, IA32_ARCH_CAPABILITIES (EDX[29]); subleaf 1 is zero.
-    expect(cpuid(7, 0)).toEqual([0, 0, 0, bit(29)]);
+  it('leaves 3, 5, 6 and 8 to 14H are all zero (no PMU, topology, XSAVE...); leaf 7 has only EBX[1] and EDX[29] (no SMEP, SMAP, FSGSBASE, ...)', () => {
+    for (const leaf of [3, 5, 6, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x10, 0x11, 0x12, 0x13, 0x14]) expect(cpuid(leaf, 0)).toEqual([0, 0, 0, 0]);
+    expect(cpuid(0xd, 1)).toEqual([0, 0, 0, 0]);
+    // Leaf 7 subleaf 0: maximum subleaf 0, IA32_TSC_ADJUST (EBX[1]), IA32_ARCH_CAPABILITIES
+    // (EDX[29]); subleaf 1 is zero.
+    expect(cpuid(7, 0)).toEqual([0, bit(1), 0, bit(29)]);
     expect(cpuid(7, 1)).toEqual([0, 0, 0, 0]);
-    // Above the maximum, Intel returns the highest basic leaf's data (leaf 7).
-    expect(cpuid(0xa, 0)).toEqual([0, 0, 0, bit(29)]);
-    expect(cpuid(0x40000000, 0)).toEqual([0, 0, 0, bit(29)]);
+  });
+
+  it('leaves 15H and 16H: a 1 GHz TSC (ratio 1:1 to a 1 GHz crystal, the APIC timer clock), base and maximum 1000 MHz', () => {
+    // SDM Vol. 2A CPUID 15H: TSC frequency = ECX (crystal Hz) x EBX / EAX.
+    const [den, num, crystalHz, d15] = cpuid(0x15, 0);
+    expect(d15).toBe(0);
+    expect((crystalHz * num) / den).toBe(X86Cpu.TSC_HZ);
+    // Linux sets its LAPIC timer period from the crystal (native_calibrate_tsc): it must be the
+    // clock the APIC timer counts.
+    expect(crystalHz).toBe(1e9 / APIC_BUS_NS_PER_TICK);
+    expect(cpuid(0x16, 0)).toEqual([1000, 1000, 100, 0]);
+    // Above the maximum, Intel returns the highest basic leaf's data (leaf 16H).
+    expect(cpuid(0x17, 0)).toEqual(cpuid(0x16, 0));
+    expect(cpuid(0x40000000, 0)).toEqual(cpuid(0x16, 0));
   });
 
   it('leaf 0x80000001: LAHF64; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode', () => {

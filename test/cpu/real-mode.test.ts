@@ -158,4 +158,18 @@ describe('real mode interrupts go through the IVT', () => {
     expect(h.cpu.s.segSel[1]).toBe(0x2345);
     expect(h.cpu.s.segBase[1]).toBe(0x23450);
   });
+
+  it('a far JMP, CALL or RETF to an offset past the CS limit raises #GP(0) before CS changes (SDM JMP, CALL, RET)', () => {
+    const h = CpuHarness.real16();
+    const far = [0x00, 0x00, 0x01, 0x00, 0x45, 0x23]; // 2345:00010000
+    const cases: [number[], number][] = [
+      [[0x66, 0xea, ...far], 0x100], // jmp dword 2345:00010000
+      [[0x66, 0x9a, ...far], 0x100], // call dword 2345:00010000
+      [[0x66, 0x68, 0x45, 0x23, 0x00, 0x00, 0x66, 0x68, 0x00, 0x00, 0x01, 0x00, 0x66, 0xcb], 0x10c], // push; push; retfd
+    ];
+    for (const [code, faultIp] of cases) {
+      const r = h.run({ code, regs: { esp: 0x7000 } });
+      expect(r.exception).toMatchObject({ vector: 13, cs: 0x1000, eip: faultIp });
+    }
+  });
 });

@@ -34,6 +34,7 @@ import { X86Cpu, CpuExit, type CpuBus } from '../../src/cpu/x86/cpu.js';
 import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
+import type { InterruptSource } from '../../src/machine/irq.js';
 
 export const RAM_BYTES = 2 * 1024 * 1024;
 export const CODE_ADDR = 0x00100000;
@@ -145,12 +146,12 @@ export class CpuHarness {
   readonly io = new IoPortBus();
   readonly cpu: X86Cpu;
 
-  private constructor(readonly mode: 'flat32' | 'real16', jit = false) {
+  private constructor(readonly mode: 'flat32' | 'real16', jit = false, interrupts?: InterruptSource) {
     this.mem.mapRam(0, RAM_BYTES, 0);
     const bus: CpuBus = {
       mem: this.mem,
       io: this.io,
-      interrupts: { hasInterrupt: () => false, acknowledge: () => 0 },
+      interrupts: interrupts ?? { hasInterrupt: () => false, acknowledge: () => 0 },
       nowNs: () => 0,
       log: NULL_LOGGER,
     };
@@ -161,9 +162,12 @@ export class CpuHarness {
     else this.installRealTables();
   }
 
-  /** Flat 32-bit protected mode, CPL 0; `jit` runs the code through the JIT. */
-  static flat32(options: { jit?: boolean } = {}): CpuHarness {
-    return new CpuHarness('flat32', options.jit ?? false);
+  /**
+   * Flat 32-bit protected mode, CPL 0; `jit` runs the code through the JIT; `interrupts` is
+   * the CPU's INTR source (default: never an interrupt).
+   */
+  static flat32(options: { jit?: boolean; interrupts?: InterruptSource } = {}): CpuHarness {
+    return new CpuHarness('flat32', options.jit ?? false, options.interrupts);
   }
 
   /** Real mode (16-bit). */

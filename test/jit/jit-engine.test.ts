@@ -50,6 +50,17 @@ describe('JIT', () => {
     expect(jit.regs.ebx).toBe(6);
   });
 
+  it('each translation reports its host time to the clock, which leaves it out of guest time', () => {
+    const h = CpuHarness.flat32({ jit: true });
+    const engine = h.cpu.blockEngine as JitEngine;
+    const reported: number[] = [];
+    (h.cpu.bus as { excludeHostTime?: (ns: number) => void }).excludeHostTime = (ns) => reported.push(ns);
+    h.run({ code: [0xeb, 0x00, 0xb8, ...le32(7)] });
+    expect(engine.stats.translated).toBeGreaterThan(0);
+    expect(reported.length).toBeGreaterThanOrEqual(engine.stats.translated);
+    for (const ns of reported) expect(ns).toBeGreaterThan(0);
+  });
+
   it('a DMA write into a translated page drops its blocks', () => {
     const h = CpuHarness.flat32({ jit: true });
     const engine = h.cpu.blockEngine as JitEngine;

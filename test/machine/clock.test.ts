@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/machine/clock.js';
+import { MAX_LAG_NS, VirtualClock } from '../../src/machine/clock.js';
 
 function fakeHost() {
   const h = { now: 1_000_000, fn: () => h.now };
@@ -115,5 +115,70 @@ describe('VirtualClock', () => {
     const c = new VirtualClock();
     const t = c.createTimer('x', () => {});
     expect(() => t.modNs(NaN)).toThrow(RangeError);
+  });
+
+  describe('excluded host time (a JIT translation is not guest time)', () => {
+    it('a translation leaves the clock where it was; later time runs on from there', () => {
+      const host = fakeHost();
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.start();
+      host.now += 1000;
+      expect(c.nowNs()).toBe(1000);
+      host.now += 30_000_000; // a 30 ms translation
+      c.excludeHostTime(30_000_000);
+      expect(c.nowNs()).toBe(1000);
+      host.now += 500;
+      expect(c.nowNs()).toBe(1500);
+      expect(c.lag).toBe(30_000_000);
+    });
+
+    it('the lag is capped at MAX_LAG_NS: past it, host work shows as guest time', () => {
+      const host = fakeHost();
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.start();
+      host.now += MAX_LAG_NS + 7;
+      c.excludeHostTime(MAX_LAG_NS + 7);
+      expect(c.lag).toBe(MAX_LAG_NS);
+      expect(c.nowNs()).toBe(7);
+      host.now += 100;
+      c.excludeHostTime(100);
+      expect(c.nowNs()).toBe(107);
+    });
+
+    it('while halted, the lag is recovered up to the next deadline, never past it', () => {
+      const host = fakeHost();
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.start();
+      host.now += 50_000_000;
+      c.excludeHostTime(50_000_000);
+      expect(c.nowNs()).toBe(0);
+      // Halted until virtual 20 ms: 20 ms of the 50 ms lag is recovered at once.
+      expect(c.recoverLag(20_000_000)).toBe(20_000_000);
+      expect(c.nowNs()).toBe(20_000_000);
+      expect(c.lag).toBe(30_000_000);
+      // Halted with no deadline at all: the rest.
+      expect(c.recoverLag(Infinity)).toBe(30_000_000);
+      expect(c.lag).toBe(0);
+      expect(c.nowNs()).toBe(50_000_000); // back with the host
+      expect(c.recoverLag(Infinity)).toBe(0);
+    });
+
+    it('does nothing in icount mode or while stopped; a loaded state has no lag', () => {
+      const ic = new VirtualClock({ kind: 'icount', shift: 0 });
+      ic.start();
+      ic.excludeHostTime(1000);
+      expect(ic.lag).toBe(0);
+      const host = fakeHost();
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.excludeHostTime(1000);
+      expect(c.lag).toBe(0);
+      c.start();
+      host.now += 5000;
+      c.excludeHostTime(4000);
+      expect(c.lag).toBe(4000);
+      c.loadState({ nowNs: 123 });
+      expect(c.lag).toBe(0);
+      expect(c.nowNs()).toBe(123);
+    });
   });
 });

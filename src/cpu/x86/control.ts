@@ -1,8 +1,10 @@
 /**
  * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
- * Vol. 3A 5.8). Real mode is direct; protected mode does the descriptor checks, goes through
- * call gates (call-gate.ts) and returns to outer privilege levels with their stack. IRET back
- * to virtual-8086 mode is not implemented yet (loud #UD report), nor are task switches.
+ * Vol. 3A 5.8). Real mode and virtual-8086 mode are direct (8086-style segment loads);
+ * protected mode does the descriptor checks, goes through call gates (call-gate.ts), returns
+ * to outer privilege levels with their stack, and switches tasks for a far CALL/JMP to a TSS
+ * or task gate and for IRET with NT = 1 (vmx/task-switch-exit.ts checks, task-switch.ts
+ * switches). IRET into and inside virtual-8086 mode is vm86.ts.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -11,13 +13,16 @@ import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
 import { farTransferToTask, iretTaskReturn } from './vmx/task-switch-exit.js';
 import { farTransferThroughCallGate } from './call-gate.js';
+import { iretInVm86, iretToVm86 } from './vm86.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
 /** JMP ptr16:16/32 or JMP m16:16/32. */
 export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
-  if (cpu.protectedMode && checkFarTarget(cpu, selector, false)) return;
+  if (cpu.protectedMode) {
+    if (checkFarTarget(cpu, selector, false)) return;
+  } else checkRealTarget(cpu, offset);
   farJumpInLimit(cpu, selector, offset);
 }
 
@@ -25,7 +30,9 @@ export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
 export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   const s = cpu.s;
   const size = cpu.opSize;
-  if (cpu.protectedMode && checkFarTarget(cpu, selector, true)) return;
+  if (cpu.protectedMode) {
+    if (checkFarTarget(cpu, selector, true)) return;
+  } else checkRealTarget(cpu, offset);
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
   // Push first (may fault) with the old CS still in place, then switch; a fault in either
@@ -41,7 +48,10 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   }
 }
 
-/** Refuses what a far CALL/JMP may not reach; true when it went through a call gate (done). */
+/**
+ * Checks a protected-mode far target; true when the transfer is done already: through a call
+ * gate (call-gate.ts) or a task switch.
+ */
 function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = readDescriptor(cpu, selector);
@@ -53,11 +63,24 @@ function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
       farTransferThroughCallGate(cpu, selector, call);
       return true;
     }
-    // A task switch: a VM exit in non-root operation, else not implemented (loud #UD).
-    if (type === 0x5 || type === 0x1 || type === 0x9) farTransferToTask(cpu, selector, call);
+    // A task switch (a VM exit in non-root operation). CALL pushes nothing: the return is
+    // IRET through the new TSS's link.
+    if (type === 0x5 || type === 0x1 || type === 0x9) {
+      farTransferToTask(cpu, selector, call);
+      return true;
+    }
     cpu.gp(selector & 0xfffc);
   }
   return false;
+}
+
+/**
+ * Real and virtual-8086 mode: the target offset must lie within the CS limit, which the load
+ * keeps (real mode) or sets to 0xFFFF (virtual-8086 mode, where it always is 0xFFFF) — checked
+ * before CS changes, so that the #GP(0) sees the caller's CS:EIP (SDM JMP/CALL/RET).
+ */
+function checkRealTarget(cpu: X86Cpu, offset: number): void {
+  if ((offset >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
 }
 
 function checkEipInLimit(cpu: X86Cpu): void {
@@ -93,6 +116,7 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   if (!cpu.protectedMode) {
+    checkRealTarget(cpu, eip);
     cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
     cpu.farJump(cs, eip);
     return;
@@ -138,27 +162,33 @@ export function iret(cpu: X86Cpu, size: number): void {
   const s = cpu.s;
   iretUnblocksNmi(cpu);
   const oldFlags = cpu.getEflags();
+  if (oldFlags & Fl.VM) {
+    iretInVm86(cpu, size);
+    return;
+  }
   if (!cpu.protectedMode) {
-    if (oldFlags & Fl.VM) {
-      // Virtual-8086 mode: IOPL-sensitive.
-      if (((oldFlags & Fl.IOPL) >> 12) < 3) cpu.gp(0);
-    }
     const eip = cpu.pop(size);
     const cs = cpu.pop(size) & 0xffff;
     const flags = cpu.pop(size);
-    const keep = oldFlags & (Fl.VM | Fl.VIF | Fl.VIP | (oldFlags & Fl.VM ? Fl.IOPL : 0));
+    const keep = oldFlags & (Fl.VM | Fl.VIF | Fl.VIP);
     const writable = size === 32 ? 0x257fd5 & ~(Fl.VM | Fl.VIF | Fl.VIP) : 0xffff;
-    const nf = (flags & writable & ~(oldFlags & Fl.VM ? Fl.IOPL : 0)) | (oldFlags & ~writable) | keep;
+    const nf = (flags & writable) | (oldFlags & ~writable) | keep;
     cpu.farJump(cs, eip);
     cpu.setEflags(nf);
     return;
   }
   if ((oldFlags & Fl.NT) && cpu.lma) cpu.gp(0); // no task return in IA-32e mode
-  if (oldFlags & Fl.NT) iretTaskReturn(cpu);
+  if (oldFlags & Fl.NT) {
+    iretTaskReturn(cpu);
+    return;
+  }
   const eip = cpu.peekStack(size, 0);
   const cs = cpu.peekStack(size, size / 8) & 0xffff;
   const flags = cpu.peekStack(size, 2 * (size / 8));
-  if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) cpu.unimplemented('IRET to virtual-8086 mode');
+  if (size === 32 && (flags & Fl.VM) && cpu.cpl === 0) {
+    iretToVm86(cpu);
+    return;
+  }
   const rpl = cs & 3;
   if ((cs & 0xfffc) === 0 || rpl < cpu.cpl) cpu.gp(cs & 0xfffc);
   const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);

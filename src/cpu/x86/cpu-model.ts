@@ -50,6 +50,20 @@ export const enum ExtEcx {
   LAHF = 1 << 0,
 }
 
+/**
+ * The time-stamp counter's rate: one tick per virtual ns, so that cycles and ns are equal, as
+ * simple as exact. CPUID reports it (leaves 15H and 16H) on models whose leaf range has them.
+ */
+export const TSC_HZ = 1_000_000_000;
+
+/**
+ * The core crystal clock of CPUID leaf 15H:ECX. Software treats it as the local APIC timer's
+ * clock (Linux's native_calibrate_tsc sets its LAPIC timer period from it), and pcvm's APIC
+ * timer counts one tick per virtual ns (devices/apic/lapic-state.ts APIC_BUS_NS_PER_TICK), so
+ * the crystal is 1 GHz and the TSC/crystal ratio 1:1.
+ */
+export const CORE_CRYSTAL_HZ = 1_000_000_000;
+
 /** CPUID.80000007H:EDX bit 8: the TSC runs at a constant rate in every state. */
 export const INVARIANT_TSC = 1 << 8;
 
@@ -95,6 +109,12 @@ export interface CpuModel {
    * range; CPUID.(7,0):EDX[29] is set exactly when it is present.
    */
   readonly archCapabilities?: readonly [number, number];
+  /**
+   * IA32_TSC_ADJUST (CPUID.(7,0):EBX[1]; msr.ts), on models whose leaf 7 is in range. With
+   * the invariant TSC it tells Linux that a change to any CPU's TSC would be seen, so Linux
+   * trusts the TSC without a clocksource watchdog (check_system_tsc_reliable).
+   */
+  readonly tscAdjust?: boolean;
 }
 
 const VENDOR = 'GenuineIntel';
@@ -122,17 +142,23 @@ const BASE_EDX = Feat1Edx.FPU | Feat1Edx.PSE | Feat1Edx.TSC | Feat1Edx.MSR | Fea
  * pages, RDTSCP, TSC-deadline or invariant TSC; Nehalem/Westmere no TSC-deadline — so a
  * Core-2 signature would describe a CPU that cannot exist. The microcode revision 0x71a is
  * that part's last public update (above Linux's "bad Spectre microcode" list for 6/45/7).
- * Leaf 7 is in range and all zero (no SMEP, SMAP, FSGSBASE...) but for EDX[29],
- * IA32_ARCH_CAPABILITIES, which says which speculative-execution problems the CPU does not
- * have (all of them); leaf 0xA (architectural PMU) is not in range, so guests find no
- * performance counters.
+ * Leaf 7 is in range and all zero (no SMEP, SMAP, FSGSBASE...) but for EBX[1],
+ * IA32_TSC_ADJUST, and EDX[29], IA32_ARCH_CAPABILITIES, which says which speculative-execution
+ * problems the CPU does not have (all of them). Leaves 8 to 14H are in range and all zero: no architectural PMU (leaf
+ * 0AH), no x2APIC topology (0BH), no XSAVE (0DH), no RDT, SGX or PT. Leaves 15H and 16H say
+ * what the TSC's and the core's frequencies are (TSC_HZ), as CPUs from Skylake on do, so a
+ * guest knows them exactly instead of timing the TSC against the PIT: a calibration that
+ * needs every loop pass within 10x of the fastest (Linux's pit_calibrate_tsc) or no stall
+ * longer than one PIT MSB period, 214 us (quick_pit_calibrate), which a JavaScript host's
+ * translation and garbage-collection pauses cannot promise. Sandy Bridge itself stopped at
+ * leaf 0DH; a virtual CPU with the hypervisor bit set may describe its clocks.
  */
 export const PCVM_MODEL: CpuModel = {
   name: 'pcvm',
   description: 'pcvm Virtual CPU (all implemented features; Sandy Bridge-EP signature)',
   signature: 0x000206d7,
   brand: 'pcvm Virtual CPU',
-  maxBasicLeaf: 7,
+  maxBasicLeaf: 0x16,
   feat1Edx: BASE_EDX,
   feat1Ecx: Feat1Ecx.CX16 | Feat1Ecx.HYPERVISOR,
   tscDeadline: true,
@@ -143,6 +169,7 @@ export const PCVM_MODEL: CpuModel = {
   platformId: 0,
   caches: CACHES,
   archCapabilities: NOT_AFFECTED_ARCH_CAPABILITIES,
+  tscAdjust: true,
 };
 
 /**

@@ -11,7 +11,9 @@
  *
  * Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging: mmu.ts, paging.ts, tlb.ts),
  * 6 (interrupts and exceptions), 9 (reset).
- * Not implemented yet (raise a loud internal error or #UD with a log line): long mode, virtual-8086 mode, hardware task switches. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
+ * Virtual-8086 mode is EFLAGS.VM = 1 with CR0.PE = 1: `protectedMode` is false and `cpl` is 3
+ * there (updateMode); what sets it apart from real mode is in vm86.ts. Hardware task switches:
+ * task-switch.ts. Call gates: call-gate.ts. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';
@@ -31,7 +33,7 @@ import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
 import { CPU_STATE_VERSION, loadCpuState, saveCpuState } from './state-io.js';
-import { DEFAULT_CPU_MODEL, type CpuModel } from './cpu-model.js';
+import { DEFAULT_CPU_MODEL, TSC_HZ, type CpuModel } from './cpu-model.js';
 import { CANONICAL_LIMIT, decodeEaLong, linear48, stepLong } from './long-decode.js';
 import type { CpuStateData } from './state.js';
 import { VMEXIT_UNWIND, VmxUnit } from './vmx/vmx-unit.js';
@@ -46,6 +48,11 @@ export interface CpuBus {
   readonly apic?: CpuApic;
   /** Virtual time in ns, for the TSC. */
   nowNs(): number;
+  /**
+   * `ns` of host time went into work the guest must not see as time passing (a JIT
+   * translation); real-time virtual time leaves it out (machine/clock.ts).
+   */
+  excludeHostTime?(ns: number): void;
   readonly log: Logger;
 }
 
@@ -285,6 +292,7 @@ export class X86Cpu {
     // registers are reset with their devices.
     s.a20 = true;
     s.tscOffset = 0 - this.tscNow(0); // not -x: a -0 would not survive a JSON round trip
+    s.tscAdjust = 0;
     s.sysenterCs = s.sysenterEsp = s.sysenterEip = 0;
     s.platform.reset(this.model.microcodeRevision);
     s.mca.reset();
@@ -1084,11 +1092,16 @@ export class X86Cpu {
   // Port I/O (sensitive: goes through the intercept point and IOPL checks)
   // ============================================================================================
 
-  /** IOPL/TSS-bitmap permission check for `size` bytes at `port` (SDM 18.2). */
+  /**
+   * IOPL/TSS-bitmap permission check for `size` bytes at `port` (SDM Vol. 1 19.5). Virtual-8086
+   * mode consults the bitmap whatever IOPL is (Vol. 3B 20.2.8.1); real mode checks nothing.
+   */
   checkIo(port: number, size: number): void {
-    if (!this.protectedMode) return;
-    const iopl = (this.s.eflags & Fl.IOPL) >> 12;
-    if (this.cpl <= iopl) return;
+    if (this.protectedMode) {
+      if (this.cpl <= (this.s.eflags & Fl.IOPL) >> 12) return;
+    } else if (!(this.s.eflags & Fl.VM)) {
+      return;
+    }
     // Consult the TSS I/O permission bitmap (32-bit TSS only).
     const s = this.s;
     const trType = s.segAr[SegReg.TR]! & 0xf;
@@ -1119,8 +1132,8 @@ export class X86Cpu {
   // Time
   // ============================================================================================
 
-  /** TSC frequency: the model's nominal 1 GHz keeps ns and cycles equal, as simple as exact. */
-  static readonly TSC_HZ = 1_000_000_000;
+  /** TSC frequency (cpu-model.ts TSC_HZ, which CPUID 15H/16H report). */
+  static readonly TSC_HZ = TSC_HZ;
 
   tscNow(offset = this.s.tscOffset): number {
     return Math.floor(this.bus.nowNs() * (X86Cpu.TSC_HZ / 1e9)) + offset;

@@ -7,8 +7,8 @@
  */
 import type { CpuApic } from './apic-interface.js';
 import {
-  brandLeaf, DEFAULT_CPU_MODEL, ExtEdx, Feat1Ecx, Feat1Edx, leaf2, leaf4, leaf80000006, LINEAR_ADDR_BITS,
-  MAXPHYADDR, vendorLeaf, type CpuModel,
+  brandLeaf, CORE_CRYSTAL_HZ, DEFAULT_CPU_MODEL, ExtEdx, Feat1Ecx, Feat1Edx, leaf2, leaf4, leaf80000006, LINEAR_ADDR_BITS,
+  MAXPHYADDR, TSC_HZ, vendorLeaf, type CpuModel,
 } from './cpu-model.js';
 import { LEAF7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import { MiscEnable, MISC_ENABLE_HI_XD_DISABLE } from './platform-msrs.js';
@@ -19,6 +19,8 @@ import type { X86Cpu } from './cpu.js';
 /** CLFLUSH line size in CPUID.1:EBX[15:8], in 8-byte units (64 bytes). */
 const CLFLUSH_LINE_UNITS = 8;
 const MAX_EXTENDED_LEAF = 0x80000008;
+/** CPUID.(7,0):EBX[1]: the IA32_TSC_ADJUST MSR. */
+const LEAF7_EBX_TSC_ADJUST = 1 << 1;
 
 /** The IA32_MISC_ENABLE bits that change CPUID. */
 export interface CpuidControls {
@@ -74,11 +76,21 @@ export function cpuid(
     case 4: return leaf4(model, subleaf >>> 0);
     case 7:
       // Structured extended features, subleaf 0 (the maximum subleaf, EAX = 0): no SMEP, SMAP,
-      // FSGSBASE...; EDX[29] when the model has IA32_ARCH_CAPABILITIES (arch-capabilities.ts).
-      if ((subleaf >>> 0) !== 0 || !model.archCapabilities) return [0, 0, 0, 0];
-      return [0, 0, 0, LEAF7_EDX_ARCH_CAPABILITIES];
+      // FSGSBASE...; EBX[1] when the model has IA32_TSC_ADJUST, EDX[29] when it has
+      // IA32_ARCH_CAPABILITIES (arch-capabilities.ts).
+      if ((subleaf >>> 0) !== 0) return [0, 0, 0, 0];
+      return [0, model.tscAdjust ? LEAF7_EBX_TSC_ADJUST : 0, 0, model.archCapabilities ? LEAF7_EDX_ARCH_CAPABILITIES : 0];
+    case 0x15:
+      // TSC and core crystal clock (SDM Vol. 2A CPUID 15H): TSC = crystal x EBX / EAX.
+      return [1, TSC_HZ / CORE_CRYSTAL_HZ, CORE_CRYSTAL_HZ, 0];
+    case 0x16: {
+      // Processor frequency information in MHz: base, maximum, bus (reference) frequency.
+      const mhz = TSC_HZ / 1e6;
+      return [mhz, mhz, 100, 0];
+    }
     default:
-      // Leaves 3 (serial number, disabled), 5 (MONITOR) and 6 (power management) are all zero.
+      // Leaves 3 (serial number, disabled), 5 (MONITOR), 6 (power management) and 8 to 14H
+      // (PMU, topology, XSAVE, RDT, SGX, PT: none of them implemented) are all zero.
       return [0, 0, 0, 0];
   }
 }

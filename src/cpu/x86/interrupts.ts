@@ -3,9 +3,10 @@
  * IVT, or through protected-mode interrupt and trap gates with the stack switch from the TSS
  * when the handler runs at a more privileged level.
  *
- * IA-32e mode delivery is interrupts-long.ts. Not implemented yet: task gates (hardware task
- * switch; in VMX non-root operation a VM exit, task-switch-exit.ts) and delivery from
- * virtual-8086 mode; each raises a loud #UD report.
+ * Events raised in virtual-8086 mode take the protected-mode path; the ring-0 entry with the
+ * data segments saved (SDM 20.3.1.1) is vm86.ts. IA-32e mode delivery is interrupts-long.ts.
+ * A task gate switches to the interrupt task (SDM 6.12.2; task-switch.ts, or in VMX non-root
+ * operation a VM exit, task-switch-exit.ts).
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -13,6 +14,7 @@ import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor }
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
+import { deliverFromVm86, type Vm86Gate } from './vm86.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -28,6 +30,7 @@ export const enum EventKind {
 
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
+const vm86Gate: Vm86Gate = { gate32: true, trapGate: false, selector: 0, cs: csScratch, offset: 0 };
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
@@ -41,8 +44,7 @@ export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind,
   if (cpu.lma) {
     const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
     deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);
-  } else if (cpu.protectedMode) deliverProtected(cpu, vector, kind, hasCode, code);
-  else if (cpu.s.eflags & Fl.VM) cpu.unimplemented('interrupt delivery from virtual-8086 mode');
+  } else if (cpu.protectedMode || (cpu.s.eflags & Fl.VM)) deliverProtected(cpu, vector, kind, hasCode, code);
   else deliverReal(cpu, vector);
 }
 
@@ -70,8 +72,11 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
   if ((kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException) && gateDpl < cpu.cpl) cpu.gp(idtErr);
   if (!(hi & 0x8000)) cpu.raise(Vec.NP, idtErr);
-  // A task gate: a VM exit in non-root operation, else not implemented (loud #UD).
-  if (type === 0x05) taskGateInIdt(cpu, lo);
+  // A task gate: the interrupt task runs (with the error code on its stack), or a VM exit.
+  if (type === 0x05) {
+    taskGateInIdt(cpu, lo, ext, hasCode ? code : undefined);
+    return;
+  }
   const gate32 = (type & 0x8) !== 0;
   const trapGate = (type & 1) !== 0;
   const selector = lo >>> 16;
@@ -90,8 +95,17 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const conforming = (cs.ar & 0x4) !== 0;
 
   if (!conforming && csDpl < cpu.cpl) {
+    if (flags & Fl.VM) {
+      const g = vm86Gate;
+      g.gate32 = gate32;
+      g.trapGate = trapGate;
+      g.selector = selector;
+      g.cs = cs;
+      g.offset = offset;
+      deliverFromVm86(cpu, g, ext, hasCode, code);
+      return;
+    }
     // Inter-privilege: switch to the stack for csDpl from the TSS.
-    if (flags & Fl.VM) cpu.unimplemented('interrupt from virtual-8086 mode');
     const { ss, esp } = tssStack(cpu, csDpl, ext);
     const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
     const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;

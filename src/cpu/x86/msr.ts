@@ -15,6 +15,8 @@ import { readMcaMsr, writeMcaMsr } from './machine-check.js';
 export const enum Msr {
   TSC = 0x10,
   APIC_BASE = 0x1b,
+  /** IA32_TSC_ADJUST, on models with CPUID.(7,0):EBX[1]. */
+  TSC_ADJUST = 0x3b,
   TSC_DEADLINE = 0x6e0,
   /** IA32_EFER: SCE, LME, LMA, NXE (control-regs.ts says which bits are writable). */
   EFER = 0xc0000080,
@@ -36,6 +38,9 @@ export function readMsr(cpu: X86Cpu, index: number): [number, number] {
       const t = cpu.tscNow();
       return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
     }
+    case Msr.TSC_ADJUST:
+      if (!cpu.model.tscAdjust) break;
+      return splitSigned64(cpu.s.tscAdjust);
     case Msr.EFER:
       if (!hasEfer(cpu)) break;
       return [cpu.s.efer >>> 0, 0];
@@ -67,8 +72,19 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
   const apic = cpu.bus.apic;
   switch (index >>> 0) {
     case Msr.TSC: {
+      // A write to the TSC adds its change to IA32_TSC_ADJUST too (SDM Vol. 3B 17.17.3).
       const value = (hi >>> 0) * 4294967296 + (lo >>> 0);
-      s.tscOffset = value - cpu.tscNow(0);
+      const offset = value - cpu.tscNow(0);
+      s.tscAdjust += offset - s.tscOffset;
+      s.tscOffset = offset;
+      return;
+    }
+    case Msr.TSC_ADJUST: {
+      // The TSC moves by what the adjustment changes by (SDM Vol. 3B 17.17.3).
+      if (!cpu.model.tscAdjust) break;
+      const value = (hi | 0) * 4294967296 + (lo >>> 0); // signed 64-bit
+      s.tscOffset += value - s.tscAdjust;
+      s.tscAdjust = value;
       return;
     }
     case Msr.EFER:
@@ -101,6 +117,12 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
   }
   logUnknown(cpu, 'wrmsr', index);
   cpu.gp(0);
+}
+
+/** A signed 64-bit value (a double, exact within 2^53) as RDMSR's [low, high]. */
+function splitSigned64(v: number): [number, number] {
+  const hi = Math.floor(v / 4294967296);
+  return [(v - hi * 4294967296) >>> 0, hi >>> 0];
 }
 
 /** IA32_EFER exists on Intel parts with XD or Intel 64 (SDM Vol. 4 Table 2-2). */

@@ -8,6 +8,7 @@
 import { Ar, Fl, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import type { X86Cpu } from './cpu.js';
+import { loadVm86Segment } from './vm86.js';
 
 /** A descriptor as read from a table. */
 export interface Descriptor {
@@ -86,9 +87,8 @@ export function loadSegment(cpu: X86Cpu, seg: number, selector: number): void {
     s.segSel[seg] = selector;
     s.segBase[seg] = selector << 4;
     if (s.eflags & Fl.VM) {
-      // Virtual-8086 segments are always 64 KiB, DPL 3 read/write data.
-      s.segLimit[seg] = 0xffff;
-      s.segAr[seg] = Ar.P | Ar.S | (3 << Ar.DPL_SHIFT) | (seg === SegReg.CS ? 0xb : 0x3);
+      // Virtual-8086 segments are always 64 KiB, DPL 3 read/write data (vm86.ts).
+      loadVm86Segment(cpu, seg, selector);
     } else if (seg === SegReg.CS) {
       // A real-mode CS load leaves a 16-bit, present, readable code segment.
       s.segAr[seg] = (s.segAr[seg]! & ~(Ar.DB | Ar.L | Ar.UNUSABLE)) | Ar.P | Ar.S | 0xb;

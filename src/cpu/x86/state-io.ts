@@ -5,7 +5,7 @@
  */
 import { SnapshotError } from '../../errors.js';
 import { expectBool, expectInt, expectIntArray, expectNumber, expectRecord } from '../../snapshot/validate.js';
-import type { CpuState, CpuStateData } from './state.js';
+import { Cr0, Efer, Fl, type CpuState, type CpuStateData } from './state.js';
 import type { FpuState } from './fpu/fpu-state.js';
 import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.js';
 import { validateSseState, type SseState } from './sse/sse-state.js';
@@ -19,7 +19,7 @@ import { validateMachineCheck } from './machine-check.js';
  * MSRs (`mca`). Older streams load the missing parts as zero / reset (`platformReset` resets the
  * platform MSRs).
  */
-export const CPU_STATE_VERSION = 6;
+export const CPU_STATE_VERSION = 7;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -58,6 +58,7 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     halted: s.halted,
     a20: s.a20,
     tscOffset: s.tscOffset,
+    tscAdjust: s.tscAdjust,
     sysenterCs: s.sysenterCs,
     sysenterEsp: s.sysenterEsp,
     sysenterEip: s.sysenterEip,
@@ -106,6 +107,8 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     halted: expectBool(r, 'halted', w),
     a20: expectBool(r, 'a20', w),
     tscOffset: expectNumber(r, 'tscOffset', -ADDR_MAX, ADDR_MAX, w),
+    // Streams before version 7 had no IA32_TSC_ADJUST: its reset value.
+    tscAdjust: version >= 7 ? expectNumber(r, 'tscAdjust', -ADDR_MAX, ADDR_MAX, w) : 0,
     sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
     sysenterEsp: expectInt(r, 'sysenterEsp', CANON_MIN, CANON_MAX, w),
     sysenterEip: expectInt(r, 'sysenterEip', CANON_MIN, CANON_MAX, w),
@@ -116,6 +119,11 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     platform: version >= 4 ? validatePlatformMsrs(r['platform']) : undefined,
     mca: version >= 6 ? validateMachineCheck(r['mca']) : undefined,
   };
+  // Virtual-8086 mode exists only in protected mode outside IA-32e mode (SDM Vol. 3B 20.2.1;
+  // VMX refuses the same combination, Vol. 3C 27.3.1.4): the segment caches say the rest.
+  if ((v.eflags & Fl.VM) && (!(v.cr0 & Cr0.PE) || (v.efer & Efer.LMA))) {
+    throw new SnapshotError('cpu: EFLAGS.VM = 1 (virtual-8086 mode) needs CR0.PE = 1 and EFER.LMA = 0');
+  }
   let ripHi = 0;
   let long = { cr8: 0, starLo: 0, starHi: 0, lstar: 0, cstar: 0, sfmask: 0, kernelGsBase: 0 };
   if (version >= 3) {
@@ -153,6 +161,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   s.halted = v.halted;
   s.a20 = v.a20;
   s.tscOffset = v.tscOffset;
+  s.tscAdjust = v.tscAdjust;
   s.sysenterCs = v.sysenterCs;
   s.sysenterEsp = v.sysenterEsp;
   s.sysenterEip = v.sysenterEip;

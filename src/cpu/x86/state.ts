@@ -111,6 +111,8 @@ export interface CpuStateData {
   halted: boolean;
   a20: boolean;
   tscOffset: number;
+  /** IA32_TSC_ADJUST: the sum of what writes to the TSC and to this MSR added (SDM 17.17.3). */
+  tscAdjust: number;
   sysenterCs: number;
   sysenterEsp: number;
   sysenterEip: number;
@@ -173,6 +175,7 @@ export class CpuState {
   halted = false;
   a20 = true;
   tscOffset = 0;
+  tscAdjust = 0;
   /** IA32_SYSENTER_CS (selector bits 15:0) and _ESP/_EIP (signed canonical addresses). */
   sysenterCs = 0;
   sysenterEsp = 0;

@@ -238,7 +238,9 @@ export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock
   const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E', 'I',
     `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
     tlbRamPrelude('F') +
-    `return function block_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as
+    // Parenthesized, V8 compiles the function now (inside the timed translation), not lazily
+    // at its first call.
+    `return (function block_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n});`) as
     (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, b: CompiledBlock, h: typeof HELPERS, f: FlatAccess, e: readonly number[],
       i: X86Cpu['bus']['interrupts']) => (budget: number) => number;
   block.run = factory(cpu, cpu.s, cpu.s.gpr, block, HELPERS, flat, block.eips, cpu.bus.interrupts);

@@ -184,7 +184,8 @@ export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledB
     tlbRamPrelude('M') +
     // After a store to a device: stop as the interpreter's run loop would after the instruction.
     'function mustStop() { M.slowWrite = false; return B.valid === false || cpu.exitRequested || ((s.eflags & 0x200) !== 0 && I.hasInterrupt()); }\n' +
-    `return function block64_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n};`) as
+    // Parenthesized: compiled now, not lazily at the first call (see block-compiler.ts).
+    `return (function block64_${(block.eip >>> 0).toString(16)}(budget) {\n${body}\n});`) as
     (cpu: X86Cpu, s: X86Cpu['s'], g: Int32Array, h: Int32Array, b: CompiledBlock, helpers: typeof HELPERS, m: LongAccess,
       e: readonly number[]) => (budget: number) => number;
   block.run = factory(cpu, cpu.s, cpu.s.gpr, cpu.s.gprHi, block, HELPERS, access, block.eips);

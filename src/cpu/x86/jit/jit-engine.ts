@@ -105,10 +105,13 @@ export class JitEngine implements BlockEngine {
    */
   runBlock(cpu: X86Cpu, budget: number): number {
     // 32-bit protected-mode and 64-bit-mode code; single-stepping (TF) stays with the interpreter.
-    // VMX non-root operation checks for VM exits at every instruction boundary: interpreter only.
+    // Real mode, 16-bit code segments and virtual-8086 mode (protectedMode and cs32 are false
+    // while EFLAGS.VM = 1: its 8086-style segments, CPL 3 and IOPL-sensitive instructions are
+    // never translated) are interpreted. VMX non-root operation checks for VM exits at every
+    // instruction boundary: interpreter only.
     const s = cpu.s;
     this.doneBefore = 0;
-    if (!(cpu.mode64 || (cpu.cs32 && cpu.protectedMode)) || (s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
+    if (!JitEngine.translatable(cpu) || (s.eflags & Fl.TF) !== 0 || cpu.vmxNonRoot) return 0;
     const interrupts = cpu.bus.interrupts;
     let total = 0;
     for (;;) {
@@ -120,12 +123,20 @@ export class JitEngine implements BlockEngine {
     }
   }
 
+  /** The modes translated code exists for: 64-bit mode and 32-bit protected mode (not VM86). */
+  private static translatable(cpu: X86Cpu): boolean {
+    return cpu.mode64 || (cpu.cs32 && cpu.protectedMode && (cpu.s.eflags & Fl.VM) === 0);
+  }
+
   /** Whether `b` is the translation for this RAM index, EIP (int32), RIP high half, mode and CS limit (int32). */
   private static fits(b: CompiledBlock | undefined, index: number, eip: number, ripHi: number, sig: number, csLimit: number): b is CompiledBlock {
     return b !== undefined && b.index === index && b.eip === eip && b.ripHi === ripHi && b.sig === sig && b.csLimit === csLimit;
   }
 
   private runOne(cpu: X86Cpu, budget: number): number {
+    // A chained block may have left the translatable modes (it ends at any instruction that
+    // can change them, but the check is one load).
+    if (!JitEngine.translatable(cpu)) return 0;
     let index = cpu.mode64 ? cpu.codeIndex64() : cpu.codeIndex();
     // Outside the cached code page (a jump to another page, a new run slice): load the page
     // as the interpreter's next fetch would, so that a block can start there at once.
@@ -229,6 +240,14 @@ export class JitEngine implements BlockEngine {
   }
 
   private translate(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
+    // A translation's host time is not the guest's (machine/clock.ts excludeHostTime).
+    const t0 = performance.now();
+    const b = this.translateTimed(cpu, index, eip, sig);
+    cpu.bus.excludeHostTime?.((performance.now() - t0) * 1e6);
+    return b;
+  }
+
+  private translateTimed(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     if (this.blockCount >= MAX_BLOCKS) this.flush();
     const page = Math.floor(index / PAGE);
     if ((this.pageInvalidations.get(page) ?? 0) >= INVALIDATIONS_BEFORE_GIVING_UP) {

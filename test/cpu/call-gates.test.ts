@@ -509,6 +509,25 @@ describe('RETF to an outer level checks the return EIP before switching (SDM Vol
   });
 });
 
+describe('IRET checks the return EIP before switching (SDM Vol. 2 IRET)', () => {
+  it('a same-level return EIP past the limit is #GP(0) with ESP and CS unchanged', () => {
+    const h = gateHarness();
+    h.setGdtEntry(SPARE1, ...descriptor(0, 0xfff, 0x9b, 0x4)); // DPL 0 code, limit 0xFFF
+    const r = h.run({ code: [0x9c, ...pushImm32(SPARE1), ...pushImm32(0x2000), 0xcf], setup: wideGdt }); // pushfd; iretd
+    expect(r.exception).toMatchObject({ vector: 13, errorCode: 0, cs: CODE32, eip: CODE_ADDR + 11 });
+    expect(r.regs.esp).toBe(STACK_TOP - 12);
+  });
+
+  it('a return to ring 3 with the EIP past the limit is #GP(0) at CPL 0', () => {
+    const h = gateHarness();
+    h.setGdtEntry(SPARE1, ...descriptor(0, 0xfff, 0xfb, 0x4)); // DPL 3 code, limit 0xFFF
+    const code = [...pushImm32(DATA3 | 3), ...pushImm32(USER_STACK), 0x9c, ...pushImm32(SPARE1 | 3), ...pushImm32(0x2000), 0xcf];
+    const r = h.run({ code, setup: wideGdt });
+    expect(r.exception).toMatchObject({ vector: 13, errorCode: 0, cs: CODE32, eip: CODE_ADDR + 21 });
+    expect(r.regs.esp).toBe(STACK_TOP - 20);
+  });
+});
+
 describe('descriptor accessed bits', () => {
   it('a CALL through a gate sets the accessed bit of the target code and of the new stack segment', () => {
     const h = gateHarness();

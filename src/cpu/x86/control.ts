@@ -83,10 +83,6 @@ function checkRealTarget(cpu: X86Cpu, offset: number): void {
   if ((offset >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
 }
 
-function checkEipInLimit(cpu: X86Cpu): void {
-  if ((cpu.s.eip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
-}
-
 /**
  * Loads CS:EIP for a far JMP/CALL to a code segment (farJump makes the descriptor checks). An
  * EIP past the new limit is #GP(0) with CS and EIP as they were: the SDM checks the limit
@@ -149,9 +145,9 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
 }
 
 /**
- * RET: "IF the return instruction pointer is not within the return code segment limit THEN
- * #GP(0)", checked before anything is popped or loaded; 64-bit code (from compatibility mode)
- * has no limit.
+ * RET and IRET: "IF the return instruction pointer is not within the return code segment
+ * limit THEN #GP(0)", checked before anything is popped or loaded; 64-bit code (from
+ * compatibility mode) has no limit.
  */
 function checkReturnEip(cpu: X86Cpu, d: Descriptor, eip: number): void {
   if (!(cpu.lma && (d.ar & Ar.L)) && (eip >>> 0) > d.limit) cpu.gp(0);
@@ -202,17 +198,18 @@ export function iret(cpu: X86Cpu, size: number): void {
   else if (size === 32) writable |= Fl.VIF | Fl.VIP;
   const nf = (flags & writable) | (oldFlags & ~writable & ~Fl.VM);
   if (rpl === oldCpl) {
+    checkReturnEip(cpu, d, eip);
     cpu.setSp(cpu.sp + 3 * (size / 8));
     loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
     s.eip = eip;
     cpu.setEflags(nf);
     cpu.updateMode();
-    checkEipInLimit(cpu);
     return;
   }
   const esp = cpu.peekStack(size, 3 * (size / 8));
   const ss = cpu.peekStack(size, 4 * (size / 8)) & 0xffff;
   const ssd = checkReturnSs(cpu, ss, rpl);
+  checkReturnEip(cpu, d, eip);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   s.eip = eip;
   loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
@@ -221,7 +218,6 @@ export function iret(cpu: X86Cpu, size: number): void {
   if (size === 32 || ssd.ar & Ar.DB) cpu.setSp(esp);
   else cpu.setSp(esp & 0xffff);
   invalidateOuterSegments(cpu);
-  checkEipInLimit(cpu);
 }
 
 function checkReturnCs(cpu: X86Cpu, cs: number, d: Descriptor): void {

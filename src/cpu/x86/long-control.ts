@@ -192,6 +192,7 @@ export function iretLong(cpu: X86Cpu, size: number): void {
   let ssd: Descriptor | undefined;
   if (rpl !== oldCpl || to64 || size === 64) ssd = checkReturnSs(cpu, ss, rpl, to64);
   else ssd = copyDescriptor(readDescriptor(cpu, ss), ssScratch);
+  checkTargetIp(cpu, d, size === 16 ? ipLo & 0xffff : ipLo, ipHi);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   loadSs(cpu, ss, ssd);
   cpu.setEflags(nf);

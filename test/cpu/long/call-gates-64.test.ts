@@ -207,7 +207,7 @@ describe('RETF imm16 in 64-bit mode (SDM Vol. 2 RET, "RETURN-TO-OUTER-PRIVILEGE-
   });
 });
 
-describe('far returns in 64-bit mode check the target before changing anything (SDM Vol. 2 RET)', () => {
+describe('far returns in 64-bit mode check the target before changing anything (SDM Vol. 2 RET, IRET)', () => {
   it('RETFQ to a non-canonical RIP is #GP(0) with CS and RSP as they were', () => {
     const h = LongModeHarness.flat64();
     const [lo, hi] = descriptor(0, 0xfffff, 0x9b, 0xa);
@@ -218,5 +218,17 @@ describe('far returns in 64-bit mode check the target before changing anything (
     const r = h.run({ code });
     expect(r.exception).toMatchObject({ vector: 13, errorCode: 0n, cs: SEL64.KCODE64, rip: BigInt(CODE_ADDR + 13) });
     expect(r.exception?.rsp).toBe(BigInt(STACK_TOP - 16));
+  });
+
+  it('IRETQ to a non-canonical RIP is #GP(0) with CS and RSP as they were', () => {
+    const h = LongModeHarness.flat64();
+    const [lo, hi] = descriptor(0, 0xfffff, 0x9b, 0xa);
+    h.write32(GDT64_BASE + KCODE64_B, lo);
+    h.write32(GDT64_BASE + KCODE64_B + 4, hi);
+    // mov rax, 0x0000800000000000; push 0x10; push rsp; pushfq; push KCODE64_B; push rax; iretq
+    const code = [0x48, 0xb8, 0, 0, 0, 0, 0, 0x80, 0, 0, 0x6a, 0x10, 0x54, 0x9c, 0x6a, KCODE64_B, 0x50, 0x48, 0xcf];
+    const r = h.run({ code });
+    expect(r.exception).toMatchObject({ vector: 13, errorCode: 0n, cs: SEL64.KCODE64, rip: BigInt(CODE_ADDR + 17) });
+    expect(r.exception?.rsp).toBe(BigInt(STACK_TOP - 40));
   });
 });

@@ -5,6 +5,8 @@
 //   firmware/multiboot-test/mbtest-aout.bin  the same with the a.out kludge (-DAOUT)
 //   firmware/vmx-test/vmxtest.elf            the VMX test hypervisor (multiboot ELF32)
 //   firmware/snapshot-test/ticks.bin         the timer-heavy snapshot test kernel
+//   firmware/call-gate-test/callgates.bin    the call-gate test kernel (multiboot, a.out kludge)
+//   firmware/call-gate-test/callgates64.bin  the same for 64-bit call gates in IA-32e mode
 //
 //   node scripts/build-firmware.mjs           assemble and write the images
 //   node scripts/build-firmware.mjs --check   assemble into a temporary directory and
@@ -30,6 +32,8 @@ const IMAGES = [
   { source: 'firmware/multiboot-test/mbtest.asm', image: 'firmware/multiboot-test/mbtest-aout.bin', args: ['-DAOUT'] },
   { source: 'firmware/vmx-test/vmxtest.asm', image: 'firmware/vmx-test/vmxtest.elf', args: [] },
   { source: 'firmware/snapshot-test/ticks.asm', image: 'firmware/snapshot-test/ticks.bin', args: [] },
+  { source: 'firmware/call-gate-test/callgates.asm', image: 'firmware/call-gate-test/callgates.bin', args: [] },
+  { source: 'firmware/call-gate-test/callgates64.asm', image: 'firmware/call-gate-test/callgates64.bin', args: [] },
 ];
 const nasm = process.env.NASM || 'nasm';
 const rel = (p) => relative(process.cwd(), p) || p;

@@ -1,10 +1,10 @@
 /**
  * Far control transfers: CALL/JMP far, RETF, IRET (SDM Vol. 2 CALL, JMP, RET, IRET pages;
  * Vol. 3A 5.8). Real mode and virtual-8086 mode are direct (8086-style segment loads);
- * protected mode does the descriptor checks, returns to outer privilege levels with their
- * stack, and switches tasks for a far CALL/JMP to a TSS or task gate and for IRET with NT = 1
- * (vmx/task-switch-exit.ts checks, task-switch.ts switches). IRET into and inside
- * virtual-8086 mode is vm86.ts. Call gates are not implemented yet (loud #UD report).
+ * protected mode does the descriptor checks, goes through call gates (call-gate.ts), returns
+ * to outer privilege levels with their stack, and switches tasks for a far CALL/JMP to a TSS
+ * or task gate and for IRET with NT = 1 (vmx/task-switch-exit.ts checks, task-switch.ts
+ * switches). IRET into and inside virtual-8086 mode is vm86.ts.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -12,6 +12,7 @@ import { invalidateOuterSegments, loadSegmentUnchecked, copyDescriptor, readDesc
 import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
 import { farTransferToTask, iretTaskReturn } from './vmx/task-switch-exit.js';
+import { farTransferThroughCallGate } from './call-gate.js';
 import { iretInVm86, iretToVm86 } from './vm86.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -22,8 +23,7 @@ export function jmpFar(cpu: X86Cpu, selector: number, offset: number): void {
   if (cpu.protectedMode) {
     if (checkFarTarget(cpu, selector, false)) return;
   } else checkRealTarget(cpu, offset);
-  cpu.farJump(selector, offset);
-  checkEipInLimit(cpu);
+  farJumpInLimit(cpu, selector, offset);
 }
 
 /** CALL ptr16:16/32 or CALL m16:16/32. */
@@ -35,20 +35,23 @@ export function callFar(cpu: X86Cpu, selector: number, offset: number): void {
   } else checkRealTarget(cpu, offset);
   const oldCs = s.segSel[SegReg.CS]!;
   const oldEip = s.eip;
-  // Push first (may fault) with the old CS still in place, then switch.
+  // Push first (may fault) with the old CS still in place, then switch; a fault in either
+  // (the CS checks too) leaves ESP as it was.
   const oldSp = s.gpr[Reg.ESP]!;
   try {
     cpu.push(size, oldCs);
     cpu.push(size, oldEip);
+    farJumpInLimit(cpu, selector, offset);
   } catch (e) {
     s.gpr[Reg.ESP] = oldSp;
     throw e;
   }
-  cpu.farJump(selector, offset);
-  checkEipInLimit(cpu);
 }
 
-/** Checks a protected-mode far target; true when it was a task, switched to already. */
+/**
+ * Checks a protected-mode far target; true when the transfer is done already: through a call
+ * gate (call-gate.ts) or a task switch.
+ */
 function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = readDescriptor(cpu, selector);
@@ -56,7 +59,10 @@ function checkFarTarget(cpu: X86Cpu, selector: number, call: boolean): boolean {
     const type = d.ar & 0xf;
     // IA-32e mode (here: compatibility mode) has no task switches and only 64-bit call gates.
     if (cpu.lma && type !== 0xc) cpu.gp(selector & 0xfffc);
-    if (type === 0x4 || type === 0xc) cpu.unimplemented('far transfer through a call gate');
+    if (type === 0x4 || type === 0xc) {
+      farTransferThroughCallGate(cpu, selector, call);
+      return true;
+    }
     // A task switch (a VM exit in non-root operation). CALL pushes nothing: the return is
     // IRET through the new TSS's link.
     if (type === 0x5 || type === 0x1 || type === 0x9) {
@@ -77,8 +83,27 @@ function checkRealTarget(cpu: X86Cpu, offset: number): void {
   if ((offset >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
 }
 
-function checkEipInLimit(cpu: X86Cpu): void {
-  if ((cpu.s.eip >>> 0) > cpu.s.segLimit[SegReg.CS]!) cpu.gp(0);
+/**
+ * Loads CS:EIP for a far JMP/CALL to a code segment (farJump makes the descriptor checks). An
+ * EIP past the new limit is #GP(0) with CS and EIP as they were: the SDM checks the limit
+ * before CS is loaded. 64-bit code (reached from compatibility mode) has no limit.
+ */
+function farJumpInLimit(cpu: X86Cpu, selector: number, offset: number): void {
+  const s = cpu.s;
+  const sel = s.segSel[SegReg.CS]!;
+  const base = s.segBase[SegReg.CS]!;
+  const limit = s.segLimit[SegReg.CS]!;
+  const ar = s.segAr[SegReg.CS]!;
+  const eip = s.eip;
+  cpu.farJump(selector, offset);
+  if (cpu.mode64 || (s.eip >>> 0) <= s.segLimit[SegReg.CS]!) return;
+  s.segSel[SegReg.CS] = sel;
+  s.segBase[SegReg.CS] = base;
+  s.segLimit[SegReg.CS] = limit;
+  s.segAr[SegReg.CS] = ar;
+  s.eip = eip;
+  cpu.updateMode();
+  cpu.gp(0);
 }
 
 /** RETF [imm16]. */
@@ -97,25 +122,35 @@ export function retFar(cpu: X86Cpu, size: number, popBytes: number): void {
   const d = copyDescriptor(readDescriptor(cpu, cs), csScratch);
   checkReturnCs(cpu, cs, d);
   if (rpl === cpu.cpl) {
+    checkReturnEip(cpu, d, eip);
     cpu.setSp(cpu.sp + 2 * (size / 8) + popBytes);
     loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
     s.eip = eip;
     cpu.updateMode();
-    checkEipInLimit(cpu);
     return;
   }
-  // Return to an outer level: the caller's SS:ESP follow the immediate bytes.
+  // Return to an outer level: the caller's SS:ESP follow the immediate bytes, which RETF imm16
+  // releases from both stacks (the parameters a call gate copied, SDM Vol. 3A 5.8.6).
   const base = 2 * (size / 8) + popBytes;
   const esp = cpu.peekStack(size, base);
   const ss = cpu.peekStack(size, base + size / 8) & 0xffff;
   const ssd = checkReturnSs(cpu, ss, rpl);
+  checkReturnEip(cpu, d, eip);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   s.eip = eip;
   loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
   cpu.updateMode();
   cpu.setSp(esp + popBytes);
   invalidateOuterSegments(cpu);
-  checkEipInLimit(cpu);
+}
+
+/**
+ * RET and IRET: "IF the return instruction pointer is not within the return code segment
+ * limit THEN #GP(0)", checked before anything is popped or loaded; 64-bit code (from
+ * compatibility mode) has no limit.
+ */
+function checkReturnEip(cpu: X86Cpu, d: Descriptor, eip: number): void {
+  if (!(cpu.lma && (d.ar & Ar.L)) && (eip >>> 0) > d.limit) cpu.gp(0);
 }
 
 /** IRET/IRETD. */
@@ -163,17 +198,18 @@ export function iret(cpu: X86Cpu, size: number): void {
   else if (size === 32) writable |= Fl.VIF | Fl.VIP;
   const nf = (flags & writable) | (oldFlags & ~writable & ~Fl.VM);
   if (rpl === oldCpl) {
+    checkReturnEip(cpu, d, eip);
     cpu.setSp(cpu.sp + 3 * (size / 8));
     loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
     s.eip = eip;
     cpu.setEflags(nf);
     cpu.updateMode();
-    checkEipInLimit(cpu);
     return;
   }
   const esp = cpu.peekStack(size, 3 * (size / 8));
   const ss = cpu.peekStack(size, 4 * (size / 8)) & 0xffff;
   const ssd = checkReturnSs(cpu, ss, rpl);
+  checkReturnEip(cpu, d, eip);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   s.eip = eip;
   loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
@@ -182,7 +218,6 @@ export function iret(cpu: X86Cpu, size: number): void {
   if (size === 32 || ssd.ar & Ar.DB) cpu.setSp(esp);
   else cpu.setSp(esp & 0xffff);
   invalidateOuterSegments(cpu);
-  checkEipInLimit(cpu);
 }
 
 function checkReturnCs(cpu: X86Cpu, cs: number, d: Descriptor): void {

@@ -13,8 +13,7 @@
  * 6 (interrupts and exceptions), 9 (reset).
  * Virtual-8086 mode is EFLAGS.VM = 1 with CR0.PE = 1: `protectedMode` is false and `cpl` is 3
  * there (updateMode); what sets it apart from real mode is in vm86.ts. Hardware task switches:
- * task-switch.ts. Not implemented yet (raise a loud internal error or #UD with a log line):
- * call gates. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
+ * task-switch.ts. Call gates: call-gate.ts. x87 lives in fpu/, MMX/SSE/SSE2 in sse/.
  */
 import type { PhysicalMemory } from '../../memory/physical-memory.js';
 import type { IoPortBus, AccessSize } from '../../memory/io-bus.js';

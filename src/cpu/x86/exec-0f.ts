@@ -17,6 +17,7 @@ import { Sensitive, type X86Cpu } from './cpu.js';
 import { execSse } from './sse/exec-sse.js';
 import { systemDescriptorHighBase } from './long-system.js';
 import { swapgs } from './long-control.js';
+import { larLsl } from './lar-lsl.js';
 import { isCanonical, linear48 } from './long-decode.js';
 import { invEptVpid, rdpmc, vmread, vmwrite, vmxGroup7, vmxGroup9 } from './vmx/vmx-instructions.js';
 
@@ -27,6 +28,7 @@ export function exec0f(cpu: X86Cpu, op: number): void {
   switch (op) {
     case 0x00: group6(cpu); return;
     case 0x01: group7(cpu); return;
+    case 0x02: case 0x03: larLsl(cpu, op === 0x03); return; // LAR, LSL
     case 0x06: // CLTS
       if (cpu.cpl !== 0) cpu.gp(0);
       if (cpu.intercept?.(cpu, Sensitive.Clts, 0)) return;

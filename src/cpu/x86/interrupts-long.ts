@@ -90,7 +90,7 @@ export function deliverLong(cpu: X86Cpu, vector: number, ext: number, software: 
 }
 
 /** A stack pointer from the 64-bit TSS at byte `offset` (RSPn or ISTn); #TS past its limit. */
-function tssStack(cpu: X86Cpu, offset: number, ext: number): number {
+export function tssStack(cpu: X86Cpu, offset: number, ext: number): number {
   const s = cpu.s;
   const trErr = (s.segSel[SegReg.TR]! & 0xfffc) + ext;
   if ((s.segAr[SegReg.TR]! & 0xf) !== 0xb && (s.segAr[SegReg.TR]! & 0xf) !== 0x9) cpu.raise(Vec.TS, trErr);

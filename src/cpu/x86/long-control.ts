@@ -2,9 +2,7 @@
  * Control transfers of IA-32e mode (SDM Vol. 2: CALL, JMP, RET, IRET, SYSCALL, SYSRET pages;
  * Vol. 3A 5.8.8): far CALL/JMP through memory, far RET and IRET(Q) in 64-bit mode, and the
  * fast system calls. The target code segment decides between 64-bit mode (CS.L = 1) and
- * compatibility mode.
- *
- * Not implemented (loud #UD report): 16-byte call gates. Task switches do not exist in
+ * compatibility mode. 16-byte call gates are call-gate.ts. Task switches do not exist in
  * IA-32e mode (#GP).
  */
 import { Ar, Efer, Fl, Reg, SegReg } from './state.js';
@@ -15,6 +13,7 @@ import {
 import { isCanonical } from './long-decode.js';
 import type { X86Cpu } from './cpu.js';
 import { iretUnblocksNmi } from './nmi-blocking.js';
+import { farTransferThroughCallGate } from './call-gate.js';
 
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -31,17 +30,27 @@ function setTargetIp(cpu: X86Cpu, lo: number, hi: number): void {
   }
 }
 
-/** Checks a code segment descriptor for a far CALL/JMP at the same privilege level. */
-function checkFarCode(cpu: X86Cpu, selector: number): Descriptor {
+/**
+ * The target RIP/EIP of a far transfer to code segment `d`, checked before CS changes: canonical
+ * for 64-bit code, within the limit for compatibility mode (#GP(0), SDM CALL/JMP/RET).
+ */
+function checkTargetIp(cpu: X86Cpu, d: Descriptor, lo: number, hi: number): void {
+  if (d.ar & Ar.L) {
+    if (!isCanonical((hi | 0) * 4294967296 + (lo >>> 0))) cpu.gp(0);
+  } else if ((lo >>> 0) > d.limit) {
+    cpu.gp(0);
+  }
+}
+
+/**
+ * Checks a code segment descriptor for a far CALL/JMP at the same privilege level; undefined
+ * for a system descriptor, which only a 64-bit call gate may be (call-gate.ts checks it).
+ */
+function checkFarCode(cpu: X86Cpu, selector: number): Descriptor | undefined {
   if ((selector & 0xfffc) === 0) cpu.gp(0);
   const d = copyDescriptor(readDescriptor(cpu, selector), csScratch);
   const err = selector & 0xfffc;
-  if (!(d.ar & Ar.S)) {
-    const type = d.ar & 0xf;
-    if (type === 0xc) cpu.unimplemented('far transfer through a 64-bit call gate');
-    // Task gates and TSS descriptors: no task switches in IA-32e mode.
-    cpu.gp(err);
-  }
+  if (!(d.ar & Ar.S)) return undefined;
   if (!(d.ar & 0x8)) cpu.gp(err);
   const dpl = (d.ar >> Ar.DPL_SHIFT) & 3;
   if (d.ar & 0x4) {
@@ -59,11 +68,13 @@ export function farTransferLong(cpu: X86Cpu, call: boolean, selector: number, of
   const s = cpu.s;
   const size = cpu.opSize;
   const d = checkFarCode(cpu, selector);
+  if (!d) return farTransferThroughCallGate(cpu, selector, call);
   const oldLo = s.gpr[Reg.ESP]!;
   const oldHi = s.gprHi[Reg.ESP]!;
   const oldCs = s.segSel[SegReg.CS]!;
   const retLo = s.eip >>> 0;
   const retHi = s.ripHi;
+  checkTargetIp(cpu, d, size === 16 ? off & 0xffff : off, size === 64 ? offHi : 0);
   try {
     if (call) {
       cpu.hi = 0;
@@ -133,6 +144,7 @@ export function retFarLong(cpu: X86Cpu, size: number, popBytes: number): void {
   const to64 = (d.ar & Ar.L) !== 0;
   if (rpl === cpu.cpl) {
     const rsp = cpu.sp + 2 * bytes + popBytes;
+    checkTargetIp(cpu, d, ipLo, ipHi);
     loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
     setTargetIp(cpu, ipLo, ipHi);
     cpu.setReg64From(Reg.ESP, rsp);
@@ -142,6 +154,7 @@ export function retFarLong(cpu: X86Cpu, size: number, popBytes: number): void {
   const spHi = size === 64 ? cpu.hi : 0;
   const ss = cpu.peekStack(size, 3 * bytes + popBytes) & 0xffff;
   const ssd = checkReturnSs(cpu, ss, rpl, to64);
+  checkTargetIp(cpu, d, ipLo, ipHi);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   loadSs(cpu, ss, ssd);
   setTargetIp(cpu, ipLo, ipHi);
@@ -179,6 +192,7 @@ export function iretLong(cpu: X86Cpu, size: number): void {
   let ssd: Descriptor | undefined;
   if (rpl !== oldCpl || to64 || size === 64) ssd = checkReturnSs(cpu, ss, rpl, to64);
   else ssd = copyDescriptor(readDescriptor(cpu, ss), ssScratch);
+  checkTargetIp(cpu, d, size === 16 ? ipLo & 0xffff : ipLo, ipHi);
   loadSegmentUnchecked(cpu, SegReg.CS, cs, d);
   loadSs(cpu, ss, ssd);
   cpu.setEflags(nf);

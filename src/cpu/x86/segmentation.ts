@@ -74,7 +74,9 @@ function setCache(cpu: X86Cpu, seg: number, selector: number, d: Descriptor): vo
   s.segSel[seg] = selector;
   s.segBase[seg] = d.base;
   s.segLimit[seg] = d.limit;
-  s.segAr[seg] = d.ar;
+  // CPL is read from CS's cached DPL (X86Cpu.updateMode), and every CS load sets CS.RPL to
+  // the new CPL: a conforming segment, whose DPL may be below CPL, is cached with DPL = RPL.
+  s.segAr[seg] = seg === SegReg.CS ? (d.ar & ~(3 << Ar.DPL_SHIFT)) | ((selector & 3) << Ar.DPL_SHIFT) : d.ar;
 }
 
 /** MOV/POP/LxS to a segment register, and same-privilege far jumps for CS. */

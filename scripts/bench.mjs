@@ -65,7 +65,8 @@ await demoBoot();
 
 // Debian guests (from `npm run guests`): boot to GUEST-READY and each guest-bench figure, in
 // pcvm and — when qemu-system-x86_64 is installed — in QEMU TCG in the same run, side by side.
-// `node scripts/bench.mjs --no-guests` skips them; `--arch i386` picks one.
+// `node scripts/bench.mjs --no-guests` skips them; `--arch i386` picks one; `--no-io` skips the
+// disk and network figures (scripts/bench-io.mjs).
 const argv = process.argv.slice(2);
 if (!argv.includes('--no-guests')) {
   const { benchFigures, guestArgs, guestFiles, PCVM, runConsole } = await import('./guest-run.mjs');
@@ -80,10 +81,11 @@ if (!argv.includes('--no-guests')) {
       continue;
     }
     const append = 'console=ttyS0 autorun=guest-bench;poweroff+-f';
-    const engines = [['pcvm', PCVM, guestArgs(guest, append)]];
-    if (haveQemu) engines.push(['qemu-tcg', 'qemu-system-x86_64', ['-accel', 'tcg', '-no-reboot', ...guestArgs(guest, append)]]);
-    for (const [engine, command, args] of engines) {
-      const vm = runConsole(command, args);
+    // [name, command, the options before the guest's]
+    const engines = [['pcvm', PCVM, []]];
+    if (haveQemu) engines.push(['qemu-tcg', 'qemu-system-x86_64', ['-accel', 'tcg', '-no-reboot']]);
+    for (const [engine, command, prefix] of engines) {
+      const vm = runConsole(command, [...prefix, ...guestArgs(guest, append)]);
       try {
         const ready = await vm.waitFor(/^GUEST-READY /, 900_000);
         console.log(`BENCH ${engine}-${arch}-boot-to-ready ${(ready.t * 1000).toFixed(0)} ms`);
@@ -95,6 +97,11 @@ if (!argv.includes('--no-guests')) {
       } finally {
         vm.kill();
       }
+    }
+    // Disk and network throughput (scripts/bench-io.mjs); `--no-io` skips it.
+    if (!argv.includes('--no-io')) {
+      const { benchGuestIo } = await import('./bench-io.mjs');
+      await benchGuestIo(arch, guest, engines);
     }
   }
 }

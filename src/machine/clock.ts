@@ -9,15 +9,12 @@
  *    2^N ns. When the CPU halts, time jumps to the next timer deadline (QEMU's sleep=off), so
  *    the same inputs give the same run.
  *
- * In real-time mode host stalls the guest could never see on hardware are left out of virtual
- * time: a JIT translation (milliseconds here, microseconds in QEMU; `excludeHostTime`), and
- * any other gap longer than MAX_READ_GAP_NS between two reads of the running clock — garbage
- * collection, the host descheduling us. The run loop reads the clock after every batch of
- * instructions, so a longer gap is a stall, not guest work. Otherwise a guest that times a
- * loop against the PIT or HPET, or checks how long its timer interrupt took, sees a machine
- * that stops for 30 ms at random. Virtual time then lags the host's by what was left out, at
- * most MAX_LAG_NS, and catches up while the vCPU is halted (`recoverLag`), where a jump
- * forward looks like a longer idle; the wake-up after a halt (`idle`) is not a stall.
+ * In real-time mode the host's own work that the guest could never see on hardware — a JIT
+ * translation, which costs milliseconds here and microseconds in QEMU — is left out of virtual
+ * time (`excludeHostTime`): otherwise a guest that times a loop against the PIT or HPET, or
+ * checks how long its timer interrupt took, sees a machine that stalls for 30 ms at random.
+ * Virtual time then lags the host's by what was left out, at most MAX_LAG_NS, and catches up
+ * while the vCPU is halted (`recoverLag`), where a jump forward looks like a longer idle.
  *
  * Timers are few (tens), so the queue is a small array kept sorted by deadline.
  */
@@ -30,13 +27,6 @@ export type ClockMode = { kind: 'realtime' } | { kind: 'icount'; shift: number }
  * this of the host's clock however long the guest stays busy.
  */
 export const MAX_LAG_NS = 500_000_000;
-
-/**
- * The longest host time between two reads of the running clock that counts as guest time in
- * full. A batch of 4,096 instructions takes 0.05-1 ms (translated code to the cold
- * interpreter); a longer gap is host work.
- */
-export const MAX_READ_GAP_NS = 4_000_000;
 
 /** Host monotonic time in ns. The only place besides the UI that reads the host clock. */
 export type HostClock = () => number;
@@ -82,8 +72,6 @@ export class VirtualClock {
   private lastNs = 0;
   /** Real-time mode: host ns left out of virtual time and not yet caught up (<= MAX_LAG_NS). */
   private lagNs = 0;
-  /** Real-time mode: host ns of the last read while running; -1 after a start or an idle. */
-  private lastHostNs = -1;
   /**
    * Called when a timer becomes the earliest deadline. The board stops a running vCPU with
    * it, since the vCPU was told to run until the old earliest deadline (a LAPIC one-shot or
@@ -107,10 +95,7 @@ export class VirtualClock {
     if (this.mode.kind === 'icount') {
       now = this.baseNs + this.instructions * 2 ** this.mode.shift;
     } else if (this.running) {
-      const host = this.host();
-      if (this.lastHostNs >= 0 && host - this.lastHostNs > MAX_READ_GAP_NS) this.leaveOut(host - this.lastHostNs - MAX_READ_GAP_NS);
-      this.lastHostNs = host;
-      now = this.baseNs + (host - this.hostStartNs);
+      now = this.baseNs + (this.host() - this.hostStartNs);
     } else {
       now = this.baseNs;
     }
@@ -125,7 +110,6 @@ export class VirtualClock {
     this.baseNs = this.nowNs();
     this.instructions = 0;
     this.hostStartNs = this.host();
-    this.lastHostNs = -1;
     this.running = true;
   }
 
@@ -148,25 +132,10 @@ export class VirtualClock {
    */
   excludeHostTime(ns: number): void {
     if (this.mode.kind !== 'realtime' || !this.running || !(ns > 0)) return;
-    this.leaveOut(ns);
-    // The next read's gap must not count this time again.
-    if (this.lastHostNs >= 0) this.lastHostNs += ns;
-  }
-
-  /** Leaves `ns` of host time out of virtual time, up to MAX_LAG_NS behind the host. */
-  private leaveOut(ns: number): void {
     const take = Math.min(ns, MAX_LAG_NS - this.lagNs);
     if (take <= 0) return;
     this.baseNs -= take;
     this.lagNs += take;
-  }
-
-  /**
-   * The vCPU halts and the run loop waits for a deadline or an interrupt: the gap until the
-   * next read is idle time, which passes in full.
-   */
-  idle(): void {
-    this.lastHostNs = -1;
   }
 
   /** Host ns that virtual time is behind the host's by excluded host work. */
@@ -202,7 +171,6 @@ export class VirtualClock {
     this.baseNs = targetNs;
     this.instructions = 0;
     this.hostStartNs = this.host();
-    this.lastHostNs = -1;
     this.lastNs = targetNs;
   }
 

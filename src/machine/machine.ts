@@ -585,7 +585,6 @@ export class Machine extends EventEmitter implements MachineControl {
         // Idle: catch up on host work left out of virtual time (clock.ts), then sleep for
         // whatever is left until the next deadline.
         if (clock.recoverLag(next) > 0 && clock.nowNs() >= next) continue;
-        clock.idle();
         this.sleepUntil(next);
         return;
       }

@@ -583,8 +583,9 @@ export class Machine extends EventEmitter implements MachineControl {
           continue;
         }
         // Idle: catch up on host work left out of virtual time (clock.ts), then sleep for
-        // whatever is left until the next deadline.
-        if (clock.recoverLag(next) > 0 && clock.nowNs() >= next) continue;
+        // whatever is left until the next deadline. After a catch-up that reached the
+        // deadline, the host's own events (a socket's data, a key) get their turn first.
+        if (clock.recoverLag(next) > 0 && clock.nowNs() >= next) break;
         this.sleepUntil(next);
         return;
       }

@@ -11,9 +11,12 @@ import { guestArgs, runConsole } from './guest-run.mjs';
 
 const BLOB_BYTES = 64 << 20;
 
-/** Serves one random 64 MiB file at /blob on 127.0.0.1; resolves to { port, md5, close }. */
-export async function startBlobServer() {
-  const blob = randomBytes(BLOB_BYTES);
+/**
+ * Serves one random file of `bytes` (64 MiB by default) at /blob on 127.0.0.1; resolves to
+ * { port, md5, close }. The guest tests use it too.
+ */
+export async function startBlobServer(bytes = BLOB_BYTES) {
+  const blob = randomBytes(bytes);
   const md5 = createHash('md5').update(blob).digest('hex');
   const server = createServer((req, res) => {
     if (req.url !== '/blob') {

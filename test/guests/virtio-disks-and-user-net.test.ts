@@ -13,15 +13,16 @@
  * Runs with PCVM_GUEST_TESTS=1 (the boot takes minutes), on copies of the images in a temp dir.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
 import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+// @ts-expect-error: plain JavaScript module (the benchmark's blob server)
+import { startBlobServer } from '../../scripts/bench-io.mjs';
 import { freePort } from '../helpers/free-port.js';
 
 // On a host shared with other work a boot has taken more than 15 minutes.
@@ -69,8 +70,7 @@ for (const arch of ARCHES) {
     const dir = guest ? mkdtempSync(join(tmpdir(), 'pcvm-virtio-done-')) : '';
     const raw = join(dir, 'disk.ext4');
     const qcow2 = join(dir, 'disk.qcow2');
-    const blob = randomBytes(1 << 20);
-    let http: HttpServer;
+    let http: { port: number; md5: string; close: () => Promise<void> };
     let vm: Vm;
     let forwardReply = '';
     let forwardError: unknown;
@@ -80,12 +80,8 @@ for (const arch of ARCHES) {
     beforeAll(async () => {
       copyFileSync(guest!.disk, raw);
       copyFileSync(guest!.qcow2, qcow2);
-      http = createHttpServer((req, res) => {
-        if (req.url !== '/blob') return void res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length }).end(blob);
-      });
-      await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-      const httpPort = (http.address() as { port: number }).port;
+      http = await startBlobServer(1 << 20);
+      const httpPort = http.port;
       const hostPort = await freePort();
       const commands = [
         'mount /dev/vda /mnt',
@@ -139,7 +135,7 @@ for (const arch of ARCHES) {
         exit = await Promise.race([vm.exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300_000))]);
       } finally {
         vm.kill();
-        await new Promise<void>((r) => http.close(() => r()));
+        await http.close();
         // The console tells what the guest saw (driver messages, mount and network errors).
         process.stderr.write(vm.lines.map((l: { t: number; text: string }) => `[${l.t.toFixed(1)}] ${l.text}`).join('\n') + '\n' + vm.stderr + '\n');
       }
@@ -185,7 +181,7 @@ for (const arch of ARCHES) {
     });
 
     it('wget of 1 MiB from the host loopback through 10.0.2.2 has the host file md5sum', () => {
-      expect(lineOf(/ {2}\/tmp\/blob$/)).toBe(`${md5(blob)}  /tmp/blob`);
+      expect(lineOf(/ {2}\/tmp\/blob$/)).toBe(`${http.md5}  /tmp/blob`);
     });
 
     it('hostfwd=tcp::HOSTPORT-:5555 carries a host client to the guest nc -l -p 5555 and back', () => {

@@ -34,13 +34,11 @@ const APIC_BASE_RESERVED_LO = 0x000006ff;
 export function readMsr(cpu: X86Cpu, index: number): [number, number] {
   const apic = cpu.bus.apic;
   switch (index >>> 0) {
-    case Msr.TSC: {
-      const t = cpu.tscNow();
-      return [t % 4294967296 >>> 0, Math.floor(t / 4294967296) >>> 0];
-    }
+    case Msr.TSC:
+      return split64(cpu.tscNow());
     case Msr.TSC_ADJUST:
       if (!cpu.model.tscAdjust) break;
-      return splitSigned64(cpu.s.tscAdjust);
+      return split64(cpu.s.tscAdjust);
     case Msr.EFER:
       if (!hasEfer(cpu)) break;
       return [cpu.s.efer >>> 0, 0];
@@ -119,8 +117,8 @@ export function writeMsr(cpu: X86Cpu, index: number, lo: number, hi: number): vo
   cpu.gp(0);
 }
 
-/** A signed 64-bit value (a double, exact within 2^53) as RDMSR's [low, high]. */
-function splitSigned64(v: number): [number, number] {
+/** A 64-bit value, signed or not (a double, exact within 2^53), as RDMSR's [low, high]. */
+function split64(v: number): [number, number] {
   const hi = Math.floor(v / 4294967296);
   return [(v - hi * 4294967296) >>> 0, hi >>> 0];
 }

@@ -2,7 +2,7 @@
 // and lets a caller wait for patterns and type input. Shared by the guest tests
 // (test/guests) and the benchmark (scripts/bench.mjs), so that both measure the same way.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -112,7 +112,10 @@ export function runConsole(command, args, { env, logFile } = {}) {
 
 /** Where a guest test tees the console of the VM it calls `name`: under PCVM_GUEST_LOG_DIR, if set. */
 export function consoleLogFile(name) {
-  return process.env.PCVM_GUEST_LOG_DIR ? join(process.env.PCVM_GUEST_LOG_DIR, `${name}.console.txt`) : undefined;
+  const dir = process.env.PCVM_GUEST_LOG_DIR;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${name}.console.txt`);
 }
 
 /**

@@ -16,6 +16,17 @@
  * Virtual time then lags the host's by what was left out, at most MAX_LAG_NS, and catches up
  * while the vCPU is halted (`recoverLag`), where a jump forward looks like a longer idle.
  *
+ * Host stalls that nobody reports — a garbage collection, the host scheduling another process,
+ * the event loop writing console output between slices — are found by their symptom: host time
+ * passing while the vCPU retires (almost) no instructions. With a progress source
+ * (`measureProgress`: the CPU's retired-instruction count), each clock read allows the guest at
+ * most STALL_NS_PER_INSN per instruction retired since the previous read, plus STALL_GRACE_NS;
+ * the rest of the gap is left out like a translation. A busy guest catches the lag up by
+ * running its clock up to LAG_SLEW faster than the host's while it runs at normal speed, so a
+ * long busy phase does not pin the lag at MAX_LAG_NS. Time spent halted is never judged (the
+ * board calls `idle()` before the vCPU waits). All devices read this one clock, so the guest
+ * sees no disagreement between its timers, only a CPU that never pauses for the host.
+ *
  * Timers are few (tens), so the queue is a small array kept sorted by deadline.
  */
 
@@ -27,6 +38,18 @@ export type ClockMode = { kind: 'realtime' } | { kind: 'icount'; shift: number }
  * this of the host's clock however long the guest stays busy.
  */
 export const MAX_LAG_NS = 500_000_000;
+
+/**
+ * Slowest guest execution that counts as running rather than a host stall: 1 µs per retired
+ * instruction (1 MIPS; the interpreter alone runs at several). Slower gaps are host stalls.
+ */
+export const STALL_NS_PER_INSN = 1000;
+
+/** Host time between two clock reads that always counts, whatever the vCPU retired. */
+export const STALL_GRACE_NS = 200_000;
+
+/** While lagging, the running guest's clock goes up to this fraction faster than the host's. */
+export const LAG_SLEW = 0.2;
 
 /** Host monotonic time in ns. The only place besides the UI that reads the host clock. */
 export type HostClock = () => number;
@@ -72,6 +95,14 @@ export class VirtualClock {
   private lastNs = 0;
   /** Real-time mode: host ns left out of virtual time and not yet caught up (<= MAX_LAG_NS). */
   private lagNs = 0;
+  /** Stall detection (real-time mode): instructions retired so far, from the CPU. */
+  private progress: (() => number) | undefined;
+  /** Host ns and progress at the previous read while running; -1 after a start or an idle. */
+  private lastHostNs = -1;
+  private lastProgress = 0;
+  /** Host stalls left out of virtual time since power-on (diagnostics). */
+  private stallCount = 0;
+  private stallNsTotal = 0;
   /**
    * Called when a timer becomes the earliest deadline. The board stops a running vCPU with
    * it, since the vCPU was told to run until the old earliest deadline (a LAPIC one-shot or
@@ -95,7 +126,9 @@ export class VirtualClock {
     if (this.mode.kind === 'icount') {
       now = this.baseNs + this.instructions * 2 ** this.mode.shift;
     } else if (this.running) {
-      now = this.baseNs + (this.host() - this.hostStartNs);
+      const host = this.host();
+      if (this.progress !== undefined) this.judgeGap(host, this.progress());
+      now = this.baseNs + (host - this.hostStartNs);
     } else {
       now = this.baseNs;
     }
@@ -104,12 +137,62 @@ export class VirtualClock {
     return now;
   }
 
+  /**
+   * Between two reads while running: leaves out of virtual time the part of the host's gap
+   * that the vCPU's progress cannot account for (a host stall), or catches up some lag when
+   * the vCPU ran at normal speed. See the header.
+   */
+  private judgeGap(host: number, progress: number): void {
+    if (this.lastHostNs >= 0) {
+      const gap = host - this.lastHostNs;
+      const allowed = Math.max(0, progress - this.lastProgress) * STALL_NS_PER_INSN + STALL_GRACE_NS;
+      if (gap > allowed) {
+        const take = Math.min(gap - allowed, MAX_LAG_NS - this.lagNs);
+        if (take > 0) {
+          this.baseNs -= take;
+          this.lagNs += take;
+          this.stallCount++;
+          this.stallNsTotal += take;
+        }
+      } else if (this.lagNs > 0 && gap > 0) {
+        const give = Math.min(this.lagNs, gap * LAG_SLEW, allowed - gap);
+        this.baseNs += give;
+        this.lagNs -= give;
+      }
+    }
+    this.lastHostNs = host;
+    this.lastProgress = progress;
+  }
+
+  /**
+   * Real-time mode: judge host gaps between clock reads against `progress` (the vCPU's
+   * retired-instruction count) and leave host stalls out of virtual time.
+   */
+  measureProgress(progress: () => number): void {
+    this.progress = progress;
+    this.lastHostNs = -1;
+  }
+
+  /**
+   * The vCPU is about to wait (halted until a deadline or a kick): the host time until the
+   * next read is idle time the guest sees in full, not a stall.
+   */
+  idle(): void {
+    this.lastHostNs = -1;
+  }
+
+  /** Host stalls left out of virtual time since power-on: how many, and their total ns. */
+  get stalls(): { count: number; ns: number } {
+    return { count: this.stallCount, ns: this.stallNsTotal };
+  }
+
   /** Starts virtual time (VM running). */
   start(): void {
     if (this.running) return;
     this.baseNs = this.nowNs();
     this.instructions = 0;
     this.hostStartNs = this.host();
+    this.lastHostNs = -1;
     this.running = true;
   }
 
@@ -136,6 +219,8 @@ export class VirtualClock {
     if (take <= 0) return;
     this.baseNs -= take;
     this.lagNs += take;
+    // The next read must not judge this part of its gap a stall again.
+    if (this.lastHostNs >= 0) this.lastHostNs += take;
   }
 
   /** Host ns that virtual time is behind the host's by excluded host work. */
@@ -171,6 +256,7 @@ export class VirtualClock {
     this.baseNs = targetNs;
     this.instructions = 0;
     this.hostStartNs = this.host();
+    this.lastHostNs = -1;
     this.lastNs = targetNs;
   }
 
@@ -237,6 +323,7 @@ export class VirtualClock {
     this.lastNs = state.nowNs;
     this.instructions = 0;
     this.lagNs = 0;
+    this.lastHostNs = -1;
     if (wasRunning) this.start();
   }
 }

@@ -151,6 +151,8 @@ export class Machine extends EventEmitter implements MachineControl {
     this.accel = new InterpreterAccel(this.cpu, this.clock, config.accel);
     this.debugger = new MachineDebugger(this.cpu);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
+    // Host stalls (GC, the host's scheduler) show as time passing with nothing retired.
+    if (!this.clock.deterministic) this.clock.measureProgress(() => this.cpu.retired);
 
     // --- devices on the ISA bus ---
     this.io.map('pic-master', 0x20, 2, this.pic.master);
@@ -586,6 +588,7 @@ export class Machine extends EventEmitter implements MachineControl {
         // whatever is left until the next deadline. After a catch-up that reached the
         // deadline, the host's own events (a socket's data, a key) get their turn first.
         if (clock.recoverLag(next) > 0 && clock.nowNs() >= next) break;
+        clock.idle();
         this.sleepUntil(next);
         return;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_LAG_NS, VirtualClock } from '../../src/machine/clock.js';
+import { LAG_SLEW, MAX_LAG_NS, STALL_GRACE_NS, STALL_NS_PER_INSN, VirtualClock } from '../../src/machine/clock.js';
 
 function fakeHost() {
   const h = { now: 1_000_000, fn: () => h.now };
@@ -179,6 +179,95 @@ describe('VirtualClock', () => {
       c.loadState({ nowNs: 123 });
       expect(c.lag).toBe(0);
       expect(c.nowNs()).toBe(123);
+    });
+  });
+
+  describe('host stalls judged by the vCPU\'s progress', () => {
+    function running() {
+      const host = fakeHost();
+      const cpu = { retired: 0 };
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.measureProgress(() => cpu.retired);
+      c.start();
+      c.nowNs(); // the first read only sets the baseline
+      return { host, cpu, c };
+    }
+
+    it('a gap with nothing retired counts only its grace: the rest is a stall left out', () => {
+      const { host, c } = running();
+      host.now += 20_000_000; // a 20 ms garbage collection
+      expect(c.nowNs()).toBe(STALL_GRACE_NS);
+      expect(c.lag).toBe(20_000_000 - STALL_GRACE_NS);
+      expect(c.stalls).toEqual({ count: 1, ns: 20_000_000 - STALL_GRACE_NS });
+    });
+
+    it('a gap the retired instructions account for counts in full', () => {
+      const { host, cpu, c } = running();
+      host.now += 20_000_000;
+      cpu.retired += 20_000_000 / STALL_NS_PER_INSN;
+      expect(c.nowNs()).toBe(20_000_000);
+      expect(c.lag).toBe(0);
+      // Partly accounted for: 5000 instructions allow 5 ms (plus the grace) of a 9 ms gap.
+      host.now += 9_000_000;
+      cpu.retired += 5000;
+      expect(c.nowNs()).toBe(20_000_000 + 5000 * STALL_NS_PER_INSN + STALL_GRACE_NS);
+      expect(c.lag).toBe(9_000_000 - 5000 * STALL_NS_PER_INSN - STALL_GRACE_NS);
+    });
+
+    it('time spent halted after idle() is never a stall; a stop and start is not either', () => {
+      const { host, c } = running();
+      c.idle();
+      host.now += 50_000_000;
+      expect(c.nowNs()).toBe(50_000_000);
+      c.stop();
+      host.now += 1_000_000_000;
+      c.start();
+      host.now += 1_000_000;
+      expect(c.nowNs()).toBe(51_000_000);
+      expect(c.lag).toBe(0);
+    });
+
+    it('a running guest catches the lag up at most LAG_SLEW faster than the host, never past it', () => {
+      const { host, cpu, c } = running();
+      host.now += 10_000_000;
+      const afterStall = c.nowNs();
+      const lag = c.lag;
+      // 1 ms gaps at full speed: each gives back LAG_SLEW of its length.
+      for (let i = 0; i < 10; i++) {
+        host.now += 1_000_000;
+        cpu.retired += 1_000_000;
+        c.nowNs();
+      }
+      expect(c.lag).toBeCloseTo(lag - 10 * 1_000_000 * LAG_SLEW, 3);
+      expect(c.nowNs()).toBeCloseTo(afterStall + 10 * 1_000_000 * (1 + LAG_SLEW), 3);
+      for (let i = 0; i < 1000; i++) {
+        host.now += 1_000_000;
+        cpu.retired += 1_000_000;
+        c.nowNs();
+      }
+      expect(c.lag).toBe(0);
+      expect(c.nowNs()).toBe(host.now - 1_000_000); // with the host again (fakeHost starts at 1 ms)
+    });
+
+    it('stalls share MAX_LAG_NS with translations; past it they show as guest time', () => {
+      const { host, c } = running();
+      host.now += MAX_LAG_NS;
+      c.nowNs();
+      expect(c.lag).toBe(MAX_LAG_NS - STALL_GRACE_NS);
+      host.now += 10_000_000;
+      const before = c.nowNs() - 0;
+      expect(c.lag).toBe(MAX_LAG_NS);
+      host.now += 10_000_000;
+      expect(c.nowNs()).toBe(before + 10_000_000);
+    });
+
+    it('a translation left out by excludeHostTime is not judged a stall a second time', () => {
+      const { host, c } = running();
+      host.now += 5_000_000;
+      c.excludeHostTime(5_000_000);
+      expect(c.nowNs()).toBe(0);
+      expect(c.lag).toBe(5_000_000);
+      expect(c.stalls.count).toBe(0);
     });
   });
 });

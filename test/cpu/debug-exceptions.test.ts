@@ -18,6 +18,7 @@ import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
 import { SnapshotError } from '../../src/errors.js';
+import { HIGH_ALIAS, le64, LongModeHarness } from '../helpers/cpu-harness64.js';
 
 const TF = 1 << 8, OF = 1 << 11, RF = 1 << 16;
 const DR6_FIXED = 0xffff0ff0;
@@ -387,5 +388,45 @@ describe('debug registers', () => {
     const h = rig(false);
     h.run({ code: [NOP] });
     expect(h.cpu.debugHook).toBeUndefined();
+  });
+});
+
+describe.each([false, true])('debug exceptions in 64-bit mode (jit: %s)', (jit) => {
+  const movRax = (v: bigint) => [0x48, 0xb8, ...le64(v)];
+  const movRbx = (v: bigint) => [0x48, 0xbb, ...le64(v)];
+  /** mov dr0, rax; mov eax, dr7; mov dr7, rax */
+  const arm = (dr0: bigint, dr7: number) => [...movRax(dr0), 0x0f, 0x23, 0xc0, 0xb8, ...le32(dr7), 0x0f, 0x23, 0xf8];
+
+  it('single step traps after the first instruction with DR6.BS', () => {
+    const h = LongModeHarness.flat64({ jit });
+    const r = h.run({ code: [NOP, NOP], rflags: TF });
+    expect(r.exception).toMatchObject({ vector: 1, rip: BigInt(CODE_ADDR + 1) });
+    expect(Number(r.exception!.rflags) & (TF | RF)).toBe(TF);
+    expect(r.cpu.s.dr[6]! >>> 0).toBe(dr6(BS));
+  });
+
+  it('an instruction breakpoint faults at its RIP with RF = 0 pushed', () => {
+    const h = LongModeHarness.flat64({ jit });
+    // arm @0..20; nop @21, @22, @23 (DR0), @24
+    const r = h.run({ code: [...arm(BigInt(CODE_ADDR + 23), 0x1), NOP, NOP, NOP, NOP] });
+    expect(r.exception).toMatchObject({ vector: 1, rip: BigInt(CODE_ADDR + 23) });
+    expect(Number(r.exception!.rflags) & RF).toBe(0);
+    expect(r.cpu.s.dr[6]! >>> 0).toBe(dr6(0b1));
+  });
+
+  it('a data breakpoint on an upper-half address traps after the store through that address only', () => {
+    const h = LongModeHarness.flat64({ jit });
+    const target = HIGH_ALIAS + BigInt(DATA_ADDR);
+    const code = [
+      ...arm(target, 0x1 | (0b01 << 16) | (0b11 << 18)), // @0..20: DR0 = target, 4 bytes, writes
+      ...movRbx(target + 4n), //                             @21: mov rbx, target + 4
+      0x89, 0x03, //                                         @31: mov [rbx], eax (outside)
+      0x48, 0x83, 0xeb, 0x04, //                             @33: sub rbx, 4
+      0x89, 0x03, //                                         @37: mov [rbx], eax (inside)
+      NOP, //                                                @39
+    ];
+    const r = h.run({ code });
+    expect(r.exception).toMatchObject({ vector: 1, rip: BigInt(CODE_ADDR + 39) });
+    expect(r.cpu.s.dr[6]! >>> 0).toBe(dr6(0b1));
   });
 });

@@ -214,7 +214,7 @@ export class MachineDebugger implements CpuDebugHook {
 
   /** Installs or removes the CPU hook and the MMU wrappers to match what is set. */
   private update(): void {
-    this.cpu.debugHook = this.active || this.pending !== undefined ? this : undefined;
+    this.cpu.setDebugger(this.active || this.pending !== undefined ? this : undefined);
     this.watchedPages.clear();
     for (const w of this.watchpoints) {
       for (let p = Math.floor(w.address / PAGE); p <= Math.floor((w.address + w.length - 1) / PAGE); p++) this.watchedPages.add(p);
@@ -262,7 +262,7 @@ export class MachineDebugger implements CpuDebugHook {
       if (w.kind === 'write' && !isWrite) continue;
       if (w.kind === 'read' && isWrite) continue;
       this.stopWith({ kind: 'watch', watch: w.kind, address: w.address });
-      this.cpu.debugHook = this;
+      this.cpu.setDebugger(this);
       return;
     }
   }

@@ -275,7 +275,7 @@ describe('snapshots (CPU state version 4)', () => {
     const data = JSON.parse(JSON.stringify(a.saveState())) as unknown;
     const b = newCpu();
     b.loadState(data, a.stateVersion);
-    expect(a.stateVersion).toBe(7);
+    expect(a.stateVersion).toBe(8);
     for (const i of MSRS) expect(rd(b, i)).toEqual(rd(a, i));
   });
 

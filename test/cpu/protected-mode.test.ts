@@ -172,9 +172,10 @@ describe('interrupt delivery through IDT gates and IRET', () => {
   it('INT n through an interrupt gate pushes EFLAGS, CS, EIP and clears IF and TF', () => {
     const h = CpuHarness.flat32();
     const flagsIn = IF | TF | CF | SF | 0x2;
-    const r = h.run({ code: [0x90, 0xcd, 0x40], eflags: flagsIn });
-    // The harness's handler for 0x40 recorded the frame the CPU pushed.
-    expect(r.exception).toEqual({ vector: 0x40, errorCode: undefined, cs: GDT_SELECTORS.CODE32, eip: CODE_ADDR + 3, eflags: flagsIn });
+    // INT n is the first instruction: with TF set, any other would single-step into #DB first.
+    const r = h.run({ code: [0xcd, 0x40], eflags: flagsIn });
+    // The harness's handler for 0x40 recorded the frame the CPU pushed; no #DB for the INT n.
+    expect(r.exception).toEqual({ vector: 0x40, errorCode: undefined, cs: GDT_SELECTORS.CODE32, eip: CODE_ADDR + 2, eflags: flagsIn });
     // The handler ran (and halted) with IF and TF clear; the arithmetic flags are untouched.
     expect(r.eflags & (IF | TF)).toBe(0);
     expect(r.eflags & (CF | SF)).toBe(CF | SF);

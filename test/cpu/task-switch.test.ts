@@ -533,12 +533,13 @@ describe('a new task with EFLAGS.VM = 1 (SDM 7.3 step 11, 20.2.1)', () => {
   });
 });
 
-describe('the TSS T bit (SDM 7.2.1, 17.3.1.5)', () => {
-  it('is not implemented: the new task gets a loud #UD at its first instruction', () => {
+describe('the TSS T bit (SDM 7.2.1, 18.3.1.5)', () => {
+  it('raises #DB with DR6.BT in the new task, before its first instruction', () => {
     const h = taskHarness({ trap: true });
     const r = h.run({ code: jmpFar(TSS_B), setup: enterTaskA });
-    expect(r.exception).toMatchObject({ vector: Vec.UD, eip: B_CODE });
+    expect(r.exception).toMatchObject({ vector: 1, eip: B_CODE });
     expect(tr(h)).toBe(TSS_B);
+    expect(h.cpu.s.dr[6]! >>> 0).toBe((0xffff0ff0 | 0x8000) >>> 0);
   });
 });
 

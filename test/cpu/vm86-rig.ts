@@ -171,4 +171,12 @@ export function entryFrame(eip: number, eflags: number, sp = V86_SP): Omit<Vm86F
   return { eip, cs: V86_CS, eflags: (eflags | VM | 2) >>> 0, esp: sp, ss: V86_SS, es: V86_ES, ds: V86_DS, fs: V86_FS, gs: V86_GS };
 }
 
+/**
+ * The frame of a fault: as entryFrame, with RF = 1 in the EFLAGS image (SDM 18.3.1.1: every
+ * fault-class exception but an instruction breakpoint's #DB pushes RF = 1).
+ */
+export function faultFrame(eip: number, eflags: number, sp = V86_SP): Omit<Vm86Frame, 'errorCode'> {
+  return entryFrame(eip, eflags | 0x10000, sp);
+}
+
 export { CODE_ADDR, GDT_SELECTORS, STACK_TOP };

@@ -13,7 +13,7 @@ import type { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
 import type { X86Cpu } from '../../src/cpu/x86/cpu.js';
 import type { CpuHarness } from '../helpers/cpu-harness.js';
 import {
-  allowPorts, CODE_ADDR, CODE_CONFORMING, CODE_DPL3, CODE3, DATA3, entryFrame, GDT_SELECTORS, handledVector, handlerAddr,
+  allowPorts, CODE_ADDR, CODE_CONFORMING, CODE_DPL3, CODE3, DATA3, entryFrame, faultFrame, GDT_SELECTORS, handledVector, handlerAddr,
   IF, IOPL3, le32, NT, readFrame, RF, runVm86, STACK_TOP, TSS_SEL, V86_CS, V86_DS, V86_ES, V86_FS, V86_GS, V86_IP,
   V86_SP, V86_SS, VM, vm86Harness,
 } from './vm86-rig.js';
@@ -112,7 +112,7 @@ describe('entering virtual-8086 mode with IRETD at CPL 0', () => {
     const code = [0x66, 0xea, ...le32(0x10000), 0x00, 0x31]; // jmp dword 0x3100:0x00010000
     const r = runVm86(h, { code });
     expect(handledVector(h, r)).toBe(13);
-    expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP, 0), errorCode: 0 });
+    expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP, 0), errorCode: 0 });
   });
 
   it('checks 32-bit addresses (0x67) against the 0xFFFF limit: #GP(0), or #SS(0) through SS', () => {
@@ -137,8 +137,8 @@ describe('events in virtual-8086 mode enter the ring-0 handler with the frame of
     const r = runVm86(h, { code, eflags });
     expect(handledVector(h, r)).toBe(13);
     const f = readFrame(r, true);
-    // RF is left out of the comparison: the CPU may set it in the image of a fault (SDM 18.3.1.1).
-    expect({ ...f, eflags: f.eflags & ~RF }).toEqual({ ...entryFrame(V86_IP + 3, eflags & ~RF), errorCode: 0 });
+    // RF = 1 in the image of a fault (SDM 18.3.1.1), whatever it was before the instruction.
+    expect(f).toEqual({ ...faultFrame(V86_IP + 3, eflags & ~RF), errorCode: 0 });
     expectRing0Entry(h, 40);
     expect(h.cpu.s.eflags & (IF | NT | RF)).toBe(0);
     expect(r.regs.eax & 0xffff).toBe(0x1111);
@@ -236,7 +236,7 @@ describe('IOPL-sensitive instructions (SDM 20.2.7)', () => {
         const eflags = IF | (iopl << 12);
         const r = runVm86(h, { code: [0x90, ...bytes], eflags });
         expect(handledVector(h, r)).toBe(13);
-        expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP + 1, eflags), errorCode: 0 });
+        expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP + 1, eflags), errorCode: 0 });
       });
     }
   }
@@ -278,7 +278,7 @@ describe('IOPL-sensitive instructions (SDM 20.2.7)', () => {
     const code = [0x66, 0x68, ...le32(0x2), 0x66, 0x68, ...le32(0x3100), 0x66, 0x68, ...le32(0x10000), 0x66, 0xcf];
     const r = runVm86(h, { code, eflags: IOPL3 | IF });
     expect(handledVector(h, r)).toBe(13);
-    expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP + 18, IOPL3 | IF, V86_SP - 12), errorCode: 0 });
+    expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP + 18, IOPL3 | IF, V86_SP - 12), errorCode: 0 });
   });
 
   it('with IOPL 3, INT n goes through the protected-mode IDT (not the IVT) and returns after the INT', () => {
@@ -295,7 +295,7 @@ describe('IOPL-sensitive instructions (SDM 20.2.7)', () => {
     h.setIdtGate(0x21, handlerAddr(0x21), { dpl: 0 });
     const r = runVm86(h, { code: [0xcd, 0x21], eflags: IOPL3 });
     expect(handledVector(h, r)).toBe(13);
-    expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP, IOPL3), errorCode: 0x21 * 8 + 2 });
+    expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP, IOPL3), errorCode: 0x21 * 8 + 2 });
   });
 
   it('INT3 and INTO are not IOPL-sensitive: they reach the IDT at IOPL 0, subject to the gate DPL', () => {
@@ -326,7 +326,7 @@ describe('handler checks for events from virtual-8086 mode (20.3.1.1)', () => {
       h.setIdtGate(0x42, 0x1000, gate);
       const r = runVm86(h, { code: [0xcd, 0x42], eflags: IOPL3 });
       expect(handledVector(h, r)).toBe(13);
-      expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP, IOPL3), errorCode: err });
+      expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP, IOPL3), errorCode: err });
     });
   }
 });
@@ -349,7 +349,7 @@ describe('I/O in virtual-8086 mode is checked against the TSS bitmap whatever IO
       const eflags = IF | (iopl << 12);
       const r = runVm86(h, { code, eflags });
       expect(handledVector(h, r)).toBe(13);
-      expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP + 10, eflags), errorCode: 0 });
+      expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP + 10, eflags), errorCode: 0 });
       expect(writes).toEqual([[0x82, 0x5a]]);
       expect(r.regs.ebx & 0xffff).toBe(0x5d5c);
     });
@@ -394,7 +394,7 @@ describe('paging treats virtual-8086 accesses as user-mode accesses (CPL 3)', ()
     const h = vm86Harness();
     const r = runVm86(h, { prologue: pagingOn, code: [0xa1, 0x10, 0x00], mem: tables() }); // mov ax, [0x0010]
     expect(handledVector(h, r)).toBe(14);
-    expect(readFrame(r, true)).toEqual({ ...entryFrame(V86_IP, 0), errorCode: 0x5 }); // P | U
+    expect(readFrame(r, true)).toEqual({ ...faultFrame(V86_IP, 0), errorCode: 0x5 }); // P | U
     expect(h.cpu.s.cr2).toBe(0x50010);
   });
 
@@ -423,7 +423,7 @@ describe('instructions that need CPL 0 or protected mode', () => {
       const h = vm86Harness();
       const r = runVm86(h, { code: bytes });
       expect(handledVector(h, r)).toBe(vector);
-      expect(readFrame(r, vector === 13)).toMatchObject({ eip: V86_IP, cs: V86_CS, eflags: VM | 2 });
+      expect(readFrame(r, vector === 13)).toMatchObject({ eip: V86_IP, cs: V86_CS, eflags: VM | RF | 2 }); // a fault: RF = 1
     });
   }
 });

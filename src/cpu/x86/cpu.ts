@@ -29,6 +29,7 @@ import { Mmu } from './mmu.js';
 import { Access } from './paging.js';
 import { TLB_USER } from './tlb.js';
 import type { CpuDebugHook } from './debug-hook.js';
+import { CombinedDebugHook, DebugUnit, Shadow } from './debug-exceptions.js';
 import { execPrimary, PRIMARY_HANDLERS } from './exec-primary.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { loadSegment } from './segmentation.js';
@@ -121,8 +122,15 @@ export class X86Cpu {
   /** XMM registers and MXCSR. */
   readonly sse = new SseState();
   intercept: InterceptHook | undefined;
-  /** Debugger breakpoints and single-step (debug-hook.ts); undefined when no debugger needs them. */
+  /**
+   * What the run loop calls before each instruction (debug-hook.ts): the debugger's hook
+   * (`setDebugger`), the guest's debug unit while it needs the checks, both, or undefined.
+   */
   debugHook: CpuDebugHook | undefined;
+  /** The gdbstub's breakpoints and single-step (src/machine/debugger.ts), when it needs them. */
+  private debuggerHook: CpuDebugHook | undefined;
+  /** The guest's debug registers and #DB conditions (debug-exceptions.ts). */
+  readonly debug: DebugUnit = new DebugUnit(this);
   /**
    * FERR# (SDM Vol. 1 D.2): with CR0.NE = 0, called with true when a waiting x87 instruction
    * finds an unmasked exception pending, and with false when the exception flags are cleared.
@@ -287,6 +295,7 @@ export class X86Cpu {
     s.dr.fill(0);
     s.dr[6] = 0xffff0ff0;
     s.dr[7] = 0x400;
+    s.pendingDebug = 0;
     s.halted = false;
     // RESET re-enables A20 (QEMU's x86_cpu_reset clears the A20 mask); the chipset's gate
     // registers are reset with their devices.
@@ -304,7 +313,23 @@ export class X86Cpu {
     this.vmx?.reset();
     this.updateMode();
     this.mmu.flushAll();
+    this.debug.resetTransient();
     this.blockEngine?.flush();
+  }
+
+  /** Installs (or with undefined removes) the debugger's hook (src/machine/debugger.ts). */
+  setDebugger(hook: CpuDebugHook | undefined): void {
+    this.debuggerHook = hook;
+    this.updateDebugHook();
+  }
+
+  /** Recomputes `debugHook` from the debugger's hook and the guest's debug unit. */
+  updateDebugHook(): void {
+    const d = this.debuggerHook;
+    const g = this.debug.active ? this.debug : undefined;
+    const cur = this.debugHook;
+    if (d === undefined || g === undefined) this.debugHook = d ?? g;
+    else if (!(cur instanceof CombinedDebugHook && cur.debuggerHook === d)) this.debugHook = new CombinedDebugHook(d, g);
   }
 
   /** Recomputes cached mode bits from the state. Call after any CR0/segment/EFLAGS.VM change. */
@@ -388,10 +413,12 @@ export class X86Cpu {
 
   /** Writes EFLAGS (all of it; callers apply privilege masks first). */
   setEflags(v: number): void {
-    const vmChanged = ((this.s.eflags ^ v) & Fl.VM) !== 0;
+    const changed = this.s.eflags ^ v;
     this.s.eflags = (v & 0x3f7fd5) | Fl.FIXED1;
     this.lazy.op = LazyOp.None;
-    if (vmChanged) this.updateMode();
+    if (changed & Fl.VM) this.updateMode();
+    // TF and RF arm the per-instruction debug checks (debug-exceptions.ts).
+    if (changed & (Fl.TF | Fl.RF)) this.debug.update();
   }
 
   /** Makes the arithmetic flags concrete in s.eflags (before changing only some of them). */
@@ -1119,12 +1146,14 @@ export class X86Cpu {
   portIn(port: number, size: AccessSize): number {
     this.checkIo(port, size);
     if (this.intercept?.(this, Sensitive.IoIn, port | (size << 16))) return 0;
+    if (this.debug.ioArmed) this.debug.ioAccess(port, size);
     return this.bus.io.read(port, size);
   }
 
   portOut(port: number, size: AccessSize, v: number): void {
     this.checkIo(port, size);
     if (this.intercept?.(this, Sensitive.IoOut, port | (size << 16))) return;
+    if (this.debug.ioArmed) this.debug.ioAccess(port, size);
     this.bus.io.write(port, size, v);
   }
 
@@ -1170,8 +1199,16 @@ export class X86Cpu {
       }
       // VMX non-root operation: VM exits between instructions (timer, interrupts, windows).
       if (this.vmxNonRoot && this.vmx!.boundaryExit()) continue;
+      // A #DB trap of the previous instruction or task switch comes before NMI and INTR
+      // (SDM Table 6-2); MOV SS / POP SS hold it for one more instruction (debug-exceptions.ts).
+      if (s.pendingDebug !== 0 && s.interruptShadow !== Shadow.MovSs) {
+        left--;
+        this.debug.deliverPending();
+        continue;
+      }
       // Interrupts are taken at instruction boundaries, after the STI/MOV SS shadow.
       if (s.interruptShadow) {
+        if (s.interruptShadow === Shadow.MovSs) this.debug.endMovSsShadow();
         s.interruptShadow = 0;
       } else if (this.debugHook?.holdsInterrupts === true) {
         // A debugger's single step runs the instruction at PC, not a handler (debug-hook.ts).
@@ -1317,6 +1354,7 @@ export class X86Cpu {
     this.s.eip = this.startEip;
     if (this.mode64) this.s.ripHi = this.startRipHi;
     this.s.halted = false;
+    this.debug.beforeFaultDelivery();
     if (this.bus.log.enabled('int')) {
       this.bus.log.log('int', `pcvm: exception ${vector} error=${code.toString(16)} at ${this.s.segSel[SegReg.CS]!.toString(16)}:${(this.startEip >>> 0).toString(16)}`);
     }
@@ -1395,6 +1433,7 @@ export class X86Cpu {
     this.updateMode();
     // The TLB is a cache, never saved: start empty (the PDPTE registers were restored).
     this.mmu.flushAll();
+    this.debug.resetTransient();
     // RAM is restored separately; translated code is a cache too.
     this.blockEngine?.flush();
   }

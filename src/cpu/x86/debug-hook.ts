@@ -1,7 +1,9 @@
 /**
  * The debugger's hook into the CPU's run loop (breakpoints, single-step; src/machine/
- * debugger.ts implements it for the gdbstub). The CPU holds it in `X86Cpu.debugHook` only
- * while a debugger needs it, so that the per-instruction check costs one load otherwise.
+ * debugger.ts implements it for the gdbstub and installs it with `X86Cpu.setDebugger`). The
+ * guest's own debug registers and single step use the same route (debug-exceptions.ts
+ * DebugUnit). The CPU holds the hook in `X86Cpu.debugHook` only while either needs it (both
+ * combined when both do), so that the per-instruction check costs one load otherwise.
  *
  * Execution engines other than the interpreter (a JIT) must honour it: while `debugHook` is
  * set, the CPU calls the hook before each run of translated blocks, and the engine runs a

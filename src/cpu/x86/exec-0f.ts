@@ -14,6 +14,7 @@ import { readMsr, writeMsr } from './msr.js';
 import { jumpRel, loadFarPointer, popSeg } from './exec-primary.js';
 import { loadSegmentUnchecked, readDescriptor } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
+import { dr6Value, dr7Value } from './debug-exceptions.js';
 import { execSse } from './sse/exec-sse.js';
 import { systemDescriptorHighBase } from './long-system.js';
 import { swapgs } from './long-control.js';
@@ -299,11 +300,14 @@ function movDr(cpu: X86Cpu, toDr: boolean): void {
   if (cpu.cpl !== 0) cpu.gp(0);
   if ((dr === 4 || dr === 5) && (s.cr4 & 0x8)) cpu.raise(Vec.UD); // CR4.DE
   if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
+  // DR7.GD: #DB before the access (a VM exit comes first, as the SDM's 25.1.3 has it).
+  cpu.debug.generalDetect();
   const idx = dr === 4 ? 6 : dr === 5 ? 7 : dr;
   if (toDr) {
     const v = s.gpr[r]! >>> 0;
-    // XXX: breakpoints in DR0-3/DR7 are stored but not yet acted on (the CPU issue adds #DB).
-    s.dr[idx] = idx === 6 ? (v | 0xffff0ff0) >>> 0 : idx === 7 ? ((v | 0x400) & 0xffff2fff) >>> 0 : v;
+    s.dr[idx] = idx === 6 ? dr6Value(v) : idx === 7 ? dr7Value(v) : v;
+    // Breakpoints are acted on from the next instruction (debug-exceptions.ts).
+    if (idx !== 6) cpu.debug.update();
   } else {
     cpu.setReg32(r, s.dr[idx]!);
   }

@@ -13,6 +13,7 @@ import { deliverEvent, EventKind } from './interrupts.js';
 import { callFar, iret, jmpFar, retFar } from './control.js';
 import { stringOp, StrOp } from './string-ops.js';
 import { exec0f } from './exec-0f.js';
+import { Shadow } from './debug-exceptions.js';
 import { execWait, execX87 } from './fpu/exec-x87.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import type { AccessSize } from '../../memory/io-bus.js';
@@ -44,7 +45,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0x07: popSeg(cpu, SegReg.ES); return;
     case 0x0e: cpu.push(os, s.segSel[SegReg.CS]!); return;
     case 0x16: cpu.push(os, s.segSel[SegReg.SS]!); return;
-    case 0x17: popSeg(cpu, SegReg.SS); s.interruptShadow = 1; return;
+    case 0x17: popSeg(cpu, SegReg.SS); s.interruptShadow = Shadow.MovSs; return;
     case 0x1e: cpu.push(os, s.segSel[SegReg.DS]!); return;
     case 0x1f: popSeg(cpu, SegReg.DS); return;
     case 0x0f: exec0f(cpu, cpu.fetch8()); return;
@@ -159,7 +160,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       const sr = cpu.modOp;
       if (sr === SegReg.CS || sr > 5) cpu.raise(Vec.UD);
       cpu.loadSeg(sr, cpu.readRm(16));
-      if (sr === SegReg.SS) s.interruptShadow = 1;
+      if (sr === SegReg.SS) s.interruptShadow = Shadow.MovSs;
       return;
     }
     case 0x8f: { // POP Ev (ESP is incremented before the address is computed)
@@ -336,7 +337,8 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
     case 0xee: cpu.portOut(g[Reg.EDX]! & 0xffff, 1, cpu.reg8(0)); return;
     case 0xef: cpu.portOut(g[Reg.EDX]! & 0xffff, (os / 8) as AccessSize, cpu.getReg(os, Reg.EAX)); return;
 
-    case 0xf1: softwareInterrupt(cpu, Vec.DB, EventKind.SoftwareException); return; // INT1 (ICEBP)
+    // INT1 (ICEBP): #DB as a trap, without the gate DPL check or a DR6 update (SDM Vol. 2 INT1).
+    case 0xf1: softwareInterrupt(cpu, Vec.DB, EventKind.PrivSoftwareException); return;
     case 0xf4: // HLT
       if (cpu.cpl !== 0) cpu.gp(0);
       if (cpu.intercept?.(cpu, Sensitive.Hlt, 0)) return;
@@ -352,7 +354,7 @@ export function execPrimary(cpu: X86Cpu, op: number): void {
       return;
     case 0xfb: // STI: interrupts stay blocked for one more instruction
       checkIopl(cpu);
-      if (!(s.eflags & Fl.IF)) s.interruptShadow = 1;
+      if (!(s.eflags & Fl.IF)) s.interruptShadow = Shadow.Sti;
       s.eflags |= Fl.IF;
       return;
     case 0xfc: s.eflags &= ~Fl.DF; return;
@@ -423,7 +425,7 @@ function loadFarPointer(cpu: X86Cpu, seg: number): void {
   const offHi = cpu.hi; // LSS/LFS/LGS m16:64 (REX.W)
   const sel = cpu.read16(cpu.eaSeg, cpu.offsetAdd(cpu.eaOff, os / 8));
   cpu.loadSeg(seg, sel);
-  if (seg === SegReg.SS) cpu.s.interruptShadow = 1;
+  if (seg === SegReg.SS) cpu.s.interruptShadow = Shadow.MovSs;
   cpu.hi = offHi;
   cpu.setReg(os, cpu.modReg, off);
 }

@@ -26,6 +26,8 @@ export const enum EventKind {
   SoftwareInt = 3,
   /** INT3 and INTO: exceptions raised by software, DPL checked like INT n. */
   SoftwareException = 4,
+  /** INT1 (ICEBP): a #DB raised by software without the DPL check (VMX type 5). */
+  PrivSoftwareException = 5,
 }
 
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
@@ -41,6 +43,8 @@ export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCo
 
 /** Delivers `vector` through the IVT or IDT, whatever VMX says (VMX's own entry point). */
 export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
+  // The traps of the interrupted instruction are dropped; a #DB updates DR6 (debug-exceptions.ts).
+  cpu.debug.onDelivery(vector, kind);
   if (cpu.lma) {
     const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
     deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);

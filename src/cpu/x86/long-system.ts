@@ -10,6 +10,7 @@ import { isCanonical, linear48, CANONICAL_LIMIT } from './long-decode.js';
 import { descriptorAddress } from './segmentation.js';
 import { Sensitive, type X86Cpu } from './cpu.js';
 import { MAXPHYADDR } from './cpu-model.js';
+import { dr6Value, dr7Value } from './debug-exceptions.js';
 
 export const enum LongMsr {
   EFER = 0xc0000080,
@@ -123,6 +124,7 @@ export function movDrLong(cpu: X86Cpu, toDr: boolean): void {
   if (cpu.cpl !== 0) cpu.gp(0);
   if ((dr === 4 || dr === 5) && (s.cr4 & Cr4.DE)) cpu.raise(Vec.UD);
   if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
+  cpu.debug.generalDetect();
   const idx = dr === 4 ? 6 : dr === 5 ? 7 : dr;
   if (toDr) {
     const hi = s.gprHi[r]! >>> 0;
@@ -130,10 +132,11 @@ export function movDrLong(cpu: X86Cpu, toDr: boolean): void {
     // DR6/DR7: the upper half is reserved (#GP); DR0-3 hold linear addresses (kept to 48 bits).
     if (idx >= 6) {
       if (hi !== 0) cpu.gp(0);
-      s.dr[idx] = idx === 6 ? (lo | 0xffff0ff0) >>> 0 : ((lo | 0x400) & 0xffff2fff) >>> 0;
+      s.dr[idx] = idx === 6 ? dr6Value(lo) : dr7Value(lo);
     } else {
       s.dr[idx] = linear48(((hi << 16) >> 16) * 4294967296 + lo);
     }
+    if (idx !== 6) cpu.debug.update();
   } else {
     cpu.setReg64From(r, idx >= 6 ? s.dr[idx]! : cr2Value(s.dr[idx]!));
   }

@@ -110,6 +110,8 @@ export class Mmu {
 
   private readSlow(lin: number, size: AccessSize, set: number): number {
     const off = lin & 0xfff;
+    // Pages with a data breakpoint have no fast-path tags, so their accesses all come here.
+    if (this.cpu.debug.dataArmed) this.cpu.debug.dataAccess(lin, size, false);
     if (off + size <= PAGE) return this.mem.read(this.physical(lin, Access.Read, set), size);
     // Crosses a page: translate both pages first, then assemble from bytes.
     const first = PAGE - off;
@@ -122,6 +124,7 @@ export class Mmu {
 
   private writeSlow(lin: number, size: AccessSize, v: number, set: number): void {
     const off = lin & 0xfff;
+    if (this.cpu.debug.dataArmed) this.cpu.debug.dataAccess(lin, size, true);
     if (off + size <= PAGE) {
       this.mem.write(this.physical(lin, Access.Write, set), size, v);
       return;
@@ -164,6 +167,8 @@ export class Mmu {
     this.physical(lin, access, set);
     const off = lin & 0xfff;
     const vpn = (lin - off) / PAGE;
+    // A data breakpoint on the page: the caller takes the element-wise path, which checks it.
+    if (this.cpu.debug.dataArmed && this.cpu.debug.watchesPage(vpn)) return -1;
     const r = this.tlb.ramOffset[(set << TLB_BITS) | (vpn & TLB_MASK)]!;
     return r >= 0 ? r + off : -1;
   }
@@ -192,9 +197,12 @@ export class Mmu {
       rights = ept.lastRights;
       ept.linear = -1;
     }
+    // A page holding an enabled data breakpoint gets no read/write tags: its data accesses
+    // take the slow path, where the breakpoints are checked (debug-exceptions.ts).
     const allowed = !user || r.user;
+    const data = allowed && !(cpu.debug.dataArmed && cpu.debug.watchesPage(vpn));
     const ramOffset = this.mem.ramOffsetOf(frame, PAGE);
-    this.tlb.fill(set, vpn, frame, ramOffset, allowed && (rights & 1) !== 0, allowed && r.writable && r.dirty && (rights & 2) !== 0,
+    this.tlb.fill(set, vpn, frame, ramOffset, data && (rights & 1) !== 0, data && r.writable && r.dirty && (rights & 2) !== 0,
       allowed && !r.nx && (rights & 4) !== 0, r.global, r.pageSize / PAGE);
     return frame;
   }

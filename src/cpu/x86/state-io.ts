@@ -11,15 +11,17 @@ import { applyFpuState, parseFpuState, saveFpuState } from './fpu/fpu-snapshot.j
 import { validateSseState, type SseState } from './sse/sse-state.js';
 import { validatePlatformMsrs } from './platform-msrs.js';
 import { validateMachineCheck } from './machine-check.js';
+import { PENDING_DEBUG_MASK } from './debug-exceptions.js';
 
 /**
  * 2 added the PAE PDPTE registers, the x87 state (`fpu`) and the SSE state (`sse`); 3 RIP's high
  * half and the long-mode registers; 4 the platform MSRs (`platform`: MTRRs, PAT, MISC_ENABLE,
  * BIOS_SIGN_ID, TSC_AUX); 5 the VMX state (`vmx`, vmx/vmx-snapshot.ts; absent on models without VMX); 6 the machine-check
- * MSRs (`mca`). Older streams load the missing parts as zero / reset (`platformReset` resets the
- * platform MSRs).
+ * MSRs (`mca`); 7 IA32_TSC_ADJUST; 8 the pending #DB traps (`pendingDebug`) and the MOV SS
+ * shadow as its own value (`interruptShadow` 2). Older streams load the missing parts as zero /
+ * reset (`platformReset` resets the platform MSRs).
  */
-export const CPU_STATE_VERSION = 7;
+export const CPU_STATE_VERSION = 8;
 
 const U32 = 0xffffffff;
 const I32_MIN = -0x80000000;
@@ -63,6 +65,7 @@ export function saveCpuState(s: CpuState, eflags: number, fpu: FpuState, sse: Ss
     sysenterEsp: s.sysenterEsp,
     sysenterEip: s.sysenterEip,
     interruptShadow: s.interruptShadow,
+    pendingDebug: s.pendingDebug,
     nmiPending: s.nmiPending,
     nmiBlocked: s.nmiBlocked,
     ripHi: s.ripHi,
@@ -112,13 +115,15 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
     sysenterCs: expectInt(r, 'sysenterCs', 0, 0xffff, w),
     sysenterEsp: expectInt(r, 'sysenterEsp', CANON_MIN, CANON_MAX, w),
     sysenterEip: expectInt(r, 'sysenterEip', CANON_MIN, CANON_MAX, w),
-    interruptShadow: expectInt(r, 'interruptShadow', 0, 1, w),
+    interruptShadow: expectInt(r, 'interruptShadow', 0, version >= 8 ? 2 : 1, w),
+    pendingDebug: version >= 8 ? expectInt(r, 'pendingDebug', 0, PENDING_DEBUG_MASK, w) : 0,
     nmiPending: expectBool(r, 'nmiPending', w),
     nmiBlocked: expectBool(r, 'nmiBlocked', w),
     sse: version >= 2 ? validateSseState(r.sse) : undefined,
     platform: version >= 4 ? validatePlatformMsrs(r['platform']) : undefined,
     mca: version >= 6 ? validateMachineCheck(r['mca']) : undefined,
   };
+  if ((v.pendingDebug & ~PENDING_DEBUG_MASK) !== 0) throw new SnapshotError(`cpu: pendingDebug ${v.pendingDebug} has bits outside B0-B3, BS and BT`);
   // Virtual-8086 mode exists only in protected mode outside IA-32e mode (SDM Vol. 3B 20.2.1;
   // VMX refuses the same combination, Vol. 3C 27.3.1.4): the segment caches say the rest.
   if ((v.eflags & Fl.VM) && (!(v.cr0 & Cr0.PE) || (v.efer & Efer.LMA))) {
@@ -166,6 +171,7 @@ export function loadCpuState(s: CpuState, data: unknown, version: number, fpu: F
   s.sysenterEsp = v.sysenterEsp;
   s.sysenterEip = v.sysenterEip;
   s.interruptShadow = v.interruptShadow;
+  s.pendingDebug = v.pendingDebug;
   s.nmiPending = v.nmiPending;
   s.nmiBlocked = v.nmiBlocked;
   if (fpuData) applyFpuState(fpu, fpuData);

@@ -116,8 +116,10 @@ export interface CpuStateData {
   sysenterCs: number;
   sysenterEsp: number;
   sysenterEip: number;
-  /** Interrupt shadow after STI / MOV SS (1 = the next instruction runs uninterrupted). */
+  /** Interrupt shadow: 1 after STI, 2 after MOV SS / POP SS (debug-exceptions.ts Shadow). */
   interruptShadow: number;
+  /** #DB trap conditions waiting for the next instruction boundary, in DR6's layout (debug-exceptions.ts). */
+  pendingDebug: number;
   nmiPending: boolean;
   nmiBlocked: boolean;
   /** XMM registers and MXCSR. */
@@ -180,7 +182,13 @@ export class CpuState {
   sysenterCs = 0;
   sysenterEsp = 0;
   sysenterEip = 0;
+  /** 0, or 1 (STI) / 2 (MOV SS, POP SS): the next instruction runs uninterrupted (Shadow). */
   interruptShadow = 0;
+  /**
+   * #DB trap conditions (DR6 layout: B0-B3, BS, BT) waiting for the next instruction
+   * boundary: single step, data and I/O breakpoints, the TSS T bit (debug-exceptions.ts).
+   */
+  pendingDebug = 0;
   nmiPending = false;
   nmiBlocked = false;
   /**

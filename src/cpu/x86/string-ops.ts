@@ -30,14 +30,17 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
   const bytes = (size / 8) as AccessSize;
   let count = rep ? indexReg(cpu, Reg.ECX, ad) : 1;
   if (count === 0) return;
+  // A #DB trap waiting (single step, or a breakpoint hit): one iteration, then the trap
+  // (SDM 18.3.1.4: a REP string instruction is stepped one iteration at a time).
+  const chunk = s.pendingDebug !== 0 ? 1 : CHUNK;
   // REP MOVS/STOS between RAM pages go a page at a time (blockMove below).
   const block = rep !== 0 && (op === StrOp.Movs || op === StrOp.Stos) && !expandDown(cpu, SegReg.ES) && (op === StrOp.Stos || !expandDown(cpu, src));
   let n = 0;
-  for (; n < CHUNK && count > 0; n++) {
+  for (; n < chunk && count > 0; n++) {
     const si = indexReg(cpu, Reg.ESI, ad);
     const di = indexReg(cpu, Reg.EDI, ad);
     if (block) {
-      const m = blockMove(cpu, op === StrOp.Movs, size / 8, src, si, di, Math.min(count, CHUNK - n), step < 0, amask);
+      const m = blockMove(cpu, op === StrOp.Movs, size / 8, src, si, di, Math.min(count, chunk - n), step < 0, amask);
       if (m > 0) {
         const delta = step * m;
         if (op === StrOp.Movs) advance(cpu, Reg.ESI, si, delta, ad);
@@ -102,12 +105,18 @@ export function stringOp(cpu: X86Cpu, op: StrOp, size: number): void {
     if (rep) {
       setIndexReg(cpu, Reg.ECX, count, ad);
       if (stop) return;
+      // A data or I/O breakpoint hit: the trap comes after this iteration (SDM 18.3.1.2).
+      if (s.pendingDebug !== 0) break;
     }
   }
   // Not finished: restart the instruction so that pending interrupts are taken in between.
+  // An event between iterations pushes RF = 1, so that an instruction breakpoint on the
+  // instruction does not fire again when it resumes (SDM 18.3.1.1).
   if (rep && count > 0) {
     s.eip = cpu.startEip;
     if (cpu.mode64) s.ripHi = cpu.startRipHi;
+    s.eflags |= Fl.RF;
+    cpu.debug.update();
   }
 }
 

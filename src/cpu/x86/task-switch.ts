@@ -36,8 +36,8 @@
  * them), so translated code reaches a task switch only through an exception: the block stops at
  * the faulting instruction (startEip) and the run loop delivers the fault, as for any other.
  *
- * Not implemented: the debug trap on the TSS's T bit (SDM 17.3.1.5) — a new task with T = 1
- * reaches cpu.unimplemented after the switch (a loud #UD in the new task).
+ * A new 32-bit TSS with T = 1 raises #DB with DR6.BT after the switch (SDM 18.3.1.5,
+ * debug-exceptions.ts); a fault after the commit point takes precedence and drops it.
  */
 import { Ar, Cr0, Fl, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -144,6 +144,7 @@ export function switchTask(cpu: X86Cpu, source: TaskSource, tss: number, ext: nu
   s.segAr[SegReg.TR] = nd.ar | 0x2; // busy
   s.cr0 = (s.cr0 | Cr0.TS) >>> 0;
   s.dr[7] = (s.dr[7]! & ~DR7_LOCAL_ENABLES) >>> 0;
+  cpu.debug.update();
   if (nested) eflags |= Fl.NT;
   s.eip = eip;
   cpu.startEip = eip;
@@ -173,7 +174,8 @@ export function switchTask(cpu: X86Cpu, source: TaskSource, tss: number, ext: nu
     for (const seg of [SegReg.SS, SegReg.ES, SegReg.DS, SegReg.FS, SegReg.GS]) loadTaskSegment(cpu, seg, segSel[seg]!, cpl);
   }
   cpu.updateMode();
-  if (new32 && trap) cpu.unimplemented('debug trap on a task switch (TSS T bit)');
+  // The T bit: #DB (DR6.BT) after the switch, before the new task's first instruction.
+  if (new32 && trap) cpu.debug.taskSwitchTrap();
   // An exception's error code goes on the new task's stack, in the new TSS's width (SDM 6.12.2).
   if (errorCode !== undefined) cpu.push(new32 ? 32 : 16, errorCode);
   if ((s.eip >>> 0) > s.segLimit[SegReg.CS]!) cpu.gp(0);

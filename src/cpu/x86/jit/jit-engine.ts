@@ -117,9 +117,13 @@ export class JitEngine implements BlockEngine {
     for (;;) {
       this.doneBefore = total;
       const n = this.runOne(cpu, budget - total);
-      if (n === 0) return total;
       total += n;
-      if (total >= budget || cpu.exitRequested || ((s.eflags & Fl.IF) !== 0 && interrupts.hasInterrupt())) return total;
+      if (n === 0 || total >= budget || cpu.exitRequested || ((s.eflags & Fl.IF) !== 0 && interrupts.hasInterrupt())) {
+        // Nothing of this call is left to abort: a fault before the next call (the debug
+        // hook's instruction breakpoint) must not count these instructions again.
+        this.doneBefore = 0;
+        return total;
+      }
     }
   }
 

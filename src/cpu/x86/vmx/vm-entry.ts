@@ -11,6 +11,7 @@ import { EntryCtl, Proc, Proc2 } from './vmx-capabilities.js';
 import { checkControls, checkGuest, checkHost } from './vm-entry-checks.js';
 import { entryFailure, ExitReason, loadMsrList } from './vm-exit.js';
 import { IntrType, type VmxUnit } from './vmx-unit.js';
+import { dr7Value, Shadow } from '../debug-exceptions.js';
 
 /** VM-instruction errors of VM entry (SDM 31.4). */
 export const enum EntryError { Controls = 7, HostState = 8 }
@@ -57,7 +58,7 @@ function loadGuestState(vmx: VmxUnit): boolean {
   s.cr0 = ((v.get(F.GUEST_CR0) | Cr0.ET) & 0xe005003f) >>> 0;
   s.cr3 = v.getU(F.GUEST_CR3);
   s.cr4 = v.get(F.GUEST_CR4);
-  if (entry & EntryCtl.LOAD_DEBUG) s.dr[7] = ((v.get(F.GUEST_DR7) | 0x400) & 0xffff2fff) >>> 0;
+  if (entry & EntryCtl.LOAD_DEBUG) s.dr[7] = dr7Value(v.get(F.GUEST_DR7));
   s.sysenterCs = v.get(F.GUEST_SYSENTER_CS) & 0xffff;
   s.sysenterEsp = v.getNum(F.GUEST_SYSENTER_ESP);
   s.sysenterEip = v.getNum(F.GUEST_SYSENTER_EIP);
@@ -83,7 +84,10 @@ function loadGuestState(vmx: VmxUnit): boolean {
   s.gprHi[Reg.ESP] = v.getHi(F.GUEST_RSP);
   cpu.setEflags(v.get(F.GUEST_RFLAGS));
   const intr = v.get(F.GUEST_INTERRUPTIBILITY);
-  s.interruptShadow = intr & 3 ? 1 : 0;
+  // Blocking by MOV SS also holds debug exceptions (debug-exceptions.ts Shadow).
+  s.interruptShadow = intr & 2 ? Shadow.MovSs : intr & 1 ? Shadow.Sti : Shadow.None;
+  // Pending debug exceptions (B0-B3, BS) become #DB traps at the first boundary (SDM 26.7.3).
+  cpu.debug.loadPendingFromVmEntry(v.get(F.GUEST_PENDING_DBG));
   s.nmiBlocked = (intr & 8) !== 0;
   s.halted = v.get(F.GUEST_ACTIVITY_STATE) === 1;
   cpu.updateMode();
@@ -122,6 +126,7 @@ function injectEvent(vmx: VmxUnit): void {
     case IntrType.Nmi: kind = EventKind.Nmi; s.nmiBlocked = true; break;
     case IntrType.SoftwareInt: kind = EventKind.SoftwareInt; break;
     case IntrType.SwException: kind = EventKind.SoftwareException; break;
+    case IntrType.PrivSwException: kind = EventKind.PrivSoftwareException; break;
     default: kind = EventKind.Exception; break;
   }
   if (type === IntrType.SoftwareInt || type === IntrType.SwException || type === IntrType.PrivSwException) {

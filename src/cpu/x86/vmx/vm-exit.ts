@@ -11,6 +11,7 @@ import { F } from './vmcs-fields.js';
 import { EntryCtl, ExitCtl, Pin, Proc2, CR0_FIXED0 } from './vmx-capabilities.js';
 import { physRead32, physWrite32 } from './vmx-memory.js';
 import type { VmxUnit } from './vmx-unit.js';
+import { Shadow } from '../debug-exceptions.js';
 
 /** Basic exit reasons (SDM Appendix C). */
 export const enum ExitReason {
@@ -112,11 +113,12 @@ function saveGuestState(vmx: VmxUnit): void {
   // Interruptibility (SDM Table 25-3): the shadow is reported as blocking by STI when IF = 1
   // (it came from STI), else by MOV SS; blocking by NMI.
   let intr = 0;
-  if (s.interruptShadow) intr |= s.eflags & Fl.IF ? 1 : 2;
+  if (s.interruptShadow) intr |= s.interruptShadow === Shadow.MovSs ? 2 : 1;
   if (s.nmiBlocked) intr |= 8;
   v.set(F.GUEST_INTERRUPTIBILITY, intr);
   v.set(F.GUEST_ACTIVITY_STATE, s.halted ? 1 : 0);
-  v.set(F.GUEST_PENDING_DBG, 0);
+  // #DB traps the guest had waiting (debug-exceptions.ts): the VMM re-enters with them.
+  v.set(F.GUEST_PENDING_DBG, cpu.debug.takePendingForVmExit());
   if (exitCtl & ExitCtl.SAVE_PAT) v.set(F.GUEST_PAT, s.platform.patLo, s.platform.patHi);
   if (exitCtl & ExitCtl.SAVE_EFER) v.set(F.GUEST_EFER, s.efer);
   if ((exitCtl & ExitCtl.SAVE_PREEMPTION) && (v.get(F.PIN_CONTROLS) & Pin.PREEMPTION_TIMER)) {
@@ -238,6 +240,8 @@ function loadHostState(vmx: VmxUnit, nmiExit: boolean): void {
   }
   cpu.setEflags(Fl.FIXED1);
   s.interruptShadow = 0;
+  s.pendingDebug = 0;
+  cpu.debug.update(); // DR7 and the traps changed
   s.halted = false;
   s.nmiBlocked = nmiExit ? true : vmx.hostNmiBlocked;
   cpu.updateMode();

@@ -315,10 +315,10 @@ export class VmxUnit {
    */
   deliver(vector: number, kind: EventKind, hasCode: boolean, code: number): void {
     const cpu = this.cpu;
-    const exception = kind === EventKind.Exception || kind === EventKind.SoftwareException;
+    const exception = kind === EventKind.Exception || kind === EventKind.SoftwareException || kind === EventKind.PrivSoftwareException;
     if (exception && this.exceptionExits(vector, code)) {
-      const sw = kind === EventKind.SoftwareException;
-      const type = sw ? IntrType.SwException : IntrType.HwException;
+      const sw = kind !== EventKind.Exception;
+      const type = kind === EventKind.SoftwareException ? IntrType.SwException : kind === EventKind.PrivSoftwareException ? IntrType.PrivSwException : IntrType.HwException;
       let info = (0x80000000 | (type << 8) | vector | (hasCode ? 0x800 : 0)) >>> 0;
       // A fault of an IRET that unblocked (virtual) NMIs says so, unless it is a #DF or
       // happened delivering another event (SDM 28.2.2, bit 12).
@@ -326,7 +326,8 @@ export class VmxUnit {
       vmExit(this, ExitReason.ExceptionOrNmi, {
         intrInfo: info,
         intrError: hasCode ? code : 0,
-        qual: vector === Vec.PF ? this.pfLinear : 0,
+        // A #DB's conditions go in the qualification instead of DR6 (SDM 27.1, Table 28-1).
+        qual: vector === Vec.PF ? this.pfLinear : vector === Vec.DB && kind === EventKind.Exception ? cpu.debug.takeStatus() : 0,
         instrLen: sw ? (cpu.s.eip - cpu.startEip) & 0xf : 0,
       });
       this.unwind();
@@ -334,7 +335,7 @@ export class VmxUnit {
     if (vector === Vec.PF && kind === EventKind.Exception) cpu.s.cr2 = this.pfLinear;
     const type = kind === EventKind.External ? IntrType.External : kind === EventKind.Nmi ? IntrType.Nmi
       : kind === EventKind.SoftwareInt ? IntrType.SoftwareInt : kind === EventKind.SoftwareException ? IntrType.SwException
-        : IntrType.HwException;
+        : kind === EventKind.PrivSoftwareException ? IntrType.PrivSwException : IntrType.HwException;
     this.vectoringInfo = (0x80000000 | (type << 8) | (vector & 0xff) | (hasCode ? 0x800 : 0)) >>> 0;
     this.vectoringError = hasCode ? code : 0;
     deliverEventDirect(cpu, vector, kind, hasCode, code);

@@ -183,6 +183,8 @@ describe('-netdev socket between two pcvm back ends', () => {
 });
 
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+/** QEMU starting up on a loaded 2-core host has taken more than 5 s to pass the first frames. */
+const QEMU_WAIT_MS = 20_000;
 
 describe.skipIf(!haveQemu)('-netdev socket against QEMU 7.2', () => {
   let qemu: ChildProcess | undefined;
@@ -216,7 +218,7 @@ describe.skipIf(!haveQemu)('-netdev socket against QEMU 7.2', () => {
     b.attach(nb);
     for (let i = 0; i < 20; i++) a.send(testFrame(i, 60 + 70 * i));
     b.send(testFrame(500, 1514));
-    await waitFor(() => nb.frames.length === 20 && na.frames.length === 1, 'frames through the QEMU hub');
+    await waitFor(() => nb.frames.length === 20 && na.frames.length === 1, 'frames through the QEMU hub', QEMU_WAIT_MS);
     expect(nb.frames.map(frameNumber)).toEqual([...Array(20).keys()]);
     expect(nb.frames.map((f) => f.length)).toEqual([...Array(20).keys()].map((i) => 60 + 70 * i));
     expect(frameNumber(na.frames[0]!)).toBe(500);
@@ -230,12 +232,12 @@ describe.skipIf(!haveQemu)('-netdev socket against QEMU 7.2', () => {
     const bad = Buffer.alloc(4);
     bad.writeUInt32BE(NET_BUFSIZE + 1000);
     sockC.write(Buffer.concat([bad, Buffer.alloc(NET_BUFSIZE + 1000, 0x55)]));
-    await waitFor(() => !c.connected, 'QEMU closes the connection');
+    await waitFor(() => !c.connected, 'QEMU closes the connection', QEMU_WAIT_MS);
     expect(stderr).toMatch(/oversized packet/);
     // ... and its listen side accepts a new client, whose frames flow again.
     const d = await connectWhenUp('d', p1);
     d.send(testFrame(77));
-    await waitFor(() => nb.frames.length === 21, 'frame after reconnect');
+    await waitFor(() => nb.frames.length === 21, 'frame after reconnect', QEMU_WAIT_MS);
     expect(frameNumber(nb.frames[20]!)).toBe(77);
-  });
+  }, 3 * QEMU_WAIT_MS + 30_000);
 });

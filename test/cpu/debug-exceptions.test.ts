@@ -153,6 +153,15 @@ describe.each([false, true])('debug exceptions (jit: %s)', (jit) => {
       expect(log.every((e) => e.dr6 >>> 0 === dr6(BS))).toBe(true);
     });
 
+    it('LSS opens no shadow: the trap comes right after it', () => {
+      // mov [DATA], esp @0 (89 25 d32); mov [DATA+4], ss @6 (8c 15 d32); lss esp, [DATA] @12
+      // (0f b2 25 d32); nop @19; CLEAR_TF @20
+      const code = [0x89, 0x25, ...le32(DATA_ADDR), 0x8c, 0x15, ...le32(DATA_ADDR + 4), 0x0f, 0xb2, 0x25, ...le32(DATA_ADDR), NOP, ...CLEAR_TF];
+      const { r, log } = runDb(rig(jit), code, { eflags: TF });
+      expect(r.exit).toBe('halt');
+      expect(log.map((e) => e.eip - CODE_ADDR)).toEqual([6, 12, 19, 20, 21, 28, 29]);
+    });
+
     it('INT n and INT3 clear TF: no trap for them, their handler runs unstepped, the trap comes after the next instruction', () => {
       for (const [vector, int] of [[0x40, [0xcd, 0x40]], [3, [0xcc]]] as const) {
         const h = rig(jit);

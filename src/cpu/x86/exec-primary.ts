@@ -424,8 +424,10 @@ function loadFarPointer(cpu: X86Cpu, seg: number): void {
   const off = cpu.readSized(os, cpu.eaSeg, cpu.eaOff);
   const offHi = cpu.hi; // LSS/LFS/LGS m16:64 (REX.W)
   const sel = cpu.read16(cpu.eaSeg, cpu.offsetAdd(cpu.eaOff, os / 8));
+  // LSS, unlike MOV SS and POP SS, opens no interrupt or #DB shadow (SDM Vol. 3A 6.8.3 names
+  // only those two; QEMU's LSS sets no inhibit either): a 32-bit LSS loads ESP in the same
+  // instruction, so there is no unsafe boundary to protect.
   cpu.loadSeg(seg, sel);
-  if (seg === SegReg.SS) cpu.s.interruptShadow = Shadow.MovSs;
   cpu.hi = offHi;
   cpu.setReg(os, cpu.modReg, off);
 }

@@ -165,7 +165,7 @@ export class JitEngine implements BlockEngine {
         this.slots[slot] = b;
       }
     }
-    if (b.length === 0 || b.length > budget) return 0;
+    if (b.length === 0 || b.length > budget + cpu.budgetSlack) return 0;
     // A debugger's breakpoint among the block's bytes, or a step or watchpoint: interpret.
     const hook = cpu.debugHook;
     if (hook !== undefined && !hook.mayRunBlock(cpu, b.end - b.index)) return 0;

@@ -17,6 +17,7 @@
  */
 import { alu, dec, divAcc, doubleShift, idivAcc, imulAcc, imulTrunc, inc, mulAcc, neg, shift, signExtend } from '../alu.js';
 import { setIp } from '../exec-primary.js';
+import { stringOp } from '../string-ops.js';
 import type { X86Cpu } from '../cpu.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import { BlockMemory, InsnOperands } from './operands.js';
@@ -26,7 +27,7 @@ import { FlagWrite, Flow, translateInsn, type Translation } from './translate.js
 import { PARITY } from '../flags.js';
 
 /** The functions translated code calls, passed in once per block. */
-const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend, PARITY };
+const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend, PARITY, stringOp };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 const FLAT_NAMES = 'rd8, rd16, rd32, wr8, wr16, wr32';
 
@@ -121,6 +122,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
       for (;;) {
         if (op === 0x66) o.os = 16;
         else if (op === 0xf0) o.lock = true;
+        else if (op === 0xf2 || op === 0xf3) o.rep = op;
         else if (SEG_PREFIX[op] !== undefined) o.segOverride = SEG_PREFIX[op]!;
         else break;
         op = r.u8();
@@ -221,7 +223,11 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
       parts.push(`if (${t.cond!}) { setIp(cpu, ${t.target!}); ${retire(n, loop)} }`);
       continue;
     }
-    parts.push(codes[i]!);
+    if (t.mayRestart === true) {
+      parts.push(`s.eip = ${nexts[i]!}; ${codes[i]!}`, `if (s.eip !== ${nexts[i]!}) { ${retire(n, loop)} }`);
+    } else {
+      parts.push(codes[i]!);
+    }
     if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${retire(n, loop)} }`);
   }
   return parts;

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --concurrent-recompilation-queue-length=4096
+#!/usr/bin/env -S node --concurrent-recompilation-queue-length=4096 --interrupt-budget=4096
 /**
  * The `pcvm` command: QEMU's options in, QEMU's exit statuses out.
  *   0                after a guest power-off, `quit`, or `C-a x`

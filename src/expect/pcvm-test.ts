@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --concurrent-recompilation-queue-length=4096
+#!/usr/bin/env -S node --concurrent-recompilation-queue-length=4096 --interrupt-budget=4096
 /**
  * `pcvm-test SCRIPT` (also `pcvm --test SCRIPT`): runs an expect script (docs/expect.md)
  * and prints its TAP report on stdout. Exit status: 0 when every step passed, 1 at the first

@@ -5,6 +5,6 @@
  */
 import { describeFixture } from '../cpu/fixture-runner.js';
 
-for (const group of ['alu', 'shifts', 'muldiv', 'bitops', 'exchange', 'extend', 'conditions', 'stack', 'addressing', 'encodings', 'control']) {
+for (const group of ['alu', 'shifts', 'muldiv', 'bitops', 'exchange', 'extend', 'conditions', 'stack', 'addressing', 'encodings', 'control', 'string']) {
   describeFixture(group, `JIT: ${group} fixtures match the host CPU`, undefined, { jit: true });
 }

@@ -12,6 +12,8 @@ import { RunExit, type Accelerator } from '../accelerator.js';
 
 /** Instructions per batch between clock checks in real-time mode (≈ tens of µs). */
 const BATCH = 4096;
+/** Instructions a translated block may run past a real-time batch: more than any block's length. */
+const BLOCK_SLACK = 1024;
 
 export class InterpreterAccel implements Accelerator {
   constructor(
@@ -33,6 +35,8 @@ export class InterpreterAccel implements Accelerator {
     const cpu = this.cpu;
     const clock = this.clock;
     const nsPerInsn = clock.nsPerInstruction;
+    // Real-time mode: a translated block may end past the batch (see X86Cpu.budgetSlack).
+    cpu.budgetSlack = nsPerInsn > 0 ? 0 : BLOCK_SLACK;
     for (;;) {
       let budget = BATCH;
       if (nsPerInsn > 0) {

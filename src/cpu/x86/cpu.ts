@@ -77,8 +77,9 @@ export type InterceptHook = (cpu: X86Cpu, op: Sensitive, detail: number) => bool
  */
 export interface BlockEngine {
   /**
-   * Runs translated code at EIP if there is a block for it of at most `budget` instructions;
-   * returns the instructions retired, or 0 when the interpreter must step.
+   * Runs translated code at EIP if there is a block for it of at most `budget` instructions
+   * (plus `cpu.budgetSlack`); returns the instructions retired, or 0 when the interpreter must
+   * step.
    */
   runBlock(cpu: X86Cpu, budget: number): number;
   /**
@@ -141,6 +142,12 @@ export class X86Cpu {
   exitRequested = false;
   /** Instructions retired since power-on. */
   retired = 0;
+  /**
+   * How many instructions translated code may run past `run`'s budget: 0 when the budget is
+   * exact (-icount); in real-time mode the budget only spaces clock checks, and a block that
+   * does not fit would otherwise be interpreted instruction by instruction.
+   */
+  budgetSlack = 0;
   /** Set when a triple fault happened; the board reads it. */
   tripleFault = false;
   /** Budget consumed by the last `run` call (instructions plus delivered faults). */

@@ -17,6 +17,7 @@
  */
 import { alu, dec, divAcc, doubleShift, idivAcc, imulAcc, imulTrunc, inc, mulAcc, neg, shift, signExtend } from '../alu.js';
 import { setIp } from '../exec-primary.js';
+import { stringOp } from '../string-ops.js';
 import type { X86Cpu } from '../cpu.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import { BlockMemory, InsnOperands } from './operands.js';
@@ -26,7 +27,7 @@ import { FlagWrite, Flow, translateInsn, type Translation } from './translate.js
 import { PARITY } from '../flags.js';
 
 /** The functions translated code calls, passed in once per block. */
-const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend, PARITY };
+const HELPERS = { alu, inc, dec, neg, shift, doubleShift, imulTrunc, mulAcc, imulAcc, divAcc, idivAcc, setIp, signExtend, PARITY, stringOp };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 const FLAT_NAMES = 'rd8, rd16, rd32, wr8, wr16, wr32';
 
@@ -52,6 +53,14 @@ export class CompiledBlock {
   /** Set when a fault leaves a loop block: the instructions of the completed passes. */
   passesDone = 0;
   /**
+   * Index in guest RAM of its lowest byte: `index` unless it follows a jump backwards
+   * (translateBlock); with `followsJumps` its bytes are pieces of [lo, end), not one run.
+   */
+  lo: number;
+  followsJumps = false;
+  /** Its instructions (eips.length). */
+  readonly length: number;
+  /**
    * EIP of the first instruction and the CS limit when translated (the block never runs past
    * it), both as signed 32-bit values: kernel addresses and a 4 GiB limit would otherwise be
    * heap numbers, and the engine compares them on every block it runs.
@@ -75,12 +84,12 @@ export class CompiledBlock {
   ) {
     this.eip = eip | 0;
     this.csLimit = csLimit | 0;
-  }
-
-  get length(): number {
-    return this.eips.length;
+    this.lo = index;
+    this.length = eips.length;
   }
 }
+
+const PAGE_BYTES = 4096;
 
 /** Segment prefixes (SDM Vol. 2A 2.1.1) → SegReg. */
 const SEG_PREFIX: Record<number, number> = { 0x26: 0, 0x2e: 1, 0x36: 2, 0x3e: 3, 0x64: 4, 0x65: 5 };
@@ -100,14 +109,19 @@ export interface BlockSource {
 }
 
 /** Translates the block at `src`. Returns its source text and instruction EIPs. */
-export function translateBlock(src: BlockSource): { body: string; eips: number[]; end: number } {
-  const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
+export function translateBlock(src: BlockSource): { body: string; eips: number[]; lo: number; end: number; followsJumps: boolean } {
+  const windowEnd = src.index + src.bytes;
+  /** RAM index of the first byte of the block's page: a jump is followed only inside it. */
+  const pageStart = src.index - (src.index & (PAGE_BYTES - 1));
+  let r = new CodeReader(src.ram, src.index, windowEnd);
   const mem = new BlockMemory(src.flatMask, src.tlbSet, src.ss32);
   const eips: number[] = [];
   const done: Translation[] = [];
   let jumped = false;
   let nextEip = src.eip;
   let endPos = src.index;
+  let lo = src.index;
+  let followsJumps = false;
   /** What the lazy flags hold at this point of the block (translate.ts LazyKind), or -1. */
   let producer = -1;
   const nexts: number[] = [];
@@ -121,6 +135,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
       for (;;) {
         if (op === 0x66) o.os = 16;
         else if (op === 0xf0) o.lock = true;
+        else if (op === 0xf2 || op === 0xf3) o.rep = op;
         else if (SEG_PREFIX[op] !== undefined) o.segOverride = SEG_PREFIX[op]!;
         else break;
         op = r.u8();
@@ -137,11 +152,28 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     }
     if (t === undefined) break;
     nextEip = (src.eip + (r.pos - src.index)) >>> 0;
-    endPos = r.pos;
+    endPos = Math.max(endPos, r.pos);
     eips.push(eip);
     nexts.push(nextEip);
     done.push(t);
     if ((t.writesFlags ?? FlagWrite.Some) !== FlagWrite.None) producer = t.lazy ?? -1;
+    if (t.flow === Flow.Jump && t.target !== undefined && t.target !== src.eip) {
+      // A direct JMP to the same page, inside the fetch window (so within the CS limit): the
+      // block goes on at the target, as one piece of code. A jump back to the block's first
+      // instruction stays a jump: it makes the block a loop (below).
+      const at = src.index + (t.target - src.eip);
+      if (at >= pageStart && at < windowEnd) {
+        t.code = '';
+        t.flow = Flow.Next;
+        t.mayFault = false;
+        nextEip = t.target;
+        nexts[nexts.length - 1] = t.target;
+        r = new CodeReader(src.ram, at, windowEnd);
+        lo = Math.min(lo, at);
+        followsJumps = true;
+        continue;
+      }
+    }
     if (t.flow === Flow.Jump) {
       jumped = true;
       break;
@@ -163,7 +195,9 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
   return {
     body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0${loop ? ', D = 0' : ''};\ntry {\n${body}\n} catch (e) { cpu.startEip = E[k];${loop ? ' B.passesDone = D;' : ''} throw e; }`,
     eips,
+    lo,
     end: endPos,
+    followsJumps,
   };
 }
 
@@ -221,7 +255,11 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
       parts.push(`if (${t.cond!}) { setIp(cpu, ${t.target!}); ${retire(n, loop)} }`);
       continue;
     }
-    parts.push(codes[i]!);
+    if (t.mayRestart === true) {
+      parts.push(`s.eip = ${nexts[i]!}; ${codes[i]!}`, `if (s.eip !== ${nexts[i]!}) { ${retire(n, loop)} }`);
+    } else {
+      parts.push(codes[i]!);
+    }
     if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${retire(n, loop)} }`);
   }
   return parts;

@@ -169,10 +169,11 @@ export class JitEngine implements BlockEngine {
         this.slots[slot] = b;
       }
     }
-    if (b.length === 0 || b.length > budget) return 0;
+    if (b.length === 0 || b.length > budget + cpu.budgetSlack) return 0;
     // A debugger's breakpoint among the block's bytes, or a step or watchpoint: interpret.
     const hook = cpu.debugHook;
-    if (hook !== undefined && !hook.mayRunBlock(cpu, b.end - b.index)) return 0;
+    // (A block that follows jumps is not one run of bytes from EIP: interpreted under a debugger.)
+    if (hook !== undefined && (b.followsJumps || !hook.mayRunBlock(cpu, b.end - b.index))) return 0;
     this.current = b;
     this.stats.blocksRun++;
     const n = b.run(budget);
@@ -266,7 +267,7 @@ export class JitEngine implements BlockEngine {
     }
     code.blocks.push(b);
     code.byIndex.set(index, b);
-    code.lo = Math.min(code.lo, index);
+    code.lo = Math.min(code.lo, b.lo);
     code.hi = Math.max(code.hi, b.end, index + 1);
     this.blockCount++;
     this.mem.codePages[page] = 1;
@@ -293,7 +294,7 @@ export class JitEngine implements BlockEngine {
   private translate32(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     let flatMask = 0;
     for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
-    const { body, eips, end } = translateBlock({
+    const { body, eips, lo, end, followsJumps } = translateBlock({
       ram: this.mem.ram,
       flatMask,
       tlbSet: cpu.tlbSet,
@@ -304,6 +305,8 @@ export class JitEngine implements BlockEngine {
       maxInstructions: this.maxInstructions,
     });
     const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end);
+    b.lo = lo;
+    b.followsJumps = followsJumps;
     compileBlock(cpu, this.flat, b, body);
     return b;
   }

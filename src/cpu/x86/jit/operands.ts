@@ -40,6 +40,8 @@ export class BlockMemory {
 export class InsnOperands {
   /** Operand size of the v-sized forms: 16 or 32. */
   os = 32;
+  /** REP/REPE (0xF3) or REPNE (0xF2) prefix, or 0. */
+  rep = 0;
   /** Segment override prefix, or -1. */
   segOverride = -1;
   lock = false;

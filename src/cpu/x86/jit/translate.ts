@@ -11,6 +11,8 @@
  * far transfers — is left to the interpreter: the block ends before it.
  */
 import { SegReg } from '../state.js';
+import { Sensitive } from '../cpu.js';
+import { isTranslatedString, translateString } from './translate-strings.js';
 import type { CodeReader } from './code-reader.js';
 import {
   decodeModrm32, eaDecl, InsnOperands, maskOfSize, memRead, memWrite, pop, push, regRead, regWrite, rmRead, rmWrite,
@@ -74,6 +76,12 @@ export interface Translation {
   mergesFlags?: boolean;
   /** The lazy flags it leaves, when known (a 32-bit operation; translate64.ts adds its LazyKind64), else undefined. */
   lazy?: number;
+  /**
+   * Set when it may leave EIP pointing at itself, not finished (a REP string instruction cut
+   * into chunks): the block compiler sets EIP to the next instruction before it and, when it
+   * finds EIP moved back, ends the block there with the instruction retired.
+   */
+  mayRestart?: boolean;
   /** Flow.Branch: the condition, as an expression. */
   cond?: string;
   /** Flow.Branch, and a Flow.Jump to a constant address: where it goes. */
@@ -305,6 +313,14 @@ export function lockable(op: number, o: Pick<InsnOperands, 'isMem' | 'reg'>): bo
 export function translateInsn(r: CodeReader, o: InsnOperands, op: number, c: InsnContext): Translation | undefined {
   let t: Translation | undefined;
   let key = op;
+  if (o.rep !== 0) {
+    // F2/F3: the string instructions, and PAUSE (F3 90: a NOP but for its VMX intercept,
+    // called as the interpreter does; translated code never runs in VMX non-root operation).
+    // Any other instruction with them is left to the interpreter.
+    if (op === 0x90 && o.rep === 0xf3) return meta({ code: `cpu.intercept?.(cpu, ${Sensitive.Pause}, 0);`, flow: Flow.Next }, false, FlagWrite.None, false);
+    return o.lock ? undefined : translateString(o, op, o.rep, c);
+  }
+  if (isTranslatedString(op)) return o.lock ? undefined : translateString(o, op, 0, c);
   if (op === 0x0f) {
     const op2 = r.u8();
     key = 0x100 | op2;

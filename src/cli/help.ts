@@ -77,6 +77,9 @@ const GROUPS: readonly (readonly [title: string, entries: readonly HelpEntry[]])
   ['i386 target only', [
     { gate: 'fw_cfg', syntax: '-fw_cfg [name=]<name>,file=<file>', lines: ['add named fw_cfg entry with contents from file'] },
     { gate: 'fw_cfg', syntax: '-fw_cfg [name=]<name>,string=<str>', lines: ['add named fw_cfg entry with contents from string'] },
+    { gate: 'uuid', syntax: '-uuid %08x-%04x-%04x-%04x-%012x', lines: ['specify machine UUID'] },
+    { gate: 'smbios', syntax: '-smbios type=0[,vendor=str][,version=str][,date=str][,release=%d.%d]', lines: ['       [,uefi=on|off]', 'specify SMBIOS type 0 fields (direct kernel boot)'] },
+    { gate: 'smbios', syntax: '-smbios type=1[,manufacturer=str][,product=str][,version=str][,serial=str]', lines: ['       [,uuid=uuid][,sku=str][,family=str]', 'specify SMBIOS type 1 fields (direct kernel boot)'] },
   ]],
   ['Network options', [
     { gate: 'netdev', syntax: '-netdev user,id=str[,net=addr[/mask]][,host=addr][,restrict=on|off]', lines: [

@@ -190,6 +190,7 @@ export function machineFromOptions(opts: CliOptions, stdout: NodeJS.WritableStre
     cpuModel,
     virtioDevices: virtio.devices,
     hpet: opts.machine.props['hpet'] === undefined ? true : parseBool('hpet', opts.machine.props['hpet']),
+    smbios: opts.smbios,
   });
   return {
     config,

@@ -8,6 +8,7 @@ import type { ChardevSpec, NamedChardevSpec } from './chardev-spec.js';
 import type { DriveSpec } from './drive-spec.js';
 import type { KeyValueList } from './keyval.js';
 import type { NetdevSpec, NicSpec } from './netdev-spec.js';
+import type { SmbiosConfig } from '../machine/smbios/smbios-tables.js';
 
 /** `-display`: pcvm's `tui` is QEMU's `curses` (a text console in the terminal). */
 export interface DisplaySpec {
@@ -236,4 +237,6 @@ export interface CliOptions {
   noDefaults: boolean;
   /** Warnings QEMU would print (`pcvm: warning: ...`); parsing went on. */
   warnings: string[];
+  /** `-smbios type=0|1,…` and `-uuid` (smbios-spec.ts). */
+  smbios: SmbiosConfig;
 }

@@ -33,6 +33,7 @@ import type {
   WebsocketSpec,
 } from './option-specs.js';
 import { LOG_ITEMS } from '../machine/log.js';
+import { applySmbiosOption, applyUuidOption } from './smbios-spec.js';
 
 export { KeyValueList, parseBool, parseKeyValueList, parseNumber, parseSize, parseSizeBig, type KeyValue } from './keyval.js';
 export { parseChardevCompat, type ChardevCommon, type ChardevSpec, type NamedChardevSpec, type SocketAddress } from './chardev-spec.js';
@@ -139,6 +140,7 @@ const OPTION_TABLE: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>(
   ['cpu', { arg: true, gate: 'cpu' }], ['rtc', { arg: true, gate: 'rtc' }], ['boot', { arg: true, gate: 'boot' }],
   ['fw_cfg', { arg: true, gate: 'fw_cfg' }], ['L', { arg: true, gate: 'L' }],
   ['enable-kvm', { arg: false, gate: 'enable-kvm' }], ['no-hpet', { arg: false, gate: 'no-hpet' }],
+  ['smbios', { arg: true, gate: 'smbios' }], ['uuid', { arg: true, gate: 'uuid' }],
   // Later work.
   ['kernel', { arg: true, gate: 'kernel' }], ['initrd', { arg: true, gate: 'initrd' }],
   ['append', { arg: true, gate: 'append' }], ['drive', { arg: true, gate: 'drive' }],
@@ -162,7 +164,7 @@ export const SUPPORTED_NOW_OPTIONS: ReadonlySet<string> = new Set([
   'm', 'nographic', 'display', 'serial', 'accel', 'no-reboot', 'no-shutdown', 'S', 'bios',
   'device', 'd', 'D', 'name', 'icount', 'smp', 'machine', 'cpu', 'rtc', 'boot', 'fw_cfg', 'L',
   'enable-kvm', 'monitor', 'qmp', 'kernel', 'initrd', 'append', 'websocket', 'gdb', 'drive', 'snapshot',
-  'netdev', 'nic', 'net', 'loadvm', 'incoming', 'no-hpet',
+  'netdev', 'nic', 'net', 'loadvm', 'incoming', 'no-hpet', 'smbios', 'uuid',
 ]);
 
 /** Option names that parse but need a `supported` entry (`-s` is gated by `gdb`). */
@@ -202,7 +204,7 @@ class CommandLineParser {
     machine: { type: 'pc', props: {} }, rtc: { base: 'utc', clock: 'host', driftfix: 'none' },
     boot: { order: 'cad' }, fwCfg: [], drives: [], netdevs: [], nics: [], net: [], monitor: [],
     qmp: [], compatMonitors: [], mon: [], chardevs: [], snapshot: false, usb: false, objects: [], globals: [],
-    trace: [], daemonize: false, noDefaults: false, warnings: [],
+    trace: [], daemonize: false, noDefaults: false, warnings: [], smbios: {},
   };
   private displayGiven: DisplaySpec | undefined;
   private machineAccel: AccelSpec[] | undefined;
@@ -255,6 +257,8 @@ class CommandLineParser {
       case 'rtc': return this.rtc(arg);
       case 'boot': return this.boot(arg);
       case 'fw_cfg': return this.fwCfg(arg);
+      case 'smbios': return applySmbiosOption(o.smbios, arg);
+      case 'uuid': return applyUuidOption(o.smbios, arg);
       case 'kernel': o.kernel = arg; return;
       case 'initrd': o.initrd = arg; return;
       case 'append': o.append = arg; return;

@@ -9,6 +9,7 @@ import type { ClockMode } from './clock.js';
 import type { Logger } from './log.js';
 import type { NetBackend } from '../net/net-backend.js';
 import type { DriveBackend, VirtioDeviceConfig } from './virtio-board.js';
+import type { SmbiosConfig } from './smbios/smbios-tables.js';
 
 export interface DebugExitConfig {
   iobase: number;
@@ -70,6 +71,8 @@ export interface MachineConfig {
   hpet?: boolean;
   /** virtio-blk-pci / virtio-net-pci functions (src/machine/virtio-board.ts). */
   virtioDevices?: VirtioDeviceConfig[];
+  /** `-smbios type=0/1` and `-uuid` (src/machine/smbios/): the SMBIOS tables of direct boot. */
+  smbios?: SmbiosConfig;
 }
 
 /** The RTC's default start: 2000-01-01T00:00:00Z. */

@@ -54,7 +54,8 @@ import { applyBootPlan, planDirectBoot, type BootPlan } from './boot/direct-boot
 import { programBiosMtrrs } from './boot/bios-mtrrs.js';
 import { leaveBiosKeyboardController } from './boot/bios-keyboard.js';
 import { installAcpiTables } from './acpi/install.js';
-import { cpuModelOf } from '../cpu/x86/cpu-model.js';
+import { buildSmbiosImage, installSmbios, smbiosRamRanges, type SmbiosImage } from './smbios/install.js';
+import { Feat1Edx, cpuModelOf } from '../cpu/x86/cpu-model.js';
 import { readPhysicalDebug, readVirtualDebug } from './debug-access.js';
 import { LineLogger } from './log.js';
 import { errnoText } from './errno-text.js';
@@ -102,6 +103,8 @@ export class Machine extends EventEmitter implements MachineControl {
   readonly devices: Device[] = [];
   /** `-kernel`: what the board loads at power-on and every reset instead of running the BIOS. */
   readonly directBoot: BootPlan | undefined;
+  /** The SMBIOS tables direct boot installs, built once from the config. */
+  private readonly smbios: SmbiosImage | undefined;
   /** Breakpoints, watchpoints and single-step for the gdbstub. */
   readonly debugger: MachineDebugger;
   /** savevm/loadvm/delvm, migration to a file or command (src/snapshot/vm-snapshots.ts). */
@@ -259,6 +262,17 @@ export class Machine extends EventEmitter implements MachineControl {
     });
 
     this.directBoot = config.kernel && planDirectBoot(config.kernel, { memoryBytes: config.memoryBytes, isRam: (a, n) => this.memory.isRam(a, n) });
+    if (this.directBoot) {
+      const model = cpuModelOf(config);
+      this.smbios = buildSmbiosImage(config.smbios ?? {}, {
+        memoryBytes: config.memoryBytes,
+        ramRanges: smbiosRamRanges(config.memoryBytes),
+        // CPUID.1 as the CPU reports it after reset (the LAPIC is globally enabled then).
+        cpuidSignature: model.signature,
+        cpuidFeatureEdx: model.feat1Edx | Feat1Edx.APIC,
+        firmwareVersion: pcvmVersion(),
+      });
+    }
     this.loadDirectBoot();
     this.state = config.startStopped ? 'prelaunch' : 'paused';
     this.snapshots = new VmSnapshots(this);
@@ -304,6 +318,7 @@ export class Machine extends EventEmitter implements MachineControl {
       i8042: true,
       hpet: this.hpet !== undefined,
     });
+    if (this.smbios) installSmbios(this.memory, this.smbios);
     applyBootPlan(this.directBoot, this.memory, this.cpu);
     // What SeaBIOS leaves behind that the kernel reads: MTRRs and the i8042 command byte.
     programBiosMtrrs(this.cpu, Math.min(this.config.memoryBytes, BELOW_4G_RAM_MAX));

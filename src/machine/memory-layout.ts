@@ -55,6 +55,11 @@ export function layoutMemory(memoryBytes: number, bios: Uint8Array, directBoot =
 export const ACPI_TABLES_SIZE = 0x10000;
 /** The RSDP lives in the BIOS area, where ACPI says an OS searches for it (0xE0000-0xFFFFF). */
 export const ACPI_RSDP_ADDR = 0xf5000;
+/**
+ * The SMBIOS entry point, 16-byte aligned in 0xF0000-0xFFFFF where an OS searches for it
+ * (DSP0134 5.2.1), after the RSDP; the structure table follows it (src/machine/smbios/).
+ */
+export const SMBIOS_ENTRY_ADDR = 0xf5100;
 /** Extended BIOS data area: the last KiB of conventional memory, reserved as SeaBIOS leaves it. */
 export const EBDA_BASE = 0x9fc00;
 

@@ -474,6 +474,33 @@ describe('faults after the commit point are taken in the new task (SDM 7.3 step 
   }
 });
 
+describe('the EXT bit in faults of an interrupt task\'s switch (SDM 6.13, Vol. 2 INT n TASK-GATE)', () => {
+  // EXT = 1 while delivering an exception (or any event but INT n/INT3/INTO), here #UD.
+  for (const [what, code, ext] of [['#UD', [0x0f, 0x0b], 1], ['INT 6', [0xcd, 0x06], 0]] as const) {
+    it(`${what} through a task gate to a task whose DS is not present: #NP(DS + ${ext}) in the new task`, () => {
+      const h = taskHarness({ segs: [DATA32, CODE32, DATA32, 0x38, DATA32, DATA32] });
+      h.setGdtEntry(0x38, ...descriptor(0, 0xfffff, 0x13, 0xc)); // data, not present
+      h.setGdtEntry(0x70, ...descriptor(0x7500, 0x67, 0x89, 0));
+      writeTss32(h, 0x7500, { eip: D_CODE, gpr: [0, 0, 0, 0, D_STACK, 0, 0, 0] });
+      h.setIdtGate(Vec.NP, 0, { type: 5, selector: 0x70 });
+      h.setIdtGate(Vec.UD, 0, { type: 5, selector: TSS_B });
+      h.write(D_CODE, [0x58, HLT]); // pop eax
+      const r = h.run({ code: [...code], setup: enterTaskA });
+      expect(tr(h)).toBe(0x70);
+      expect(r.regs.eax).toBe(0x38 | ext);
+      expect(r.read32(B_BASE + 0x20)).toBe(B_CODE);
+    });
+
+    it(`${what} through a task gate whose TSS selector is past the GDT limit: #GP(selector + ${ext}), no switch`, () => {
+      const h = taskHarness();
+      h.setIdtGate(Vec.UD, 0, { type: 5, selector: 0x800 });
+      const r = h.run({ code: [...code], setup: enterTaskA });
+      expect(r.exception).toMatchObject({ vector: Vec.GP, errorCode: 0x800 | ext, eip: CODE_ADDR });
+      expect(tr(h)).toBe(TSS_A);
+    });
+  }
+});
+
 describe('CR3 from the new TSS (SDM 7.3 step 11, 4.10.4.1)', () => {
   it('loads the new task\'s page directory and flushes the old translations', () => {
     const h = taskHarness();

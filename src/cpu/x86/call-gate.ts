@@ -24,6 +24,7 @@ import {
   copyDescriptor, descriptorAddress, loadSegmentUnchecked, readDescriptor, setAccessed, type Descriptor,
 } from './segmentation.js';
 import { tssStack } from './interrupts.js';
+import { stackHasRoom } from './stack-room.js';
 import { tssStack as tssStack64 } from './interrupts-long.js';
 import { isCanonical, linear48 } from './long-decode.js';
 import type { X86Cpu } from './cpu.js';
@@ -138,10 +139,7 @@ function callInnerLegacy(cpu: X86Cpu, width: number, count: number, csSel: numbe
   if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
   // Room on the new stack for every slot, checked against its limit (expand-down too).
   const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
-  const slots = count + 4;
-  for (let i = 1; i <= slots; i++) {
-    if (!stackSlotFits(ssd, ((esp - i * width) & mask) >>> 0, width, mask)) cpu.raise(Vec.SS, ssErr);
-  }
+  if (!stackHasRoom(ssd.ar, ssd.limit, esp, count + 4, width)) cpu.raise(Vec.SS, ssErr);
   if (target > cs.limit) cpu.gp(0);
 
   // The frame, the parameters read from the caller's stack at its privilege (#SS(0), #PF).
@@ -172,12 +170,6 @@ function callInnerLegacy(cpu: X86Cpu, width: number, count: number, csSel: numbe
   loadSegmentUnchecked(cpu, SegReg.CS, (csSel & 0xfffc) | newCpl, cs);
   s.eip = target;
   cpu.updateMode();
-}
-
-/** Whether `width` bytes at `off` lie inside stack segment `d` (SDM 5.3; expand-down: (limit, upper]). */
-function stackSlotFits(d: Descriptor, off: number, width: number, upper: number): boolean {
-  if ((d.ar & 0xc) === 0x4) return off > d.limit && off + width - 1 <= upper;
-  return off + width - 1 <= d.limit;
 }
 
 // =============================================================================================

@@ -297,10 +297,12 @@ function movDr(cpu: X86Cpu, toDr: boolean): void {
   cpu.decodeModrm();
   const dr = cpu.modReg;
   const r = cpu.rmReg;
+  // MOV-DR exiting comes before the CPL #GP and the CR4.DE #UD (SDM Vol. 3C 26.1.3, an
+  // exception to the priorities of 26.1.1) and before DR7.GD's #DB (a fault-like VM exit).
+  if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
   if (cpu.cpl !== 0) cpu.gp(0);
   if ((dr === 4 || dr === 5) && (s.cr4 & 0x8)) cpu.raise(Vec.UD); // CR4.DE
-  if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
-  // DR7.GD: #DB before the access (a VM exit comes first, as the SDM's 25.1.3 has it).
+  // DR7.GD: #DB before the access.
   cpu.debug.generalDetect();
   const idx = dr === 4 ? 6 : dr === 5 ? 7 : dr;
   if (toDr) {

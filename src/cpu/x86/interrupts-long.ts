@@ -16,8 +16,9 @@ const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const frame = new Float64Array(12);
 
 /**
- * Delivers `vector` in IA-32e mode. `ext` is 1 for external events (the EXT bit of error
- * codes); `software` for INT n / INT3 / INTO (the gate DPL is checked against CPL).
+ * Delivers `vector` in IA-32e mode. `ext` is the EXT bit of the error codes of the faults
+ * the delivery raises (0 for INT n / INT3 / INTO, 1 otherwise); `software` for INT n / INT3 /
+ * INTO (the gate DPL is checked against CPL).
  */
 export function deliverLong(cpu: X86Cpu, vector: number, ext: number, software: boolean, hasCode: boolean, code: number): void {
   const s = cpu.s;
@@ -36,7 +37,7 @@ export function deliverLong(cpu: X86Cpu, vector: number, ext: number, software: 
   const target = (w2 | 0) * 4294967296 + (((w1 & 0xffff0000) | (w0 & 0xffff)) >>> 0);
 
   if ((selector & 0xfffc) === 0) cpu.gp(ext);
-  const cs = copyDescriptor(readDescriptor(cpu, selector), csScratch);
+  const cs = copyDescriptor(readDescriptor(cpu, selector, Vec.GP, ext), csScratch);
   const csDpl = (cs.ar >> Ar.DPL_SHIFT) & 3;
   const err = (selector & 0xfffc) + ext;
   // The handler must be 64-bit code (L = 1, D = 0) at a privilege level >= CPL.
@@ -64,14 +65,16 @@ export function deliverLong(cpu: X86Cpu, vector: number, ext: number, software: 
   frame[n++] = cpu.rip;
   if (hasCode) frame[n++] = code >>> 0;
   const top = rsp - n * 8;
-  if (!isCanonical(top) || !isCanonical(rsp - 1)) cpu.raise(Vec.SS, privilegeChange || ist ? ext : 0);
+  // A frame leaving canonical space is #SS(EXT), a non-canonical handler #GP(EXT), both
+  // before anything is written (Vol. 2 INT n, INTER- and INTRA-PRIVILEGE-LEVEL-INTERRUPT).
+  if (!isCanonical(top) || !isCanonical(rsp - 1)) cpu.raise(Vec.SS, ext);
+  if (!isCanonical(target)) cpu.gp(ext);
   for (let i = 0; i < n; i++) {
     const v = frame[i]!;
     const addr = linear48(rsp - (i + 1) * 8);
     cpu.writeLinear(addr, 4, v >>> 0);
     cpu.writeLinear(addr + 4, 4, Math.floor(v / 4294967296) >>> 0);
   }
-  if (!isCanonical(target)) cpu.gp(0);
 
   loadSegmentUnchecked(cpu, SegReg.CS, (selector & 0xfffc) | newCpl, cs);
   if (privilegeChange) {

@@ -7,6 +7,12 @@
  * data segments saved (SDM 20.3.1.1) is vm86.ts. IA-32e mode delivery is interrupts-long.ts.
  * A task gate switches to the interrupt task (SDM 6.12.2; task-switch.ts, or in VMX non-root
  * operation a VM exit, task-switch-exit.ts).
+ *
+ * The checks and their error codes follow the INT n pseudocode (Vol. 2): a fault raised by
+ * the delivery of anything but INT n/INT3/INTO has EXT = 1 (bit 0); IDT-related faults carry
+ * vector * 8 + 2 (the IDT bit). Everything that can fault — the gate, the code segment, the
+ * new stack's descriptor, the room for the whole frame on it, the handler's EIP against the
+ * CS limit — is checked before a register changes.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
@@ -14,7 +20,8 @@ import { loadSegmentUnchecked, copyDescriptor, readDescriptor, type Descriptor }
 import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
-import { deliverFromVm86, type Vm86Gate } from './vm86.js';
+import { deliverFromVm86 } from './vm86.js';
+import { stackHasRoom } from './stack-room.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -30,9 +37,23 @@ export const enum EventKind {
   PrivSoftwareException = 5,
 }
 
+/** An interrupt or trap gate as delivery found it, with its code segment checked (code, present, DPL <= CPL). */
+export interface IdtGate {
+  /** A 32-bit gate (type 0xE/0xF); otherwise a 16-bit one (0x6/0x7). */
+  gate32: boolean;
+  trapGate: boolean;
+  selector: number;
+  /** The handler's code-segment descriptor. */
+  cs: Descriptor;
+  /** The handler's offset (16 bits through a 16-bit gate). */
+  offset: number;
+}
+
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 const csScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
-const vm86Gate: Vm86Gate = { gate32: true, trapGate: false, selector: 0, cs: csScratch, offset: 0 };
+const gateScratch: IdtGate = { gate32: true, trapGate: false, selector: 0, cs: csScratch, offset: 0 };
+/** The values an interrupt frame pushes, in push order (at most SS, ESP, EFLAGS, CS, EIP, error code). */
+const frame = new Array<number>(6).fill(0);
 
 /** Delivers `vector`. EIP must already be what the handler's IRET returns to. */
 export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
@@ -45,10 +66,12 @@ export function deliverEvent(cpu: X86Cpu, vector: number, kind: EventKind, hasCo
 export function deliverEventDirect(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
   // The traps of the interrupted instruction are dropped; a #DB updates DR6 (debug-exceptions.ts).
   cpu.debug.onDelivery(vector, kind);
-  if (cpu.lma) {
-    const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
-    deliverLong(cpu, vector, ext, kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException, hasCode, code);
-  } else if (cpu.protectedMode || (cpu.s.eflags & Fl.VM)) deliverProtected(cpu, vector, kind, hasCode, code);
+  // EXT, bit 0 of the error code of every fault the delivery itself raises (SDM Vol. 2 INT n
+  // "Operation", Vol. 3A 6.13): 0 while delivering a software interrupt (INT n, INT3, INTO),
+  // 1 for everything else — external interrupts, NMIs, exceptions, and INT1.
+  const ext = kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException ? 0 : 1;
+  if (cpu.lma) deliverLong(cpu, vector, ext, ext === 0, hasCode, code);
+  else if (cpu.protectedMode || (cpu.s.eflags & Fl.VM)) deliverProtected(cpu, vector, ext, hasCode, code);
   else deliverReal(cpu, vector);
 }
 
@@ -64,9 +87,13 @@ function deliverReal(cpu: X86Cpu, vector: number): void {
   cpu.farJump(entry >>> 16, entry & 0xffff);
 }
 
-function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode: boolean, code: number): void {
+/**
+ * PROTECTED-MODE and TRAP-OR-INTERRUPT-GATE of the INT n pseudocode: the gate, then its code
+ * segment, each fault with the error code the SDM gives (`ext` added: error_code(num, idt, EXT)).
+ * A software interrupt (`ext` = 0) checks the gate's DPL against CPL.
+ */
+function deliverProtected(cpu: X86Cpu, vector: number, ext: number, hasCode: boolean, code: number): void {
   const s = cpu.s;
-  const ext = kind === EventKind.External || kind === EventKind.Nmi ? 1 : 0;
   const idtErr = vector * 8 + 2 + ext;
   if (vector * 8 + 7 > s.idtLimit) cpu.gp(idtErr);
   const lo = cpu.readLinear(s.idtBase + vector * 8, 4);
@@ -74,76 +101,111 @@ function deliverProtected(cpu: X86Cpu, vector: number, kind: EventKind, hasCode:
   const type = (hi >>> 8) & 0x1f;
   const gateDpl = (hi >>> 13) & 3;
   if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.gp(idtErr);
-  if ((kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException) && gateDpl < cpu.cpl) cpu.gp(idtErr);
+  if (ext === 0 && gateDpl < cpu.cpl) cpu.gp(idtErr);
   if (!(hi & 0x8000)) cpu.raise(Vec.NP, idtErr);
   // A task gate: the interrupt task runs (with the error code on its stack), or a VM exit.
   if (type === 0x05) {
     taskGateInIdt(cpu, lo, ext, hasCode ? code : undefined);
     return;
   }
-  const gate32 = (type & 0x8) !== 0;
-  const trapGate = (type & 1) !== 0;
-  const selector = lo >>> 16;
-  const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
+  const g = gateScratch;
+  g.gate32 = (type & 0x8) !== 0;
+  g.trapGate = (type & 1) !== 0;
+  g.selector = lo >>> 16;
+  g.offset = g.gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
 
-  if ((selector & 0xfffc) === 0) cpu.gp(ext);
-  const cs = copyDescriptor(readDescriptor(cpu, selector), csScratch);
+  const selErr = (g.selector & 0xfffc) + ext;
+  if ((g.selector & 0xfffc) === 0) cpu.gp(ext);
+  const cs = copyDescriptor(readDescriptor(cpu, g.selector, Vec.GP, ext), csScratch);
+  g.cs = cs;
   const csDpl = (cs.ar >> Ar.DPL_SHIFT) & 3;
-  if (!(cs.ar & Ar.S) || !(cs.ar & 0x8) || csDpl > cpu.cpl) cpu.gp((selector & 0xfffc) + ext);
-  if (!(cs.ar & Ar.P)) cpu.raise(Vec.NP, (selector & 0xfffc) + ext);
+  if (!(cs.ar & Ar.S) || !(cs.ar & 0x8) || csDpl > cpu.cpl) cpu.gp(selErr);
+  if (!(cs.ar & Ar.P)) cpu.raise(Vec.NP, selErr);
+
+  if (!(cs.ar & 0x4) && csDpl < cpu.cpl) {
+    if (s.eflags & Fl.VM) deliverFromVm86(cpu, g, ext, hasCode, code);
+    else deliverToInnerLevel(cpu, g, csDpl, ext, hasCode, code);
+  } else {
+    // A conforming segment or DPL = CPL (DPL > CPL faulted above); never from virtual-8086 mode.
+    if (s.eflags & Fl.VM) cpu.gp(selErr);
+    deliverToSameLevel(cpu, g, ext, hasCode, code);
+  }
+}
+
+/**
+ * INTER-PRIVILEGE-LEVEL-INTERRUPT: the stack for privilege level `dpl` from the TSS, checked
+ * (#TS, #SS with NewSS's selector) and, with the handler's EIP, before anything changes; then
+ * SS, ESP, EFLAGS, CS, EIP (and the error code) pushed there at the gate's width with
+ * supervisor writes. A #PF on the new stack leaves the interrupted state whole.
+ */
+function deliverToInnerLevel(cpu: X86Cpu, g: IdtGate, dpl: number, ext: number, hasCode: boolean, code: number): void {
+  const s = cpu.s;
+  const { ss, esp } = tssStack(cpu, dpl, ext);
+  const ssErr = (ss & 0xfffc) + ext;
+  if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
+  if ((ss & 3) !== dpl) cpu.raise(Vec.TS, ssErr);
+  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS, ext), ssScratch);
+  const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
+  if (ssDpl !== dpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
+  if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
+  const width = g.gate32 ? 4 : 2;
+  const n = hasCode ? 6 : 5;
+  // "IF new stack does not have room for 24 bytes (error code pushed) or 20 bytes" (12 or 10
+  // through a 16-bit gate): #SS(NewSS + EXT).
+  if (!stackHasRoom(ssd.ar, ssd.limit, esp, n, width)) cpu.raise(Vec.SS, ssErr);
+  if (g.offset > g.cs.limit) cpu.gp(ext);
 
   const flags = cpu.getEflags();
-  const oldCs = s.segSel[SegReg.CS]!;
-  const oldEip = s.eip >>> 0;
-  const width = gate32 ? 4 : 2;
-  const conforming = (cs.ar & 0x4) !== 0;
+  frame[0] = s.segSel[SegReg.SS]!;
+  frame[1] = s.gpr[Reg.ESP]! >>> 0;
+  frame[2] = flags;
+  frame[3] = s.segSel[SegReg.CS]!;
+  frame[4] = s.eip >>> 0;
+  frame[5] = code;
+  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
+  for (let i = 0; i < n; i++) cpu.writeLinear(ssd.base + (((esp - (i + 1) * width) & mask) >>> 0), width === 4 ? 4 : 2, frame[i]!);
+  loadSegmentUnchecked(cpu, SegReg.SS, (ss & 0xfffc) | dpl, ssd);
+  const sp = ((esp - n * width) & mask) >>> 0;
+  s.gpr[Reg.ESP] = mask === 0xffff ? (s.gpr[Reg.ESP]! & ~0xffff) | sp : sp;
+  enterHandler(cpu, g, dpl, flags);
+}
 
-  if (!conforming && csDpl < cpu.cpl) {
-    if (flags & Fl.VM) {
-      const g = vm86Gate;
-      g.gate32 = gate32;
-      g.trapGate = trapGate;
-      g.selector = selector;
-      g.cs = cs;
-      g.offset = offset;
-      deliverFromVm86(cpu, g, ext, hasCode, code);
-      return;
-    }
-    // Inter-privilege: switch to the stack for csDpl from the TSS.
-    const { ss, esp } = tssStack(cpu, csDpl, ext);
-    const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
-    const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
-    if ((ss & 3) !== csDpl || ssDpl !== csDpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, (ss & 0xfffc) + ext);
-    if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, (ss & 0xfffc) + ext);
-    const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
-    let sp = esp;
-    const push = (v: number) => {
-      sp = ((sp - width) & mask) >>> 0;
-      cpu.writeLinear(ssd.base + sp, width === 4 ? 4 : 2, v);
-    };
-    push(s.segSel[SegReg.SS]!);
-    push(s.gpr[Reg.ESP]! >>> 0);
-    push(flags);
-    push(oldCs);
-    push(oldEip);
-    if (hasCode) push(code);
-    loadSegmentUnchecked(cpu, SegReg.SS, (ss & 0xfffc) | csDpl, ssd);
-    if (mask === 0xffff) s.gpr[Reg.ESP] = (s.gpr[Reg.ESP]! & ~0xffff) | sp;
-    else s.gpr[Reg.ESP] = sp;
-  } else if (conforming || csDpl === cpu.cpl) {
-    if (flags & Fl.VM) cpu.gp((selector & 0xfffc) + ext);
-    cpu.push(width * 8, flags);
-    cpu.push(width * 8, oldCs);
-    cpu.push(width * 8, oldEip);
-    if (hasCode) cpu.push(width * 8, code);
-  } else {
-    cpu.gp((selector & 0xfffc) + ext);
+/**
+ * INTRA-PRIVILEGE-LEVEL-INTERRUPT: EFLAGS, CS, EIP (and the error code) on the current stack at
+ * the gate's width, written at the CPL. The room on the stack ("#SS(EXT)", the error code
+ * holds no selector) and the handler's EIP ("#GP(EXT)") are checked first, and ESP changes
+ * only after every write, so a fault leaves the interrupted state whole.
+ */
+function deliverToSameLevel(cpu: X86Cpu, g: IdtGate, ext: number, hasCode: boolean, code: number): void {
+  const s = cpu.s;
+  const width = g.gate32 ? 4 : 2;
+  const n = hasCode ? 4 : 3;
+  const ssAr = s.segAr[SegReg.SS]!;
+  const sp = cpu.sp;
+  if ((ssAr & Ar.UNUSABLE) || !stackHasRoom(ssAr, s.segLimit[SegReg.SS]!, sp, n, width)) cpu.raise(Vec.SS, ext);
+  if (g.offset > g.cs.limit) cpu.gp(ext);
+
+  const flags = cpu.getEflags();
+  frame[0] = flags;
+  frame[1] = s.segSel[SegReg.CS]!;
+  frame[2] = s.eip >>> 0;
+  frame[3] = code;
+  const mask = cpu.ss32 ? 0xffffffff : 0xffff;
+  for (let i = 0; i < n; i++) {
+    const off = ((sp - (i + 1) * width) & mask) >>> 0;
+    if (width === 4) cpu.write32(SegReg.SS, off, frame[i]!);
+    else cpu.write16(SegReg.SS, off, frame[i]!);
   }
-  const newCpl = conforming ? cpu.cpl : csDpl;
-  loadSegmentUnchecked(cpu, SegReg.CS, (selector & 0xfffc) | newCpl, cs);
-  s.eip = offset;
+  cpu.setSp((sp - n * width) & mask);
+  enterHandler(cpu, g, cpu.cpl, flags);
+}
+
+/** CS:EIP from the gate at privilege `cpl`; TF, NT, VM, RF cleared, and IF through an interrupt gate. */
+function enterHandler(cpu: X86Cpu, g: IdtGate, cpl: number, flags: number): void {
+  loadSegmentUnchecked(cpu, SegReg.CS, (g.selector & 0xfffc) | cpl, g.cs);
+  cpu.s.eip = g.offset;
   let nf = flags & ~(Fl.TF | Fl.NT | Fl.VM | Fl.RF);
-  if (!trapGate) nf &= ~Fl.IF;
+  if (!g.trapGate) nf &= ~Fl.IF;
   cpu.setEflags(nf);
   cpu.updateMode();
 }

@@ -120,10 +120,12 @@ export function movDrLong(cpu: X86Cpu, toDr: boolean): void {
   cpu.decodeModrm();
   const dr = cpu.modReg;
   const r = cpu.rmReg;
+  // DR8-15 do not exist: #UD before any VM exit (SDM Vol. 3C 26.1.1). MOV-DR exiting then
+  // comes before the CPL #GP and the CR4.DE #UD (26.1.3) and DR7.GD's #DB.
   if (dr > 7) cpu.raise(Vec.UD);
+  if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
   if (cpu.cpl !== 0) cpu.gp(0);
   if ((dr === 4 || dr === 5) && (s.cr4 & Cr4.DE)) cpu.raise(Vec.UD);
-  if (cpu.intercept?.(cpu, Sensitive.MovDr, dr | (r << 8) | (toDr ? 0x10000 : 0))) return;
   cpu.debug.generalDetect();
   const idx = dr === 4 ? 6 : dr === 5 ? 7 : dr;
   if (toDr) {

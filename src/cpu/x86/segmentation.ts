@@ -24,21 +24,25 @@ export interface Descriptor {
 
 const scratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
-/** Linear address of the descriptor for `selector`, or raises #GP(selector) past the table's limit. */
-export function descriptorAddress(cpu: X86Cpu, selector: number, vector = Vec.GP): number {
+/**
+ * Linear address of the descriptor for `selector`, or raises `vector` (#GP unless told) with
+ * the selector's index and TI bit past the table's limit. `ext` is the EXT bit (SDM Vol. 3A
+ * 6.13) of a fault during the delivery of an event other than INT n/INT3/INTO.
+ */
+export function descriptorAddress(cpu: X86Cpu, selector: number, vector = Vec.GP, ext = 0): number {
   const s = cpu.s;
   const index = selector & 0xfff8;
   if (selector & 4) {
-    if (s.segAr[SegReg.LDTR]! & Ar.UNUSABLE || index + 7 > s.segLimit[SegReg.LDTR]!) cpu.raise(vector, selector & 0xfffc);
+    if (s.segAr[SegReg.LDTR]! & Ar.UNUSABLE || index + 7 > s.segLimit[SegReg.LDTR]!) cpu.raise(vector, (selector & 0xfffc) | ext);
     return s.segBase[SegReg.LDTR]! + index;
   }
-  if (index + 7 > s.gdtLimit) cpu.raise(vector, selector & 0xfffc);
+  if (index + 7 > s.gdtLimit) cpu.raise(vector, (selector & 0xfffc) | ext);
   return s.gdtBase + index;
 }
 
-/** Reads and parses the descriptor for `selector` into a shared scratch object. */
-export function readDescriptor(cpu: X86Cpu, selector: number, vector = Vec.GP): Descriptor {
-  const addr = descriptorAddress(cpu, selector, vector);
+/** Reads and parses the descriptor for `selector` into a shared scratch object (faults as descriptorAddress). */
+export function readDescriptor(cpu: X86Cpu, selector: number, vector = Vec.GP, ext = 0): Descriptor {
+  const addr = descriptorAddress(cpu, selector, vector, ext);
   const lo = cpu.readLinear(addr, 4);
   const hi = cpu.readLinear(addr + 4, 4);
   return parseDescriptor(lo, hi, scratch);

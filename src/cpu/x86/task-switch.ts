@@ -45,6 +45,7 @@ import { copyDescriptor, loadSegment, loadSegmentUnchecked, readDescriptor, type
 import { Access } from './paging.js';
 import { writeCr3 } from './control-regs.js';
 import type { X86Cpu } from './cpu.js';
+import { stackHasRoom } from './stack-room.js';
 
 /** What started the switch; the values are bits 31:30 of the VMX exit qualification (SDM Table 28-2). */
 export const enum TaskSource { Call = 0, Iret = 1, Jmp = 2, IdtTaskGate = 3 }
@@ -162,23 +163,27 @@ export function switchTask(cpu: X86Cpu, source: TaskSource, tss: number, ext: nu
   // CR3 from a 32-bit TSS when paging is on, as MOV to CR3 loads it (TLB, PAE PDPTEs) when
   // the value changes (SDM 4.10.4.1, 4.4.1).
   if (new32 && (s.cr0 & Cr0.PG) && cr3 !== (s.cr3 >>> 0)) writeCr3(cpu, cr3);
-  loadLdt(cpu, ldt);
+  loadLdt(cpu, ldt, ext);
   if (eflags & Fl.VM) {
     // setEflags left protected mode: loadSegment loads virtual-8086 segments.
     for (const seg of SEGS) loadSegment(cpu, seg, segSel[seg]!);
   } else {
     const cs = segSel[SegReg.CS]!;
     const cpl = cs & 3;
-    loadTaskSegment(cpu, SegReg.CS, cs, cpl);
+    loadTaskSegment(cpu, SegReg.CS, cs, cpl, ext);
     cpu.updateMode();
-    for (const seg of [SegReg.SS, SegReg.ES, SegReg.DS, SegReg.FS, SegReg.GS]) loadTaskSegment(cpu, seg, segSel[seg]!, cpl);
+    for (const seg of [SegReg.SS, SegReg.ES, SegReg.DS, SegReg.FS, SegReg.GS]) loadTaskSegment(cpu, seg, segSel[seg]!, cpl, ext);
   }
   cpu.updateMode();
   // The T bit: #DB (DR6.BT) after the switch, before the new task's first instruction.
   if (new32 && trap) cpu.debug.taskSwitchTrap();
-  // An exception's error code goes on the new task's stack, in the new TSS's width (SDM 6.12.2).
-  if (errorCode !== undefined) cpu.push(new32 ? 32 : 16, errorCode);
-  if ((s.eip >>> 0) > s.segLimit[SegReg.CS]!) cpu.gp(0);
+  // An exception's error code goes on the new task's stack, in the new TSS's width (SDM 6.12.2;
+  // Vol. 2 INT n TASK-GATE: "IF stack limit does not allow push of error code THEN #SS(EXT)").
+  if (errorCode !== undefined) {
+    if (!stackHasRoom(s.segAr[SegReg.SS]!, s.segLimit[SegReg.SS]!, cpu.sp, 1, new32 ? 4 : 2)) cpu.raise(Vec.SS, ext);
+    cpu.push(new32 ? 32 : 16, errorCode);
+  }
+  if ((s.eip >>> 0) > s.segLimit[SegReg.CS]!) cpu.gp(ext);
 }
 
 /**
@@ -227,13 +232,13 @@ function saveState16(cpu: X86Cpu, base: number, eflags: number): void {
   for (let i = 0; i < 4; i++) cpu.writeLinear(base + Tss16.Seg + 2 * i, 2, s.segSel[SEGS[i]!]!);
 }
 
-/** LDTR from the new TSS: null, or an LDT descriptor in the GDT that is present, else #TS(LDT). */
-function loadLdt(cpu: X86Cpu, ldt: number): void {
+/** LDTR from the new TSS: null, or an LDT descriptor in the GDT that is present, else #TS(LDT + EXT). */
+function loadLdt(cpu: X86Cpu, ldt: number, ext: number): void {
   const s = cpu.s;
-  const err = ldt & 0xfffc;
+  const err = (ldt & 0xfffc) + ext;
   if (ldt & 4) cpu.raise(Vec.TS, err);
-  if (err === 0) return; // a null LDT selector: LDTR stays unusable
-  const d = readDescriptor(cpu, ldt, Vec.TS);
+  if ((ldt & 0xfffc) === 0) return; // a null LDT selector: LDTR stays unusable
+  const d = readDescriptor(cpu, ldt, Vec.TS, ext);
   if ((d.ar & (Ar.S | 0xf)) !== 0x2 || !(d.ar & Ar.P)) cpu.raise(Vec.TS, err);
   s.segSel[SegReg.LDTR] = ldt;
   s.segBase[SegReg.LDTR] = d.base;
@@ -244,15 +249,17 @@ function loadLdt(cpu: X86Cpu, ldt: number): void {
 /**
  * A segment register from the new TSS with the checks of SDM Table 7-1: #TS(selector) for a
  * selector outside its table, a wrong type or privilege (CPL is the new CS's RPL), #SS for a
- * stack segment that is not present, #NP for the others. CS and SS may not be null.
+ * stack segment that is not present, #NP for the others. CS and SS may not be null. `ext` is
+ * the EXT bit of an interrupt task's switch: these faults happen during the delivery of the
+ * event (SDM 6.13), and Bochs sets EXT on them too.
  */
-function loadTaskSegment(cpu: X86Cpu, seg: number, sel: number, cpl: number): void {
-  const err = sel & 0xfffc;
-  if (err === 0) {
-    if (seg === SegReg.CS || seg === SegReg.SS) cpu.raise(Vec.TS, 0);
+function loadTaskSegment(cpu: X86Cpu, seg: number, sel: number, cpl: number, ext: number): void {
+  const err = (sel & 0xfffc) + ext;
+  if ((sel & 0xfffc) === 0) {
+    if (seg === SegReg.CS || seg === SegReg.SS) cpu.raise(Vec.TS, ext);
     return; // a null data selector: the register stays unusable
   }
-  const d = readDescriptor(cpu, sel, Vec.TS);
+  const d = readDescriptor(cpu, sel, Vec.TS, ext);
   const ar = d.ar;
   const dpl = (ar >> Ar.DPL_SHIFT) & 3;
   const rpl = sel & 3;

@@ -13,7 +13,8 @@
  *    with IOPL = 3, POPF and IRET change neither IOPL nor VM;
  *  - IN/OUT/INS/OUTS always consult the TSS I/O permission bitmap (X86Cpu.checkIo, 20.2.8.1);
  *  - interrupts and exceptions go through the protected-mode IDT to a ring-0 handler, with the
- *    data segment registers saved on the ring-0 stack (`deliverFromVm86`, 20.3.1.1);
+ *    data segment registers saved on the ring-0 stack (`deliverFromVm86`, 20.3.1.1), as dwords
+ *    through a 32-bit gate and as words through a 16-bit one;
  *  - a ring-0 IRET whose EFLAGS image has VM = 1 returns to virtual-8086 mode (`iretToVm86`).
  *
  * Entry by a task switch (a TSS whose EFLAGS image has VM = 1) belongs to the hardware task
@@ -26,7 +27,8 @@ import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
 import { copyDescriptor, loadSegmentUnchecked, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
-import { tssStack } from './interrupts.js';
+import { tssStack, type IdtGate } from './interrupts.js';
+import { stackHasRoom } from './stack-room.js';
 
 /**
  * Access rights of every segment register in virtual-8086 mode: present, DPL 3, read/write
@@ -103,57 +105,45 @@ export function iretInVm86(cpu: X86Cpu, size: number): void {
 
 const ssScratch: Descriptor = { base: 0, limit: 0, ar: 0, hi: 0, lo: 0 };
 
-/** What interrupts.ts found in the IDT for an event raised in virtual-8086 mode. */
-export interface Vm86Gate {
-  /** The gate is a 32-bit interrupt or trap gate. */
-  gate32: boolean;
-  trapGate: boolean;
-  /** The handler's code segment: selector, its descriptor (checked: code, present), offset. */
-  selector: number;
-  cs: Descriptor;
-  offset: number;
-}
-
 /**
  * An interrupt or exception in virtual-8086 mode through an interrupt or trap gate whose code
  * segment is non-conforming with DPL < 3 (SDM 20.3.1.1 and Vol. 2 INT n,
- * INTERRUPT-FROM-VIRTUAL-8086-MODE): the handler must be a CPL-0 code segment reached through
- * a 32-bit gate, else #GP(selector + EXT). The processor switches to the ring-0 stack from
- * the TSS, pushes GS, FS, DS, ES, SS, ESP, EFLAGS, CS, EIP (and the error code) as dwords
- * (Figure 20-4), loads DS, ES, FS and GS with null selectors and clears VM, TF, RF, NT (and
- * IF through an interrupt gate).
+ * INTERRUPT-FROM-VIRTUAL-8086-MODE): the handler must be a CPL-0 code segment, else
+ * #GP(selector + EXT). The processor switches to the ring-0 stack from the TSS, pushes GS,
+ * FS, DS, ES, SS, ESP, EFLAGS, CS, EIP (and the error code), loads DS, ES, FS and GS with null
+ * selectors and clears VM, TF, RF, NT (and IF through an interrupt gate).
+ *
+ * The pushes are dwords through a 32-bit gate (Figure 20-4) and words through a 16-bit gate:
+ * the INT n pseudocode has "room for 20 bytes (error code pushed) or 18 bytes" and "pushes are
+ * 16 bits for 16-bit IDT gates" there, and QEMU pushes the same nine or ten words. (20.3.1.1
+ * mentions only 32-bit gates; a 16-bit handler cannot IRET back to virtual-8086 mode, as only
+ * IRETD's EFLAGS image holds VM, but the entry itself is defined.)
  */
 export function deliverFromVm86(
   cpu: X86Cpu,
-  gate: Vm86Gate,
+  gate: IdtGate,
   ext: number,
   hasCode: boolean,
   code: number,
 ): void {
   const s = cpu.s;
-  const selErr = (gate.selector & 0xfffc) + ext;
   const csDpl = (gate.cs.ar >> Ar.DPL_SHIFT) & 3;
-  if (csDpl !== 0) cpu.gp(selErr);
-  // 20.3.1: "the IDT entry must contain either a 32-bit trap or interrupt gate or a task gate".
-  // XXX: the INT n pseudocode instead pushes the frame as words through a 16-bit gate (QEMU
-  // does that); we follow 20.3.1, with the handler's selector as the error code (the SDM
-  // names none), as for the other handler checks of this path.
-  if (!gate.gate32) cpu.gp(selErr);
+  if (csDpl !== 0) cpu.gp((gate.selector & 0xfffc) + ext);
 
   // The ring-0 stack (checks in the order of the INT n pseudocode).
   const { ss, esp } = tssStack(cpu, 0, ext);
   if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
-  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
   const ssErr = (ss & 0xfffc) + ext;
+  if ((ss & 3) !== 0) cpu.raise(Vec.TS, ssErr);
+  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS, ext), ssScratch);
   const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
-  if ((ss & 3) !== 0 || ssDpl !== 0 || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
+  if (ssDpl !== 0 || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
   if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
-  const words = hasCode ? 10 : 9;
-  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
-  // "IF new stack does not have room for 40 bytes (error code pushed) or 36 bytes": #SS.
-  for (let i = 1; i <= words; i++) {
-    if (!stackSlotValid(ssd, ((esp - 4 * i) & mask) >>> 0, mask)) cpu.raise(Vec.SS, ssErr);
-  }
+  const width = gate.gate32 ? 4 : 2;
+  const n = hasCode ? 10 : 9;
+  // "IF new stack does not have room for 40 bytes (error code pushed) or 36 bytes" (20 or 18
+  // through a 16-bit gate): #SS(NewSS + EXT).
+  if (!stackHasRoom(ssd.ar, ssd.limit, esp, n, width)) cpu.raise(Vec.SS, ssErr);
   // "IF instruction pointer from IDT gate not within new code-segment limits THEN #GP(EXT)".
   if (gate.offset > gate.cs.limit) cpu.gp(ext);
 
@@ -170,12 +160,13 @@ export function deliverFromVm86(
   frame[8] = s.eip >>> 0;
   frame[9] = code;
   // The stores may #PF; nothing has changed yet, so delivery of the #PF sees the VM86 state.
-  for (let i = 0; i < words; i++) {
-    cpu.writeLinear(ssd.base + (((esp - 4 * (i + 1)) & mask) >>> 0), 4, frame[i]!);
+  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
+  for (let i = 0; i < n; i++) {
+    cpu.writeLinear(ssd.base + (((esp - width * (i + 1)) & mask) >>> 0), width === 4 ? 4 : 2, frame[i]!);
   }
 
   loadSegmentUnchecked(cpu, SegReg.SS, ss & 0xfffc, ssd);
-  const sp = ((esp - 4 * words) & mask) >>> 0;
+  const sp = ((esp - width * n) & mask) >>> 0;
   s.gpr[Reg.ESP] = mask === 0xffff ? (s.gpr[Reg.ESP]! & ~0xffff) | sp : sp;
   for (const seg of NULLED) {
     s.segSel[seg] = 0;
@@ -193,9 +184,3 @@ export function deliverFromVm86(
 
 const pushFrame = new Array<number>(10).fill(0);
 const NULLED = [SegReg.GS, SegReg.FS, SegReg.DS, SegReg.ES] as const;
-
-/** Whether a dword at `off` lies inside stack segment `d` (expand-up or expand-down, SDM 5.3). */
-function stackSlotValid(d: Descriptor, off: number, mask: number): boolean {
-  if ((d.ar & 0xc) === 0x4) return off > d.limit && off + 3 <= mask;
-  return off + 3 <= d.limit;
-}

@@ -64,7 +64,7 @@ export function iretTaskReturn(cpu: X86Cpu): void {
 function checkTargetTss(cpu: X86Cpu, tss: number, ext: number): void {
   const err = (tss & 0xfffc) + ext;
   if ((tss & 4) || (tss & 0xfffc) === 0) cpu.gp(err);
-  const d = readDescriptor(cpu, tss);
+  const d = readDescriptor(cpu, tss, Vec.GP, ext);
   const type = d.ar & 0x1f; // S included: a code/data segment is not a TSS
   if (type !== SysType.Tss16 && type !== SysType.Tss32) cpu.gp(err);
   if (!(d.ar & Ar.P)) cpu.raise(Vec.NP, err);

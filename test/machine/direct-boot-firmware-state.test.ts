@@ -14,37 +14,16 @@ import { X86Cpu } from '../../src/cpu/x86/cpu.js';
 import { PhysicalMemory } from '../../src/memory/physical-memory.js';
 import { IoPortBus } from '../../src/memory/io-bus.js';
 import { programBiosMtrrs } from '../../src/machine/boot/bios-mtrrs.js';
+import { hltBzImage } from '../helpers/bzimage.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-/** A minimal bzImage (boot.rst setup header, protocol 2.15) whose payload is `hlt`. */
-function bzImage(): Uint8Array {
-  const setupSects = 4;
-  const img = new Uint8Array((setupSects + 1) * 512 + 16);
-  const v = new DataView(img.buffer);
-  v.setUint8(0x1f1, setupSects);
-  v.setUint32(0x1f4, 1, true); // syssize: one paragraph
-  v.setUint16(0x1fe, 0xaa55, true);
-  img.set([0xeb, 0x6a], 0x200);
-  img.set(new TextEncoder().encode('HdrS'), 0x202);
-  v.setUint16(0x206, 0x20f, true);
-  v.setUint8(0x211, 0x01); // LOADED_HIGH
-  v.setUint32(0x214, 0x100000, true);
-  v.setUint32(0x22c, 0x7fffffff, true);
-  v.setUint32(0x230, 0x200000, true);
-  v.setUint8(0x234, 1);
-  v.setUint32(0x238, 2047, true);
-  v.setUint32(0x258, 0x400000, true);
-  v.setUint32(0x260, 0x200000, true);
-  img[(setupSects + 1) * 512] = 0xf4;
-  return img;
-}
 
 function machine(kernel: KernelBootConfig | undefined, memoryBytes = 64 * MiB): Machine {
   return new Machine(defaultMachineConfig({ memoryBytes, kernel }), { serial: [], log: NULL_LOGGER });
 }
-const KERNEL: KernelBootConfig = { fileName: 'bzImage', data: bzImage(), cmdline: '', initrd: [] };
+const KERNEL: KernelBootConfig = { fileName: 'bzImage', data: hltBzImage(), cmdline: '', initrd: [] };
 
 const WB8: [number, number] = [0x06060606, 0x06060606];
 const WP8: [number, number] = [0x05050505, 0x05050505];

@@ -21,7 +21,7 @@ import { deliverLong } from './interrupts-long.js';
 import type { X86Cpu } from './cpu.js';
 import { taskGateInIdt } from './vmx/task-switch-exit.js';
 import { deliverFromVm86 } from './vm86.js';
-import { stackHasRoom } from './stack-room.js';
+import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
 
 export const enum EventKind {
   /** A hardware interrupt from the interrupt controller. */
@@ -162,11 +162,9 @@ function deliverToInnerLevel(cpu: X86Cpu, g: IdtGate, dpl: number, ext: number, 
   frame[3] = s.segSel[SegReg.CS]!;
   frame[4] = s.eip >>> 0;
   frame[5] = code;
-  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
-  for (let i = 0; i < n; i++) cpu.writeLinear(ssd.base + (((esp - (i + 1) * width) & mask) >>> 0), width === 4 ? 4 : 2, frame[i]!);
+  const sp = writeStackFrame(cpu, ssd.base, ssd.ar, esp, frame, n, width);
   loadSegmentUnchecked(cpu, SegReg.SS, (ss & 0xfffc) | dpl, ssd);
-  const sp = ((esp - n * width) & mask) >>> 0;
-  s.gpr[Reg.ESP] = mask === 0xffff ? (s.gpr[Reg.ESP]! & ~0xffff) | sp : sp;
+  s.gpr[Reg.ESP] = espWithSp(ssd.ar, s.gpr[Reg.ESP]!, sp);
   enterHandler(cpu, g, dpl, flags);
 }
 

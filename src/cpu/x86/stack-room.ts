@@ -11,6 +11,7 @@
  * 32 bits (B = 1), so the slots are checked one by one (a 16-bit SP may wrap through 0).
  */
 import { Ar } from './state.js';
+import type { X86Cpu } from './cpu.js';
 
 /**
  * True when `count` pushes of `width` bytes (2 or 4) below `sp` fit in the stack segment with
@@ -25,4 +26,22 @@ export function stackHasRoom(ar: number, limit: number, sp: number, count: numbe
     if (expandDown ? off <= limit || last > mask : last > limit) return false;
   }
   return true;
+}
+
+/**
+ * Stores `frame[0..count)` downward below `sp` in `width`-byte slots of the stack segment at
+ * linear `base` with access rights `ar` (the pointer wraps at 16 or 32 bits by the B flag), and
+ * returns the stack pointer after the pushes. Only memory changes, so a #PF from a store is
+ * delivered with the interrupted state intact; the caller loads SS and ESP afterwards.
+ */
+export function writeStackFrame(cpu: X86Cpu, base: number, ar: number, sp: number, frame: ArrayLike<number>, count: number, width: number): number {
+  const mask = ar & Ar.DB ? 0xffffffff : 0xffff;
+  const size = width === 4 ? 4 : 2;
+  for (let i = 0; i < count; i++) cpu.writeLinear(base + (((sp - (i + 1) * width) & mask) >>> 0), size, frame[i]!);
+  return ((sp - count * width) & mask) >>> 0;
+}
+
+/** ESP once the stack pointer is `sp` on a stack with access rights `ar`: a 16-bit stack keeps ESP's upper half. */
+export function espWithSp(ar: number, esp: number, sp: number): number {
+  return ar & Ar.DB ? sp : (esp & ~0xffff) | sp;
 }

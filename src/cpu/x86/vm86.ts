@@ -28,7 +28,7 @@ import { Vec } from './exceptions.js';
 import { copyDescriptor, loadSegmentUnchecked, readDescriptor, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
 import { tssStack, type IdtGate } from './interrupts.js';
-import { stackHasRoom } from './stack-room.js';
+import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
 
 /**
  * Access rights of every segment register in virtual-8086 mode: present, DPL 3, read/write
@@ -160,14 +160,10 @@ export function deliverFromVm86(
   frame[8] = s.eip >>> 0;
   frame[9] = code;
   // The stores may #PF; nothing has changed yet, so delivery of the #PF sees the VM86 state.
-  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
-  for (let i = 0; i < n; i++) {
-    cpu.writeLinear(ssd.base + (((esp - width * (i + 1)) & mask) >>> 0), width === 4 ? 4 : 2, frame[i]!);
-  }
+  const sp = writeStackFrame(cpu, ssd.base, ssd.ar, esp, frame, n, width);
 
   loadSegmentUnchecked(cpu, SegReg.SS, ss & 0xfffc, ssd);
-  const sp = ((esp - width * n) & mask) >>> 0;
-  s.gpr[Reg.ESP] = mask === 0xffff ? (s.gpr[Reg.ESP]! & ~0xffff) | sp : sp;
+  s.gpr[Reg.ESP] = espWithSp(ssd.ar, s.gpr[Reg.ESP]!, sp);
   for (const seg of NULLED) {
     s.segSel[seg] = 0;
     s.segBase[seg] = 0;

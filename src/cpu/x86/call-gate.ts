@@ -23,8 +23,8 @@ import { Vec } from './exceptions.js';
 import {
   copyDescriptor, descriptorAddress, loadSegmentUnchecked, readDescriptor, setAccessed, type Descriptor,
 } from './segmentation.js';
-import { tssStack } from './interrupts.js';
-import { stackHasRoom } from './stack-room.js';
+import { innerStack } from './interrupts.js';
+import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
 import { tssStack as tssStack64 } from './interrupts-long.js';
 import { isCanonical, linear48 } from './long-decode.js';
 import type { X86Cpu } from './cpu.js';
@@ -130,15 +130,9 @@ function callSameLegacy(cpu: X86Cpu, width: number, csSel: number, cs: Descripto
  */
 function callInnerLegacy(cpu: X86Cpu, width: number, count: number, csSel: number, cs: Descriptor, newCpl: number, target: number): void {
   const s = cpu.s;
-  const { ss, esp } = tssStack(cpu, newCpl, 0);
-  const ssErr = ss & 0xfffc;
-  if (ssErr === 0) cpu.raise(Vec.TS, 0);
-  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS), ssScratch);
-  const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
-  if ((ss & 3) !== newCpl || ssDpl !== newCpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
-  if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
+  const { ss, esp, ssErr } = innerStack(cpu, newCpl, 0, ssScratch);
+  const ssd = ssScratch;
   // Room on the new stack for every slot, checked against its limit (expand-down too).
-  const mask = ssd.ar & Ar.DB ? 0xffffffff : 0xffff;
   if (!stackHasRoom(ssd.ar, ssd.limit, esp, count + 4, width)) cpu.raise(Vec.SS, ssErr);
   if (target > cs.limit) cpu.gp(0);
 
@@ -158,15 +152,11 @@ function callInnerLegacy(cpu: X86Cpu, width: number, count: number, csSel: numbe
   // Descriptor accessed bits, then the frame: supervisor writes, as the new CPL is below 3.
   setAccessed(cpu, ss, ssd);
   setAccessed(cpu, csSel, cs);
-  let sp = esp;
-  for (let i = 0; i < n; i++) {
-    sp = ((sp - width) & mask) >>> 0;
-    cpu.writeLinear(ssd.base + sp, width === 4 ? 4 : 2, frame[i]!);
-  }
+  const sp = writeStackFrame(cpu, ssd.base, ssd.ar, esp, frame, n, width);
 
   loadSegmentUnchecked(cpu, SegReg.SS, ss, ssd);
   // A 16-bit stack changes SP only, as every push does (QEMU and Bochs keep ESP[31:16]).
-  s.gpr[Reg.ESP] = mask === 0xffff ? (s.gpr[Reg.ESP]! & ~0xffff) | sp : sp;
+  s.gpr[Reg.ESP] = espWithSp(ssd.ar, s.gpr[Reg.ESP]!, sp);
   loadSegmentUnchecked(cpu, SegReg.CS, (csSel & 0xfffc) | newCpl, cs);
   s.eip = target;
   cpu.updateMode();

@@ -140,14 +140,8 @@ function deliverProtected(cpu: X86Cpu, vector: number, ext: number, hasCode: boo
  */
 function deliverToInnerLevel(cpu: X86Cpu, g: IdtGate, dpl: number, ext: number, hasCode: boolean, code: number): void {
   const s = cpu.s;
-  const { ss, esp } = tssStack(cpu, dpl, ext);
-  const ssErr = (ss & 0xfffc) + ext;
-  if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
-  if ((ss & 3) !== dpl) cpu.raise(Vec.TS, ssErr);
-  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS, ext), ssScratch);
-  const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
-  if (ssDpl !== dpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
-  if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
+  const { ss, esp, ssErr } = innerStack(cpu, dpl, ext, ssScratch);
+  const ssd = ssScratch;
   const width = g.gate32 ? 4 : 2;
   const n = hasCode ? 6 : 5;
   // "IF new stack does not have room for 24 bytes (error code pushed) or 20 bytes" (12 or 10
@@ -206,6 +200,25 @@ function enterHandler(cpu: X86Cpu, g: IdtGate, cpl: number, flags: number): void
   if (!g.trapGate) nf &= ~Fl.IF;
   cpu.setEflags(nf);
   cpu.updateMode();
+}
+
+/**
+ * The stack of a more privileged level `dpl` from the current TSS, checked as the INT n and
+ * CALL (call gate) pseudocode check NewSS before anything is pushed: a null selector is
+ * #TS(EXT); RPL or DPL not `dpl`, or not a writable data segment, #TS(NewSS + EXT) (so is a
+ * selector outside its table, from readDescriptor); not present, #SS(NewSS + EXT). Leaves
+ * the descriptor in `ssd`; returns the selector, the ESP from the TSS and the error code.
+ */
+export function innerStack(cpu: X86Cpu, dpl: number, ext: number, ssd: Descriptor): { ss: number; esp: number; ssErr: number } {
+  const { ss, esp } = tssStack(cpu, dpl, ext);
+  const ssErr = (ss & 0xfffc) + ext;
+  if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
+  if ((ss & 3) !== dpl) cpu.raise(Vec.TS, ssErr);
+  copyDescriptor(readDescriptor(cpu, ss, Vec.TS, ext), ssd);
+  const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
+  if (ssDpl !== dpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
+  if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
+  return { ss, esp, ssErr };
 }
 
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit). */

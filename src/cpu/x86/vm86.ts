@@ -25,9 +25,9 @@
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
 import { Vec } from './exceptions.js';
-import { copyDescriptor, loadSegmentUnchecked, readDescriptor, type Descriptor } from './segmentation.js';
+import { loadSegmentUnchecked, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
-import { tssStack, type IdtGate } from './interrupts.js';
+import { innerStack, type IdtGate } from './interrupts.js';
 import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
 
 /**
@@ -131,14 +131,8 @@ export function deliverFromVm86(
   if (csDpl !== 0) cpu.gp((gate.selector & 0xfffc) + ext);
 
   // The ring-0 stack (checks in the order of the INT n pseudocode).
-  const { ss, esp } = tssStack(cpu, 0, ext);
-  if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
-  const ssErr = (ss & 0xfffc) + ext;
-  if ((ss & 3) !== 0) cpu.raise(Vec.TS, ssErr);
-  const ssd = copyDescriptor(readDescriptor(cpu, ss, Vec.TS, ext), ssScratch);
-  const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
-  if (ssDpl !== 0 || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
-  if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
+  const { ss, esp, ssErr } = innerStack(cpu, 0, ext, ssScratch);
+  const ssd = ssScratch;
   const width = gate.gate32 ? 4 : 2;
   const n = hasCode ? 10 : 9;
   // "IF new stack does not have room for 40 bytes (error code pushed) or 36 bytes" (20 or 18

@@ -27,6 +27,10 @@
  * board calls `idle()` before the vCPU waits). All devices read this one clock, so the guest
  * sees no disagreement between its timers, only a CPU that never pauses for the host.
  *
+ * Virtual time is a whole number of ns whatever is left out or caught up (the host clock gives
+ * whole ns; the adjustments are rounded): devices copy it into their saved state, which a
+ * load checks for integers.
+ *
  * Timers are few (tens), so the queue is a small array kept sorted by deadline.
  */
 
@@ -155,7 +159,7 @@ export class VirtualClock {
           this.stallNsTotal += take;
         }
       } else if (this.lagNs > 0 && gap > 0) {
-        const give = Math.min(this.lagNs, gap * LAG_SLEW, allowed - gap);
+        const give = Math.floor(Math.min(this.lagNs, gap * LAG_SLEW, allowed - gap));
         this.baseNs += give;
         this.lagNs -= give;
       }
@@ -215,7 +219,7 @@ export class VirtualClock {
    */
   excludeHostTime(ns: number): void {
     if (this.mode.kind !== 'realtime' || !this.running || !(ns > 0)) return;
-    const take = Math.min(ns, MAX_LAG_NS - this.lagNs);
+    const take = Math.min(Math.round(ns), MAX_LAG_NS - this.lagNs);
     if (take <= 0) return;
     this.baseNs -= take;
     this.lagNs += take;
@@ -234,7 +238,7 @@ export class VirtualClock {
    */
   recoverLag(untilNs: number): number {
     if (this.lagNs <= 0 || !this.running) return 0;
-    const step = Math.min(this.lagNs, untilNs - this.nowNs());
+    const step = Math.floor(Math.min(this.lagNs, untilNs - this.nowNs()));
     if (!(step > 0)) return 0;
     this.baseNs += step;
     this.lagNs -= step;
@@ -253,6 +257,7 @@ export class VirtualClock {
   warpTo(targetNs: number): void {
     const now = this.nowNs();
     if (targetNs <= now) return;
+    targetNs = Math.ceil(targetNs);
     this.baseNs = targetNs;
     this.instructions = 0;
     this.hostStartNs = this.host();

@@ -261,6 +261,24 @@ describe('VirtualClock', () => {
       expect(c.nowNs()).toBe(before + 10_000_000);
     });
 
+    it('stays a whole number of ns through fractional exclusions, slew, recovery and warps (saved state is checked for integers)', () => {
+      const { host, cpu, c } = running();
+      const whole = (): void => expect(Number.isInteger(c.nowNs()) && Number.isInteger(c.lag)).toBe(true);
+      host.now += 3_000_000;
+      c.excludeHostTime(1_234_567.891); // translations are timed with performance.now()
+      whole();
+      for (let i = 0; i < 7; i++) {
+        host.now += 333_333; // slew gives back LAG_SLEW of each gap
+        cpu.retired += 1_000;
+        whole();
+      }
+      c.idle();
+      c.recoverLag(c.nowNs() + 123.5);
+      whole();
+      c.warpTo(c.nowNs() + 1000.25);
+      whole();
+    });
+
     it('a translation left out by excludeHostTime is not judged a stall a second time', () => {
       const { host, c } = running();
       host.now += 5_000_000;

@@ -46,6 +46,17 @@ const DEFAULT_THRESHOLD = 1024;
 const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */
 const MAX_BLOCKS = 200_000;
+/**
+ * Entries of the filter that tells a slot miss whether any page index may hold a translation
+ * for its RAM index (JitEngine.keptFilter).
+ */
+const KEPT_FILTER_BITS = 20;
+const KEPT_FILTER_MASK = (1 << KEPT_FILTER_BITS) - 1;
+
+/** The keptFilter entry of RAM index `index`. */
+function keptHash(index: number): number {
+  return (index ^ Math.floor(index / 2 ** KEPT_FILTER_BITS)) & KEPT_FILTER_MASK;
+}
 
 /** The translations made from one RAM page. */
 interface PageCode {
@@ -67,6 +78,12 @@ export interface JitOptions {
 export class JitEngine implements BlockEngine {
   private readonly slots: (CompiledBlock | undefined)[] = new Array<CompiledBlock | undefined>(SLOTS).fill(undefined);
   private readonly heat = new Uint16Array(SLOTS);
+  /**
+   * For each keptHash value, how many RAM indices with that hash have an entry in their
+   * page's byIndex. A slot miss on code never translated — every interpreted instruction of
+   * code not yet hot — then costs one load, not two Map lookups.
+   */
+  private readonly keptFilter = new Uint16Array(1 << KEPT_FILTER_BITS);
   /** RAM page → blocks translated from it and the RAM index range they cover. */
   private readonly pageBlocks = new Map<number, PageCode>();
   /** RAM page → how many times its translations were dropped. */
@@ -156,7 +173,7 @@ export class JitEngine implements BlockEngine {
       // The slot holds another block (or none): the block may still exist, pushed out by a
       // colliding one — hot kernel and user code can share a slot and would otherwise be
       // translated again and again.
-      const kept = this.pageBlocks.get(Math.floor(index / PAGE))?.byIndex.get(index);
+      const kept = this.keptFilter[keptHash(index)] === 0 ? undefined : this.pageBlocks.get(Math.floor(index / PAGE))?.byIndex.get(index);
       if (JitEngine.fits(kept, index, eip | 0, s.ripHi, sig, csLimit)) {
         b = kept;
         this.slots[slot] = b;
@@ -206,6 +223,7 @@ export class JitEngine implements BlockEngine {
     for (const page of this.pageBlocks.keys()) this.mem.codePages[page] = 0;
     for (const code of this.pageBlocks.values()) for (const b of code.blocks) b.valid = false;
     this.pageBlocks.clear();
+    this.keptFilter.fill(0);
     this.pageInvalidations.clear();
     this.blockCount = 0;
     this.stats.flushes++;
@@ -234,6 +252,7 @@ export class JitEngine implements BlockEngine {
     if (code === undefined) return;
     const list = code.blocks;
     this.pageBlocks.delete(page);
+    for (const index of code.byIndex.keys()) this.keptFilter[keptHash(index)]!--;
     this.pageInvalidations.set(page, (this.pageInvalidations.get(page) ?? 0) + 1);
     for (const b of list) {
       b.valid = false;
@@ -266,6 +285,7 @@ export class JitEngine implements BlockEngine {
       this.pageBlocks.set(page, code);
     }
     code.blocks.push(b);
+    if (!code.byIndex.has(index)) this.keptFilter[keptHash(index)]!++;
     code.byIndex.set(index, b);
     code.lo = Math.min(code.lo, b.lo);
     code.hi = Math.max(code.hi, b.end, index + 1);

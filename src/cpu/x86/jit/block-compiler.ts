@@ -51,8 +51,14 @@ export class CompiledBlock {
   valid = true;
   /** Runs the block with at most `budget` instructions (a loop block may go round several times). */
   run: (budget: number) => number = () => 0;
-  /** Set when a fault leaves a loop block: the instructions of the completed passes. */
+  /**
+   * Set when a fault leaves a loop block: the instructions of the completed passes. In a
+   * block with branches to its own instructions (emitSwitchBody): the instructions run
+   * before the faulting one, less its index.
+   */
   passesDone = 0;
+  /** A block with branches to its own instructions: the first instruction of each one's case. */
+  segStart: readonly number[] = [];
   /**
    * Index in guest RAM of its lowest byte: `index` unless it follows a jump backwards
    * (translateBlock); with `followsJumps` its bytes are pieces of [lo, end), not one run.
@@ -109,8 +115,27 @@ export interface BlockSource {
   maxInstructions: number;
 }
 
-/** Translates the block at `src`. Returns its source text and instruction EIPs. */
-export function translateBlock(src: BlockSource): { body: string; eips: number[]; lo: number; end: number; followsJumps: boolean } {
+/** One pass of translation over a block's instructions (translateBlock). */
+interface BlockRun {
+  done: Translation[];
+  eips: number[];
+  /** EIP after each instruction (its fall-through, or a followed JMP's target). */
+  nexts: number[];
+  /** Whether the last instruction sets EIP itself (a jump the block ends with). */
+  jumped: boolean;
+  nextEip: number;
+  lo: number;
+  endPos: number;
+  followsJumps: boolean;
+  mem: BlockMemory;
+}
+
+/**
+ * Translates the instructions from `src` up to the first that ends a block. At the EIPs in
+ * `mergePoints` (targets of branches inside the block) the lazy flags may come from another
+ * path, so the instruction there is translated without knowing what produced them.
+ */
+function translateRun(src: BlockSource, mergePoints?: ReadonlySet<number>): BlockRun {
   const windowEnd = src.index + src.bytes;
   /** RAM index of the first byte of the block's page: a jump is followed only inside it. */
   const pageStart = src.index - (src.index & (PAGE_BYTES - 1));
@@ -129,6 +154,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
   while (eips.length < src.maxInstructions) {
     const start = r.pos;
     const eip = (src.eip + (start - src.index)) >>> 0;
+    if (mergePoints?.has(eip) === true) producer = -1;
     const o = new InsnOperands(mem);
     let t;
     try {
@@ -180,25 +206,64 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
       break;
     }
   }
+  return { done, eips, nexts, jumped, nextEip, lo, endPos, followsJumps, mem };
+}
+
+/**
+ * The conditional branches of a block whose target is one of its own instructions other
+ * than the first: branch index → target index. Empty unless the block's EIPs are distinct
+ * (a followed JMP can bring an instruction in twice), since a fault's position is found by
+ * its EIP.
+ */
+function innerBranches(run: BlockRun): Map<number, number> {
+  const at = new Map<number, number>();
+  run.eips.forEach((eip, i) => at.set(eip, i));
+  const inner = new Map<number, number>();
+  if (at.size !== run.eips.length) return inner;
+  run.done.forEach((t, i) => {
+    const j = t.flow === Flow.Branch && t.target !== undefined ? at.get(t.target) : undefined;
+    if (j !== undefined && j > 0) inner.set(i, j);
+  });
+  return inner;
+}
+
+/** Translates the block at `src`. Returns its source text and instruction EIPs. */
+export function translateBlock(src: BlockSource): { body: string; eips: number[]; lo: number; end: number; followsJumps: boolean; segStart?: number[] } {
+  let run = translateRun(src);
+  let inner = innerBranches(run);
+  if (inner.size > 0) {
+    // Branches to the block's own instructions go there inside the function: translate again
+    // with no knowledge of the lazy flags at their targets (they meet other paths there).
+    const again = translateRun(src, new Set([...inner.values()].map((j) => run.eips[j]!)));
+    if (again.eips.length === run.eips.length && again.eips.every((eip, i) => eip === run.eips[i])) run = again;
+    else inner = new Map();
+  }
+  const { done, eips, nexts, jumped, nextEip, mem } = run;
+  // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
+  const guards: string[] = [];
+  for (let seg = 0; seg < 6; seg++) {
+    if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
+  }
+  const guard = guards.length > 0 ? `if (${guards.join(' || ')}) return -1;\n` : '';
+  const result = { eips, lo: run.lo, end: run.endPos, followsJumps: run.followsJumps };
+  if (inner.size > 0) {
+    const { parts, segStart } = emitSwitchBody(done, nexts, eips, inner, src.eip, jumped ? undefined : nextEip);
+    return {
+      ...result,
+      body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0, pc = 0, c = 0;\ntry {\n${guard}for (;;) switch (pc) {\n${parts.join('\n')}\n}\n} catch (e) { cpu.startEip = E[k]; B.passesDone = c - B.segStart[k]; throw e; }`,
+      segStart,
+    };
+  }
   // A branch or jump back to the block's first instruction makes it a loop: the function goes
   // round itself while the budget lasts and nothing asks the run loop to look.
   const loop = done.some((t) => (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === src.eip);
   const parts = emitBody(done, nexts, src.eip, loop);
   if (!jumped) parts.push(`s.eip = ${nextEip};`);
   parts.push(retire(eips.length, loop));
-  // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
-  const guards: string[] = [];
-  for (let seg = 0; seg < 6; seg++) {
-    if (mem.used & (1 << seg)) guards.push(`s.segBase[${seg}] !== 0 || s.segLimit[${seg}] !== 4294967295 || (s.segAr[${seg}] & ${AR_FLAT_MASK}) !== ${AR_FLAT}`);
-  }
-  if (guards.length > 0) parts.unshift(`if (${guards.join(' || ')}) return -1;`);
   const body = loop ? `for (;;) {\n${parts.join('\n')}\n}` : parts.join('\n');
   return {
-    body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0${loop ? ', D = 0' : ''};\ntry {\n${body}\n} catch (e) { cpu.startEip = E[k];${loop ? ' B.passesDone = D;' : ''} throw e; }`,
-    eips,
-    lo,
-    end: endPos,
-    followsJumps,
+    ...result,
+    body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0${loop ? ', D = 0' : ''};\ntry {\n${guard}${body}\n} catch (e) { cpu.startEip = E[k];${loop ? ' B.passesDone = D;' : ''} throw e; }`,
   };
 }
 
@@ -264,6 +329,65 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
     if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${retire(n, loop)} }`);
   }
   return parts;
+}
+
+/**
+ * The statements of a block with branches to its own instructions (innerBranches). The
+ * instructions are the cases of a `switch (pc)` in a loop, a case starting at each branch
+ * target, so that a branch inside the block sets `pc` and continues the loop instead of
+ * leaving the block for the run loop to find the next one. `c` counts the instructions this
+ * call ran before the current case; the instructions of the case so far are a constant at
+ * each exit. A branch backwards (or back to the first instruction) goes round again only
+ * while another full pass fits the budget and nothing is pending, as a loop block does.
+ * Returns the statements and each instruction's case start (for a fault's count, see
+ * JitEngine.abortBlock).
+ */
+function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], eips: readonly number[], inner: ReadonlyMap<number, number>,
+  start: number, fallThrough: number | undefined): { parts: string[]; segStart: number[] } {
+  const codes = liveFlagCode(done);
+  const total = done.length;
+  const labels = new Set<number>([0, ...inner.values()]);
+  const segStart: number[] = [];
+  for (let i = 0, at = 0; i < total; i++) {
+    if (labels.has(i)) at = i;
+    segStart.push(at);
+  }
+  /** Instructions this call ran through instruction i. */
+  const ran = (i: number): string => `c + ${i + 1 - segStart[i]!}`;
+  const exit = (i: number): string => `cpu.retired += ${ran(i)}; return ${ran(i)};`;
+  const back = (i: number, j: number): string =>
+    `c += ${i + 1 - segStart[i]!}; if (c + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) { pc = ${j}; continue; } s.eip = ${eips[j]!}; cpu.retired += c; return c;`;
+  const parts: string[] = [];
+  for (let i = 0; i < total; i++) {
+    if (labels.has(i)) {
+      // Falling into the next case: the previous one ran to its end.
+      if (i > 0) parts.push(`c += ${i - segStart[i - 1]!};`);
+      parts.push(`case ${i}:`);
+    }
+    const t = done[i]!;
+    if (t.mayFault ?? true) parts.push(`k = ${i};`);
+    const toStart = (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === start;
+    const j = inner.get(i) ?? (toStart ? 0 : undefined);
+    if (t.flow === Flow.Branch) {
+      if (j === undefined) parts.push(`if (${t.cond!}) { setIp(cpu, ${t.target!}); ${exit(i)} }`);
+      else if (j > i) parts.push(`if (${t.cond!}) { c += ${i + 1 - segStart[i]!}; pc = ${j}; continue; }`);
+      else parts.push(`if (${t.cond!}) { ${back(i, j)} }`);
+      continue;
+    }
+    if (t.flow === Flow.Jump && j === 0) {
+      parts.push(back(i, 0));
+      continue;
+    }
+    if (t.mayRestart === true) {
+      parts.push(`s.eip = ${nexts[i]!}; ${codes[i]!}`, `if (s.eip !== ${nexts[i]!}) { ${exit(i)} }`);
+    } else {
+      parts.push(codes[i]!);
+    }
+    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${exit(i)} }`);
+  }
+  if (fallThrough !== undefined) parts.push(`s.eip = ${fallThrough};`);
+  parts.push(exit(total - 1));
+  return { parts, segStart };
 }
 
 /** The block's exit after its first `n` instructions (in a loop block: of this pass). */

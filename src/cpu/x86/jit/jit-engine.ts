@@ -314,7 +314,7 @@ export class JitEngine implements BlockEngine {
   private translate32(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     let flatMask = 0;
     for (let seg = 0; seg < 6; seg++) if (segmentIsFlat(cpu.s, seg)) flatMask |= 1 << seg;
-    const { body, eips, lo, end, followsJumps } = translateBlock({
+    const { body, eips, lo, end, followsJumps, segStart } = translateBlock({
       ram: this.mem.ram,
       flatMask,
       tlbSet: cpu.tlbSet,
@@ -327,6 +327,7 @@ export class JitEngine implements BlockEngine {
     const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end);
     b.lo = lo;
     b.followsJumps = followsJumps;
+    if (segStart !== undefined) b.segStart = segStart;
     compileBlock(cpu, this.flat, b, body);
     return b;
   }

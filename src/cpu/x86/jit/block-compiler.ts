@@ -211,16 +211,16 @@ function translateRun(src: BlockSource, mergePoints?: ReadonlySet<number>): Bloc
 
 /**
  * The conditional branches of a block whose target is one of its own instructions other
- * than the first: branch index → target index. Empty unless the block's EIPs are distinct
- * (a followed JMP can bring an instruction in twice), since a fault's position is found by
- * its EIP.
+ * than the first (instruction addresses `addrs`): branch index → target index. Empty unless
+ * the addresses are distinct (a followed JMP can bring an instruction in twice), since a
+ * fault's position is found by its address.
  */
-function innerBranches(run: BlockRun): Map<number, number> {
+export function innerBranches(done: readonly Translation[], addrs: readonly number[]): Map<number, number> {
   const at = new Map<number, number>();
-  run.eips.forEach((eip, i) => at.set(eip, i));
+  addrs.forEach((addr, i) => at.set(addr, i));
   const inner = new Map<number, number>();
-  if (at.size !== run.eips.length) return inner;
-  run.done.forEach((t, i) => {
+  if (at.size !== addrs.length) return inner;
+  done.forEach((t, i) => {
     const j = t.flow === Flow.Branch && t.target !== undefined ? at.get(t.target) : undefined;
     if (j !== undefined && j > 0) inner.set(i, j);
   });
@@ -230,7 +230,7 @@ function innerBranches(run: BlockRun): Map<number, number> {
 /** Translates the block at `src`. Returns its source text and instruction EIPs. */
 export function translateBlock(src: BlockSource): { body: string; eips: number[]; lo: number; end: number; followsJumps: boolean; segStart?: number[] } {
   let run = translateRun(src);
-  let inner = innerBranches(run);
+  let inner = innerBranches(run.done, run.eips);
   if (inner.size > 0) {
     // Branches to the block's own instructions go there inside the function: translate again
     // with no knowledge of the lazy flags at their targets (they meet other paths there).
@@ -247,7 +247,7 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
   const guard = guards.length > 0 ? `if (${guards.join(' || ')}) return -1;\n` : '';
   const result = { eips, lo: run.lo, end: run.endPos, followsJumps: run.followsJumps };
   if (inner.size > 0) {
-    const { parts, segStart } = emitSwitchBody(done, nexts, eips, inner, src.eip, jumped ? undefined : nextEip);
+    const { parts, segStart } = emitSwitchBody(done, nexts, eips, inner, src.eip, jumped ? undefined : nextEip, EXITS32);
     return {
       ...result,
       body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0, pc = 0, c = 0;\ntry {\n${guard}for (;;) switch (pc) {\n${parts.join('\n')}\n}\n} catch (e) { cpu.startEip = E[k]; B.passesDone = c - B.segStart[k]; throw e; }`,
@@ -331,6 +331,22 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
   return parts;
 }
 
+/** How translated code leaves a block: 32-bit and 64-bit code set (R)IP differently. */
+export interface BlockExits {
+  /** A statement setting (R)IP to a branch's target outside the block. */
+  toTarget(target: number): string;
+  /** A statement setting (R)IP to an instruction's address (the next one, a loop's start). */
+  toAddress(addr: number): string;
+  /** The check after a store, leaving the block with the statements `leave` when it must. */
+  afterStore(leave: string): string;
+}
+
+const EXITS32: BlockExits = {
+  toTarget: (target) => `setIp(cpu, ${target});`,
+  toAddress: (addr) => `s.eip = ${addr};`,
+  afterStore: (leave) => `if (B.valid === false) { ${leave} }`,
+};
+
 /**
  * The statements of a block with branches to its own instructions (innerBranches). The
  * instructions are the cases of a `switch (pc)` in a loop, a case starting at each branch
@@ -342,8 +358,8 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
  * Returns the statements and each instruction's case start (for a fault's count, see
  * JitEngine.abortBlock).
  */
-function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], eips: readonly number[], inner: ReadonlyMap<number, number>,
-  start: number, fallThrough: number | undefined): { parts: string[]; segStart: number[] } {
+export function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], addrs: readonly number[], inner: ReadonlyMap<number, number>,
+  start: number, fallThrough: number | undefined, exits: BlockExits): { parts: string[]; segStart: number[] } {
   const codes = liveFlagCode(done);
   const total = done.length;
   const labels = new Set<number>([0, ...inner.values()]);
@@ -356,7 +372,7 @@ function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], 
   const ran = (i: number): string => `c + ${i + 1 - segStart[i]!}`;
   const exit = (i: number): string => `cpu.retired += ${ran(i)}; return ${ran(i)};`;
   const back = (i: number, j: number): string =>
-    `c += ${i + 1 - segStart[i]!}; if (c + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) { pc = ${j}; continue; } s.eip = ${eips[j]!}; cpu.retired += c; return c;`;
+    `c += ${i + 1 - segStart[i]!}; if (c + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) { pc = ${j}; continue; } ${exits.toAddress(addrs[j]!)} cpu.retired += c; return c;`;
   const parts: string[] = [];
   for (let i = 0; i < total; i++) {
     if (labels.has(i)) {
@@ -369,7 +385,7 @@ function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], 
     const toStart = (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === start;
     const j = inner.get(i) ?? (toStart ? 0 : undefined);
     if (t.flow === Flow.Branch) {
-      if (j === undefined) parts.push(`if (${t.cond!}) { setIp(cpu, ${t.target!}); ${exit(i)} }`);
+      if (j === undefined) parts.push(`if (${t.cond!}) { ${exits.toTarget(t.target!)} ${exit(i)} }`);
       else if (j > i) parts.push(`if (${t.cond!}) { c += ${i + 1 - segStart[i]!}; pc = ${j}; continue; }`);
       else parts.push(`if (${t.cond!}) { ${back(i, j)} }`);
       continue;
@@ -379,13 +395,14 @@ function emitSwitchBody(done: readonly Translation[], nexts: readonly number[], 
       continue;
     }
     if (t.mayRestart === true) {
+      // (32-bit only: 64-bit blocks translate no REP string instruction.)
       parts.push(`s.eip = ${nexts[i]!}; ${codes[i]!}`, `if (s.eip !== ${nexts[i]!}) { ${exit(i)} }`);
     } else {
       parts.push(codes[i]!);
     }
-    if (t.flow === Flow.Store) parts.push(`if (B.valid === false) { s.eip = ${nexts[i]!}; ${exit(i)} }`);
+    if (t.flow === Flow.Store) parts.push(exits.afterStore(`${exits.toAddress(nexts[i]!)} ${exit(i)}`));
   }
-  if (fallThrough !== undefined) parts.push(`s.eip = ${fallThrough};`);
+  if (fallThrough !== undefined) parts.push(exits.toAddress(fallThrough));
   parts.push(exit(total - 1));
   return { parts, segStart };
 }

@@ -21,7 +21,7 @@ import {
 } from '../alu64.js';
 import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
-import { liveFlagCode, retire, type CompiledBlock } from './block-compiler.js';
+import { emitSwitchBody, innerBranches, liveFlagCode, retire, type BlockExits, type CompiledBlock } from './block-compiler.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import type { LongAccess } from './long-memory.js';
 import { tlbRamPrelude } from './tlb-ram-view.js';
@@ -94,16 +94,29 @@ function translateOne(r: CodeReader, o: LongOperands, c: LongContext): Translati
   return translateInsn64(r, o, op, c);
 }
 
+/** One pass of translation over a 64-bit block's instructions (translateBlock64). */
+interface LongRun {
+  done: Translation[];
+  /** RIP of each instruction: low halves (unsigned), and whole. */
+  eips: number[];
+  rips: number[];
+  nexts: number[];
+  jumped: boolean;
+  nextRip: number;
+  end: number;
+}
+
 /**
- * Translates the 64-bit block at `src`. Returns its source text, instruction EIPs (low halves)
- * and the RAM index just past its last byte.
+ * Translates the instructions from `src` up to the first that ends a block; at the RIPs in
+ * `mergePoints` (targets of branches inside the block) nothing is known of the lazy flags.
  */
-export function translateBlock64(src: LongBlockSource): { body: string; eips: number[]; end: number } {
+function translateRun64(src: LongBlockSource, mergePoints?: ReadonlySet<number>): LongRun {
   const r = new CodeReader(src.ram, src.index, src.index + src.bytes);
   const base = src.ripHi * TWO_32 + src.eip;
   const ripAt = (pos: number) => base + (pos - src.index);
   const context: LongContext = { next: () => ripAt(r.pos), flags: -1 };
   const eips: number[] = [];
+  const rips: number[] = [];
   const done: Translation[] = [];
   const nexts: number[] = [];
   let jumped = false;
@@ -111,6 +124,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   let end = src.index;
   while (eips.length < src.maxInstructions) {
     const rip = ripAt(r.pos);
+    if (mergePoints?.has(rip) === true) context.flags = -1;
     let t: Translation | undefined;
     try {
       t = translateOne(r, new LongOperands(src.tlbSet), context);
@@ -122,6 +136,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
     nextRip = ripAt(r.pos);
     end = r.pos;
     eips.push(rip >>> 0);
+    rips.push(rip);
     nexts.push(nextRip);
     t.code = t.code.split(NEXT_RIP).join(`(${nextRip})`);
     done.push(t);
@@ -131,6 +146,43 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
       break;
     }
   }
+  return { done, eips, rips, nexts, jumped, nextRip, end };
+}
+
+const EXITS64: BlockExits = {
+  toTarget: setRipConst,
+  toAddress: setRipRaw,
+  // After a store to a device, the run loop may have to look (mustStop).
+  afterStore: (leave) => `if ((B.valid === false || M.slowWrite) && mustStop()) { ${leave} }`,
+};
+
+/**
+ * Translates the 64-bit block at `src`. Returns its source text, instruction EIPs (low halves)
+ * and the RAM index just past its last byte; for a block with branches to its own
+ * instructions (block-compiler.ts emitSwitchBody) also each instruction's case start.
+ */
+export function translateBlock64(src: LongBlockSource): { body: string; eips: number[]; end: number; segStart?: number[] } {
+  const base = src.ripHi * TWO_32 + src.eip;
+  let run = translateRun64(src);
+  let inner = innerBranches(run.done, run.rips);
+  if (inner.size > 0) {
+    // As block-compiler.ts: translate again, knowing nothing of the lazy flags at the targets.
+    const again = translateRun64(src, new Set([...inner.values()].map((j) => run.rips[j]!)));
+    if (again.rips.length === run.rips.length && again.rips.every((rip, i) => rip === run.rips[i])) run = again;
+    else inner = new Map();
+  }
+  const { done, eips, nexts, jumped, nextRip, end } = run;
+  const locals = 'let k = 0, ml = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0';
+  if (inner.size > 0) {
+    const { parts, segStart } = emitSwitchBody(done, nexts, run.rips, inner, base, jumped ? undefined : nextRip, EXITS64);
+    return {
+      body: `${locals}, pc = 0, c = 0;\ntry {\nfor (;;) switch (pc) {\n${parts.join('\n')}\n}\n} ` +
+        `catch (e) { cpu.startEip = E[k]; cpu.startRipHi = ${src.ripHi}; B.passesDone = c - B.segStart[k]; throw e; }`,
+      eips,
+      end,
+      segStart,
+    };
+  }
   // A branch or jump back to the block's first instruction makes it a loop (as block-compiler.ts).
   const loop = done.some((t) => (t.flow === Flow.Branch || t.flow === Flow.Jump) && t.target === base);
   const parts = emitBody64(done, nexts, base, loop);
@@ -138,7 +190,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   parts.push(retire(eips.length, loop));
   const body = loop ? `for (;;) {\n${parts.join('\n')}\n}` : parts.join('\n');
   return {
-    body: `let k = 0, ml = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0${loop ? ', D = 0' : ''};\ntry {\n${body}\n} ` +
+    body: `${locals}${loop ? ', D = 0' : ''};\ntry {\n${body}\n} ` +
       `catch (e) { cpu.startEip = E[k]; cpu.startRipHi = ${src.ripHi};${loop ? ' B.passesDone = D;' : ''} throw e; }`,
     eips,
     end,

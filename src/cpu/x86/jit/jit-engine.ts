@@ -297,7 +297,7 @@ export class JitEngine implements BlockEngine {
 
   private translate64(cpu: X86Cpu, index: number, eip: number, sig: number): CompiledBlock {
     const ripHi = cpu.s.ripHi;
-    const { body, eips, end } = translateBlock64({
+    const { body, eips, end, segStart } = translateBlock64({
       ram: this.mem.ram,
       tlbSet: cpu.tlbSet,
       index,
@@ -307,6 +307,7 @@ export class JitEngine implements BlockEngine {
       maxInstructions: this.maxInstructions,
     });
     const b = new CompiledBlock(index, eip, sig, cpu.s.segLimit[SegReg.CS]!, eips, end, ripHi);
+    if (segStart !== undefined) b.segStart = segStart;
     compileBlock64(cpu, this.long, b, body);
     return b;
   }

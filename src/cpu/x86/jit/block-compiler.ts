@@ -210,12 +210,32 @@ function translateRun(src: BlockSource, mergePoints?: ReadonlySet<number>): Bloc
 }
 
 /**
+ * A block's translation (`translate`, one pass) and its branches to its own instructions
+ * (innerBranches, by the instruction addresses `addrs` gives). Branches to the block's own
+ * instructions go there inside the function (emitSwitchBody), so when there are any the
+ * block is translated again knowing nothing of the lazy flags at their targets, where other
+ * paths meet. Shared by the 32-bit and 64-bit block compilers.
+ */
+export function withInnerBranches<R extends { done: Translation[] }>(translate: (mergePoints?: ReadonlySet<number>) => R,
+  addrs: (run: R) => readonly number[]): { run: R; inner: Map<number, number> } {
+  const run = translate();
+  const inner = innerBranches(run.done, addrs(run));
+  if (inner.size === 0) return { run, inner };
+  const first = addrs(run);
+  const again = translate(new Set([...inner.values()].map((j) => first[j]!)));
+  const same = addrs(again);
+  // The same instructions, only differently translated: else keep the first and leave no branch inside.
+  if (same.length === first.length && same.every((addr, i) => addr === first[i])) return { run: again, inner };
+  return { run, inner: new Map() };
+}
+
+/**
  * The conditional branches of a block whose target is one of its own instructions other
  * than the first (instruction addresses `addrs`): branch index → target index. Empty unless
  * the addresses are distinct (a followed JMP can bring an instruction in twice), since a
  * fault's position is found by its address.
  */
-export function innerBranches(done: readonly Translation[], addrs: readonly number[]): Map<number, number> {
+function innerBranches(done: readonly Translation[], addrs: readonly number[]): Map<number, number> {
   const at = new Map<number, number>();
   addrs.forEach((addr, i) => at.set(addr, i));
   const inner = new Map<number, number>();
@@ -229,15 +249,7 @@ export function innerBranches(done: readonly Translation[], addrs: readonly numb
 
 /** Translates the block at `src`. Returns its source text and instruction EIPs. */
 export function translateBlock(src: BlockSource): { body: string; eips: number[]; lo: number; end: number; followsJumps: boolean; segStart?: number[] } {
-  let run = translateRun(src);
-  let inner = innerBranches(run.done, run.eips);
-  if (inner.size > 0) {
-    // Branches to the block's own instructions go there inside the function: translate again
-    // with no knowledge of the lazy flags at their targets (they meet other paths there).
-    const again = translateRun(src, new Set([...inner.values()].map((j) => run.eips[j]!)));
-    if (again.eips.length === run.eips.length && again.eips.every((eip, i) => eip === run.eips[i])) run = again;
-    else inner = new Map();
-  }
+  const { run, inner } = withInnerBranches((mergePoints) => translateRun(src, mergePoints), (r) => r.eips);
   const { done, eips, nexts, jumped, nextEip, mem } = run;
   // Entry check: the segments the flat path uses are still flat, else -1 (translate again).
   const guards: string[] = [];
@@ -266,6 +278,13 @@ export function translateBlock(src: BlockSource): { body: string; eips: number[]
     body: `let k = 0, mi = 0, mp = 0, ms = 0, mv = 0${loop ? ', D = 0' : ''};\ntry {\n${guard}${body}\n} catch (e) { cpu.startEip = E[k];${loop ? ' B.passesDone = D;' : ''} throw e; }`,
   };
 }
+
+/**
+ * Whether a loop in translated code may go round again (given that another pass fits the
+ * budget): the block is still valid and nothing asks the run loop to look — an exit request,
+ * an NMI, a deliverable interrupt (a device the block wrote to may have raised one).
+ */
+export const MAY_GO_ROUND = 'B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())';
 
 /** Marks the lazy-flag stores of a translation (translate.ts), dropped when they are dead. */
 const FLAG_STORE = /\/\*F\{\*\/[^]*?\/\*\}F\*\//g;
@@ -312,7 +331,7 @@ function emitBody(done: readonly Translation[], nexts: readonly number[], start:
     if (t.target === start && loop && (t.flow === Flow.Branch || t.flow === Flow.Jump)) {
       // Back to the start: another pass when it fits the budget and nothing is pending (a
       // device the block wrote to may have raised an interrupt or asked for an exit).
-      const again = `D += ${n}; if (D + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) continue; s.eip = ${start}; cpu.retired += D; return D;`;
+      const again = `D += ${n}; if (D + ${total} <= budget && ${MAY_GO_ROUND}) continue; s.eip = ${start}; cpu.retired += D; return D;`;
       parts.push(t.flow === Flow.Branch ? `if (${t.cond!}) { ${again} }` : again);
       continue;
     }
@@ -372,7 +391,7 @@ export function emitSwitchBody(done: readonly Translation[], nexts: readonly num
   const ran = (i: number): string => `c + ${i + 1 - segStart[i]!}`;
   const exit = (i: number): string => `cpu.retired += ${ran(i)}; return ${ran(i)};`;
   const back = (i: number, j: number): string =>
-    `c += ${i + 1 - segStart[i]!}; if (c + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) { pc = ${j}; continue; } ${exits.toAddress(addrs[j]!)} cpu.retired += c; return c;`;
+    `c += ${i + 1 - segStart[i]!}; if (c + ${total} <= budget && ${MAY_GO_ROUND}) { pc = ${j}; continue; } ${exits.toAddress(addrs[j]!)} cpu.retired += c; return c;`;
   const parts: string[] = [];
   for (let i = 0; i < total; i++) {
     if (labels.has(i)) {

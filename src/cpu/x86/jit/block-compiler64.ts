@@ -21,7 +21,7 @@ import {
 } from '../alu64.js';
 import { SegReg } from '../state.js';
 import type { X86Cpu } from '../cpu.js';
-import { emitSwitchBody, innerBranches, liveFlagCode, retire, type BlockExits, type CompiledBlock } from './block-compiler.js';
+import { emitSwitchBody, liveFlagCode, MAY_GO_ROUND, retire, withInnerBranches, type BlockExits, type CompiledBlock } from './block-compiler.js';
 import { CodeReader, OutOfBytes } from './code-reader.js';
 import type { LongAccess } from './long-memory.js';
 import { tlbRamPrelude } from './tlb-ram-view.js';
@@ -163,14 +163,7 @@ const EXITS64: BlockExits = {
  */
 export function translateBlock64(src: LongBlockSource): { body: string; eips: number[]; end: number; segStart?: number[] } {
   const base = src.ripHi * TWO_32 + src.eip;
-  let run = translateRun64(src);
-  let inner = innerBranches(run.done, run.rips);
-  if (inner.size > 0) {
-    // As block-compiler.ts: translate again, knowing nothing of the lazy flags at the targets.
-    const again = translateRun64(src, new Set([...inner.values()].map((j) => run.rips[j]!)));
-    if (again.rips.length === run.rips.length && again.rips.every((rip, i) => rip === run.rips[i])) run = again;
-    else inner = new Map();
-  }
+  const { run, inner } = withInnerBranches((mergePoints) => translateRun64(src, mergePoints), (r) => r.rips);
   const { done, eips, nexts, jumped, nextRip, end } = run;
   const locals = 'let k = 0, ml = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0';
   if (inner.size > 0) {
@@ -213,7 +206,7 @@ function emitBody64(done: readonly Translation[], nexts: readonly number[], star
     if (t.target === start && loop && (t.flow === Flow.Branch || t.flow === Flow.Jump)) {
       // Back to the start: another pass when it fits the budget and nothing is pending (a
       // device the block wrote to may have raised an interrupt or asked for an exit).
-      const again = `D += ${n}; if (D + ${total} <= budget && B.valid && !cpu.exitRequested && !s.nmiPending && ((s.eflags & 512) === 0 || !I.hasInterrupt())) continue; ` +
+      const again = `D += ${n}; if (D + ${total} <= budget && ${MAY_GO_ROUND}) continue; ` +
         `${setRipRaw(start)} cpu.retired += D; return D;`;
       parts.push(t.flow === Flow.Branch ? `if (${t.cond!}) { ${again} }` : again);
       continue;

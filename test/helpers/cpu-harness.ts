@@ -377,3 +377,15 @@ export function flagNames(f: number): string {
 export function hex32(v: number): string {
   return '0x' + (v >>> 0).toString(16).padStart(8, '0');
 }
+
+/**
+ * Runs `code` on a fresh flat 32-bit harness with the interpreter alone and on one with the
+ * JIT (translating at once), for tests that compare the two engines.
+ */
+export function runOnBothEngines(code: number[], budget: number, setup?: Parameters<CpuHarness['run']>[0]['setup']) {
+  const interp = CpuHarness.flat32();
+  const jit = CpuHarness.flat32({ jit: true });
+  const a = interp.run({ code, budget, setup });
+  const b = jit.run({ code, budget, setup });
+  return { a, b, interpCpu: interp.cpu, jitCpu: jit.cpu, engine: jit.cpu.blockEngine as JitEngine };
+}

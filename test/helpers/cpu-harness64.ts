@@ -292,3 +292,17 @@ export class LongModeHarness {
 export function hex64(v: bigint): string {
   return '0x' + BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 }
+
+/**
+ * Runs `input` on a fresh 64-bit harness with the interpreter alone and on one with the JIT,
+ * with the instructions each retired, for tests that compare the two engines.
+ */
+export function runOnBothEngines64(input: Run64Input) {
+  const interp = LongModeHarness.flat64();
+  const jit = LongModeHarness.flat64({ jit: true });
+  const i0 = interp.cpu.retired;
+  const a = interp.run(input);
+  const j0 = jit.cpu.retired;
+  const b = jit.run(input);
+  return { a, b, retiredA: interp.cpu.retired - i0, retiredB: jit.cpu.retired - j0, engine: jit.cpu.blockEngine as JitEngine };
+}

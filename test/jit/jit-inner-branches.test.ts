@@ -6,8 +6,7 @@
  * instructions before it.
  */
 import { describe, expect, it } from 'vitest';
-import { CpuHarness, GDT_SELECTORS } from '../helpers/cpu-harness.js';
-import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { CpuHarness, GDT_SELECTORS, runOnBothEngines } from '../helpers/cpu-harness.js';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
@@ -18,17 +17,10 @@ const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>
  */
 const innerLoop = (n: number) => [0xb9, ...le32(n), 0x31, 0xc0, 0x01, 0xc8, 0xf6, 0xc1, 0x01, 0x74, 0x01, 0x43, 0x49, 0x75, 0x100 - 11];
 
-function runBoth(code: number[], budget: number, setup?: Parameters<CpuHarness['run']>[0]['setup']) {
-  const interp = CpuHarness.flat32();
-  const jit = CpuHarness.flat32({ jit: true });
-  const a = interp.run({ code, budget, setup });
-  const b = jit.run({ code, budget, setup });
-  return { a, b, interpCpu: interp.cpu, jitCpu: jit.cpu, engine: jit.cpu.blockEngine as JitEngine };
-}
 
 describe('JIT branches inside a block', () => {
   it('a loop back to a middle instruction, with a skip inside, gives the interpreter\'s state and count', () => {
-    const { a, b, interpCpu, jitCpu, engine } = runBoth(innerLoop(5000), 1_000_000);
+    const { a, b, interpCpu, jitCpu, engine } = runOnBothEngines(innerLoop(5000), 1_000_000);
     expect(a.exit).toBe('halt');
     expect(b.regs).toEqual(a.regs);
     expect(b.regs.ebx).toBe(2500);
@@ -41,7 +33,7 @@ describe('JIT branches inside a block', () => {
 
   it('a budget ending anywhere in the loop stops at the interpreter\'s instruction', () => {
     for (const budget of [1, 2, 3, 4, 5, 6, 7, 8, 13, 100, 1001, 4096, 9999]) {
-      const { a, b, interpCpu, jitCpu } = runBoth(innerLoop(5000), budget);
+      const { a, b, interpCpu, jitCpu } = runOnBothEngines(innerLoop(5000), budget);
       expect(b.exit, `budget ${budget}`).toBe('budget');
       expect(jitCpu.retired, `budget ${budget}`).toBe(interpCpu.retired);
       expect(b.eip, `budget ${budget}`).toBe(a.eip);
@@ -58,7 +50,7 @@ describe('JIT branches inside a block', () => {
       cpu.loadSeg(3, GDT_SELECTORS.DATA_SMALL);
       cpu.s.gpr[7] = 0xf00;
     };
-    const { a, b, interpCpu, jitCpu } = runBoth(code, 1_000_000, setup);
+    const { a, b, interpCpu, jitCpu } = runOnBothEngines(code, 1_000_000, setup);
     expect(a.exception?.vector).toBe(13);
     expect(b.exception).toEqual(a.exception);
     expect(b.regs.edi).toBe(0x1000);
@@ -72,7 +64,7 @@ describe('JIT branches inside a block', () => {
     // — ADC at `low` reads CF from CMP on one path and from ADD on the other.
     const code = [0x83, 0xf8, 0x05, 0x72, 0x03, 0x83, 0xc3, 0x01, 0x83, 0xd2, 0x00, 0x40, 0x83, 0xf8, 0x0a, 0x75, 0x100 - 17];
     for (const ebx of [0, 0xffffffff, 0xfffffffe]) {
-      const { a, b, interpCpu, jitCpu } = runBoth(code, 1000, (cpu) => {
+      const { a, b, interpCpu, jitCpu } = runOnBothEngines(code, 1000, (cpu) => {
         cpu.s.gpr[3] = ebx | 0;
       });
       expect(b.regs, `ebx ${ebx}`).toEqual(a.regs);

@@ -6,8 +6,7 @@
  * must count the passes before it.
  */
 import { describe, expect, it } from 'vitest';
-import { CpuHarness, DATA_ADDR, GDT_SELECTORS } from '../helpers/cpu-harness.js';
-import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { CpuHarness, DATA_ADDR, GDT_SELECTORS, runOnBothEngines } from '../helpers/cpu-harness.js';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
@@ -17,18 +16,11 @@ const jccLoop = (n: number) => [0xb9, ...le32(n), 0x01, 0xc8, 0x31, 0xc3, 0x49, 
 /** mov ecx, n; L: dec ecx; jz out; add eax, ecx; jmp L; out: (a loop closed by JMP, left by a side exit). */
 const jmpLoop = (n: number) => [0xb9, ...le32(n), 0x49, 0x74, 0x04, 0x01, 0xc8, 0xeb, 0x100 - 7];
 
-function runBoth(code: number[], budget: number, setup?: Parameters<CpuHarness['run']>[0]['setup']) {
-  const interp = CpuHarness.flat32();
-  const jit = CpuHarness.flat32({ jit: true });
-  const a = interp.run({ code, budget, setup });
-  const b = jit.run({ code, budget, setup });
-  return { a, b, interpCpu: interp.cpu, jitCpu: jit.cpu, engine: jit.cpu.blockEngine as JitEngine };
-}
 
 describe('JIT loop blocks and side exits', () => {
   for (const [name, code] of [['Jcc', jccLoop(5000)], ['JMP', jmpLoop(5000)]] as const) {
     it(`a loop closed by ${name} gives the interpreter's registers, flags and instruction count`, () => {
-      const { a, b, interpCpu, jitCpu } = runBoth([...code], 1_000_000);
+      const { a, b, interpCpu, jitCpu } = runOnBothEngines([...code], 1_000_000);
       expect(a.exit).toBe('halt');
       expect(b.regs).toEqual(a.regs);
       expect(b.eflags).toBe(a.eflags);
@@ -38,7 +30,7 @@ describe('JIT loop blocks and side exits', () => {
 
     it(`a budget ending inside a ${name} loop stops at the same instruction as the interpreter`, () => {
       for (const budget of [1, 2, 7, 100, 1001, 4096, 9999]) {
-        const { a, b, interpCpu, jitCpu } = runBoth([...code], budget);
+        const { a, b, interpCpu, jitCpu } = runOnBothEngines([...code], budget);
         expect(b.exit, `budget ${budget}`).toBe('budget');
         expect(jitCpu.retired, `budget ${budget}`).toBe(interpCpu.retired);
         expect(b.eip, `budget ${budget}`).toBe(a.eip);
@@ -48,7 +40,7 @@ describe('JIT loop blocks and side exits', () => {
   }
 
   it('the loop goes round inside one block run (the engine runs it once per budget)', () => {
-    const { engine, jitCpu } = runBoth(jccLoop(5000), 1_000_000);
+    const { engine, jitCpu } = runOnBothEngines(jccLoop(5000), 1_000_000);
     // 5000 passes of 4 instructions: far fewer block runs than passes.
     expect(jitCpu.retired).toBe(1 + 5000 * 4 + 1);
     expect(engine.stats.blocksRun).toBeLessThan(100);
@@ -63,7 +55,7 @@ describe('JIT loop blocks and side exits', () => {
       cpu.loadSeg(3, GDT_SELECTORS.DATA_SMALL);
       cpu.s.gpr[7] = 0xf00;
     };
-    const { a, b, interpCpu, jitCpu } = runBoth(code, 1_000_000, setup);
+    const { a, b, interpCpu, jitCpu } = runOnBothEngines(code, 1_000_000, setup);
     expect(a.exception?.vector).toBe(13);
     expect(b.exception).toEqual(a.exception);
     expect(b.regs.edi).toBe(0x1000);
@@ -75,7 +67,7 @@ describe('JIT loop blocks and side exits', () => {
     // cmp eax, 3; jb out; mov ebx, 1; out: mov edx, 2 — once taken (eax 1), once not (eax 9).
     const code = [0x83, 0xf8, 0x03, 0x72, 0x05, 0xbb, ...le32(1), 0xba, ...le32(2)];
     for (const eax of [1, 9]) {
-      const { a, b, interpCpu, jitCpu } = runBoth(code, 1000, (cpu) => {
+      const { a, b, interpCpu, jitCpu } = runOnBothEngines(code, 1000, (cpu) => {
         cpu.s.gpr[0] = eax;
       });
       expect(b.regs).toEqual(a.regs);
@@ -87,7 +79,7 @@ describe('JIT loop blocks and side exits', () => {
   it('data written by a loop lands where the interpreter puts it', () => {
     // edi = DATA_ADDR; ecx = 64; L: mov [edi], ecx; add edi, 4; dec ecx; jnz L
     const code = [0xbf, ...le32(DATA_ADDR), 0xb9, ...le32(64), 0x89, 0x0f, 0x83, 0xc7, 0x04, 0x49, 0x75, 0x100 - 8];
-    const { a, b } = runBoth(code, 100_000);
+    const { a, b } = runOnBothEngines(code, 100_000);
     expect(Array.from(b.read(DATA_ADDR, 256))).toEqual(Array.from(a.read(DATA_ADDR, 256)));
   });
 });

@@ -6,8 +6,7 @@
  * instructions before it. Bytes assembled with nasm (`bits 64`).
  */
 import { describe, expect, it } from 'vitest';
-import { HIGH_ALIAS, LongModeHarness, le32, type Run64Input } from '../helpers/cpu-harness64.js';
-import type { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { HIGH_ALIAS, le32, runOnBothEngines64, type Run64Input } from '../helpers/cpu-harness64.js';
 
 const hex = (s: string) => (s.match(/../g) ?? []).map((b) => parseInt(b, 16));
 
@@ -17,19 +16,10 @@ const hex = (s: string) => (s.match(/../g) ?? []).map((b) => parseInt(b, 16));
  */
 const innerLoop = (n: number) => [0xb9, ...le32(n), ...hex('31c001c8f6c1017402ffc3ffc975f3')];
 
-function both(input: Run64Input) {
-  const interp = LongModeHarness.flat64();
-  const jit = LongModeHarness.flat64({ jit: true });
-  const i0 = interp.cpu.retired;
-  const a = interp.run(input);
-  const j0 = jit.cpu.retired;
-  const b = jit.run(input);
-  return { a, b, retiredA: interp.cpu.retired - i0, retiredB: jit.cpu.retired - j0, engine: jit.cpu.blockEngine as JitEngine };
-}
 
 describe('JIT branches inside a block, 64-bit mode', () => {
   it('a loop back to a middle instruction, with a skip inside, gives the interpreter\'s state and count', () => {
-    const { a, b, retiredA, retiredB, engine } = both({ code: innerLoop(5000), budget: 1_000_000 });
+    const { a, b, retiredA, retiredB, engine } = runOnBothEngines64({ code: innerLoop(5000), budget: 1_000_000 });
     expect(a.exit).toBe('halt');
     expect(b.regs).toEqual(a.regs);
     expect(b.regs.rbx).toBe(2500n);
@@ -46,7 +36,7 @@ describe('JIT branches inside a block, 64-bit mode', () => {
     };
     for (const start of [undefined, setup]) {
       for (const budget of [1, 2, 3, 5, 6, 7, 8, 13, 100, 1001, 4096]) {
-        const { a, b, retiredA, retiredB } = both({ code: innerLoop(5000), budget, setup: start });
+        const { a, b, retiredA, retiredB } = runOnBothEngines64({ code: innerLoop(5000), budget, setup: start });
         expect(b.exit, `budget ${budget}`).toBe(a.exit);
         expect(retiredB, `budget ${budget}`).toBe(retiredA);
         expect(b.rip, `budget ${budget}`).toBe(a.rip);
@@ -59,7 +49,7 @@ describe('JIT branches inside a block, 64-bit mode', () => {
     // L: test al, 1 ; jnz S ; mov [rdi], rax ; S: add rdi, 8 ; inc rax ; jmp L — from RDI =
     // 2 MiB - 0x200 the store to 2 MiB (not mapped: #PF) faults after 64 passes.
     const code = hex('a8017503488907' + '4883c70848ffc0ebf0');
-    const { a, b, retiredA, retiredB } = both({ code, regs: { rdi: 0x200000n - 0x200n } });
+    const { a, b, retiredA, retiredB } = runOnBothEngines64({ code, regs: { rdi: 0x200000n - 0x200n } });
     expect(a.exception?.vector).toBe(14);
     expect(b.exception).toEqual(a.exception);
     expect(b.regs.rdi).toBe(0x200000n);

@@ -7,8 +7,7 @@
  * right. Bytes assembled with nasm (`bits 64`).
  */
 import { describe, expect, it } from 'vitest';
-import { CODE_ADDR, DATA_ADDR, HIGH_ALIAS, LongModeHarness, le32, type Run64Input } from '../helpers/cpu-harness64.js';
-import type { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { CODE_ADDR, DATA_ADDR, HIGH_ALIAS, LongModeHarness, le32, runOnBothEngines64, type Run64Input } from '../helpers/cpu-harness64.js';
 
 const hex = (s: string) => (s.match(/../g) ?? []).map((b) => parseInt(b, 16));
 
@@ -24,15 +23,6 @@ const cmpLoop = hex('4883c0084839d872f7');
  */
 const memLoop = hex('4889ce83e63f480304f74883d200488984f7000200004883e90175e4');
 
-function both(input: Run64Input) {
-  const interp = LongModeHarness.flat64();
-  const jit = LongModeHarness.flat64({ jit: true });
-  const i0 = interp.cpu.retired;
-  const a = interp.run(input);
-  const j0 = jit.cpu.retired;
-  const b = jit.run(input);
-  return { a, b, retiredA: interp.cpu.retired - i0, retiredB: jit.cpu.retired - j0, engine: jit.cpu.blockEngine as JitEngine };
-}
 
 /** Starts the code at the canonical address `rip` (an alias of CODE_ADDR). */
 function startAt(rip: bigint): Run64Input['setup'] {
@@ -52,7 +42,7 @@ const LOOPS: [string, number[], Run64Input['regs']][] = [
 describe('JIT loop blocks and side exits, 64-bit mode', () => {
   for (const [name, code, regs] of LOOPS) {
     it(`a loop (${name}) gives the interpreter's registers, RFLAGS, memory and instruction count`, () => {
-      const { a, b, retiredA, retiredB } = both({ code, regs, budget: 1_000_000 });
+      const { a, b, retiredA, retiredB } = runOnBothEngines64({ code, regs, budget: 1_000_000 });
       expect(a.exit).toBe('halt');
       expect(b.regs).toEqual(a.regs);
       expect(b.rflags).toBe(a.rflags);
@@ -63,7 +53,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
 
     it(`a budget ending inside a loop (${name}) stops at the same instruction, registers and RFLAGS as the interpreter`, () => {
       for (const budget of [1, 2, 3, 7, 100, 1001, 4096, 9999]) {
-        const { a, b, retiredA, retiredB } = both({ code, regs, budget });
+        const { a, b, retiredA, retiredB } = runOnBothEngines64({ code, regs, budget });
         expect(b.exit, `budget ${budget}`).toBe('budget');
         expect(retiredB, `budget ${budget}`).toBe(retiredA);
         expect(b.rip, `budget ${budget}`).toBe(a.rip);
@@ -74,7 +64,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
   }
 
   it('the loop goes round inside one block run (the engine runs it once per budget)', () => {
-    const { engine, retiredB } = both({ code: jccLoop(5000), budget: 1_000_000 });
+    const { engine, retiredB } = runOnBothEngines64({ code: jccLoop(5000), budget: 1_000_000 });
     // 5000 passes of 4 instructions: far fewer block runs than passes.
     expect(retiredB).toBe(1 + 5000 * 4 + 1);
     expect(engine.stats.blocksRun).toBeLessThan(100);
@@ -82,7 +72,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
 
   it('a loop in the upper half leaves RIP with its high half, at its end and when the budget runs out', () => {
     for (const budget of [5, 1000, 1_000_000]) {
-      const { a, b, retiredA, retiredB } = both({ code: jccLoop(300), budget, setup: startAt(HIGH_ALIAS + BigInt(CODE_ADDR)) });
+      const { a, b, retiredA, retiredB } = runOnBothEngines64({ code: jccLoop(300), budget, setup: startAt(HIGH_ALIAS + BigInt(CODE_ADDR)) });
       expect(b.rip, `budget ${budget}`).toBe(a.rip);
       expect(b.regs).toEqual(a.regs);
       expect(retiredB).toBe(retiredA);
@@ -93,7 +83,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
     // L: mov [rdi], rax ; add rdi, 8 ; inc rax ; jmp L — from RDI = 2 MiB - 0x200 the store to
     // 2 MiB (not mapped: #PF) faults after 64 passes.
     const code = hex('4889074883c70848ffc0ebf4');
-    const { a, b, retiredA, retiredB } = both({ code, regs: { rdi: 0x200000n - 0x200n } });
+    const { a, b, retiredA, retiredB } = runOnBothEngines64({ code, regs: { rdi: 0x200000n - 0x200n } });
     expect(a.exception?.vector).toBe(14);
     expect(b.exception).toEqual(a.exception);
     expect(b.regs.rdi).toBe(0x200000n);
@@ -106,7 +96,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
     // mov ecx, 5 ; nop ; nop ; L: mov eax, 1 ; add rbx, rax ; inc dword [rel L+1] ; dec ecx ; jnz L
     // (the immediate dword aligned, as the inlined store needs)
     const code = hex('b9050000009090b8010000004801c3ff05f3ffffffffc975ee');
-    const { a, b, retiredA, retiredB } = both({ code });
+    const { a, b, retiredA, retiredB } = runOnBothEngines64({ code });
     expect(a.regs.rbx).toBe(15n); // 1 + 2 + 3 + 4 + 5
     expect(b.regs).toEqual(a.regs);
     expect(retiredB).toBe(retiredA);
@@ -118,7 +108,7 @@ describe('JIT loop blocks and side exits, 64-bit mode', () => {
     const code = hex('4883f8037205bb01000000ba02000000');
     for (const rax of [1n, 9n, 0x8000000000000000n]) {
       for (const setup of [undefined, startAt(HIGH_ALIAS + BigInt(CODE_ADDR))]) {
-        const { a, b, retiredA, retiredB } = both({ code, regs: { rax }, setup });
+        const { a, b, retiredA, retiredB } = runOnBothEngines64({ code, regs: { rax }, setup });
         expect(b.regs).toEqual(a.regs);
         expect(b.rflags).toBe(a.rflags);
         expect(b.rip).toBe(a.rip);

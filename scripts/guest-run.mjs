@@ -16,6 +16,11 @@ export function guestFiles(arch) {
   return existsSync(files.kernel) && existsSync(files.initrd) ? files : null;
 }
 
+/** The guests a test runs: both, or the one PCVM_GUEST_ARCH (i386 or amd64) names. */
+export function selectedGuestArches() {
+  return ['i386', 'amd64'].filter((a) => (process.env.PCVM_GUEST_ARCH ?? a) === a);
+}
+
 /** The QEMU-compatible arguments that boot `guest` with `append` on the serial console. */
 export function guestArgs(guest, append, extra = []) {
   return ['-m', '256', '-nographic', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', append, ...extra];

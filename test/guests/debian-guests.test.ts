@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
-import { BENCH_LINE, benchFigures, consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { BENCH_LINE, benchFigures, consoleLogFile, guestArgs, guestFiles, PCVM, runConsole, selectedGuestArches } from '../../scripts/guest-run.mjs';
 
 // On an idle host the i386 guest boots in about 4 minutes and the amd64 guest in about 10; a
 // host shared with other work has taken three times as long.
@@ -29,7 +29,7 @@ const KERNEL_COMPLAINT = new RegExp([
 ].join('|'), 'i');
 
 /** PCVM_GUEST_ARCH=i386 or amd64 runs one of the two. */
-const ARCHES = (['i386', 'amd64'] as const).filter((a) => (process.env.PCVM_GUEST_ARCH ?? a) === a);
+const ARCHES: readonly ('i386' | 'amd64')[] = selectedGuestArches();
 
 for (const arch of ARCHES) {
   const guest = process.env.PCVM_GUEST_TESTS === '1' ? guestFiles(arch) : null;

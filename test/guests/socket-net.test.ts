@@ -10,12 +10,12 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
-import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole, selectedGuestArches } from '../../scripts/guest-run.mjs';
 import { freePort } from '../helpers/free-port.js';
 
 const BOOT_MS = 2_400_000;
 /** PCVM_GUEST_ARCH=i386 or amd64 runs one of the two. */
-const ARCHES = (['i386', 'amd64'] as const).filter((a) => (process.env.PCVM_GUEST_ARCH ?? a) === a);
+const ARCHES: readonly ('i386' | 'amd64')[] = selectedGuestArches();
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
 type Vm = ReturnType<typeof runConsole>;

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript module shared with scripts/bench.mjs
-import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole } from '../../scripts/guest-run.mjs';
+import { consoleLogFile, guestArgs, guestFiles, PCVM, runConsole, selectedGuestArches } from '../../scripts/guest-run.mjs';
 // @ts-expect-error: plain JavaScript module (the benchmark's blob server)
 import { startBlobServer } from '../../scripts/bench-io.mjs';
 import { freePort } from '../helpers/free-port.js';
@@ -28,7 +28,7 @@ import { freePort } from '../helpers/free-port.js';
 // On a host shared with other work a boot has taken more than 15 minutes.
 const BOOT_MS = 1_800_000;
 /** PCVM_GUEST_ARCH=i386 or amd64 runs one of the two. */
-const ARCHES = (['i386', 'amd64'] as const).filter((a) => (process.env.PCVM_GUEST_ARCH ?? a) === a);
+const ARCHES: readonly ('i386' | 'amd64')[] = selectedGuestArches();
 const GUEST_PORT = 5555;
 
 type Vm = ReturnType<typeof runConsole>;

@@ -13,38 +13,13 @@
  * machine gives, which Linux is known to accept.
  */
 import { HPET_BASE, HPET_CAP_ID } from '../../../devices/timer/hpet.js';
+import { LeBytes } from '../le-bytes.js';
 
 /** OEM identification in every header (6 and 8 characters). */
 export const ACPI_OEM_ID = 'PCVM  ';
 export const ACPI_OEM_TABLE_ID = 'PCVMPC  ';
 const CREATOR_ID = 'PCVM';
 const HEADER_SIZE = 36;
-
-/** A little-endian byte writer. */
-class Bytes {
-  readonly b: number[] = [];
-  u8(v: number): this {
-    this.b.push(v & 0xff);
-    return this;
-  }
-  u16(v: number): this {
-    return this.u8(v).u8(v >>> 8);
-  }
-  u32(v: number): this {
-    return this.u16(v & 0xffff).u16(Math.floor(v / 0x10000) & 0xffff);
-  }
-  u64(v: number): this {
-    return this.u32(v % 0x1_0000_0000).u32(Math.floor(v / 0x1_0000_0000));
-  }
-  ascii(s: string, len: number): this {
-    for (let i = 0; i < len; i++) this.u8(i < s.length ? s.charCodeAt(i) : 0x20);
-    return this;
-  }
-  bytes(a: readonly number[]): this {
-    for (const x of a) this.u8(x);
-    return this;
-  }
-}
 
 /** The value that makes the bytes of `data[start, end)` sum to 0 mod 256. */
 export function acpiChecksum(data: ArrayLike<number>, start = 0, end = data.length): number {
@@ -55,7 +30,7 @@ export function acpiChecksum(data: ArrayLike<number>, start = 0, end = data.leng
 
 /** A complete table: header (5.2.6) + `body`, with length and checksum filled in. */
 export function sdt(signature: string, revision: number, body: readonly number[]): Uint8Array {
-  const h = new Bytes()
+  const h = new LeBytes()
     .ascii(signature, 4)
     .u32(HEADER_SIZE + body.length)
     .u8(revision)
@@ -73,7 +48,7 @@ export function sdt(signature: string, revision: number, body: readonly number[]
 /** RSDP revision 2 (36 bytes). */
 export function buildRsdp(rsdtAddress: number, xsdtAddress: number): Uint8Array {
   const r = Uint8Array.from(
-    new Bytes().ascii('RSD PTR ', 8).u8(0).ascii(ACPI_OEM_ID, 6).u8(2).u32(rsdtAddress).u32(36).u64(xsdtAddress).u8(0).u8(0).u16(0).b,
+    new LeBytes().ascii('RSD PTR ', 8).u8(0).ascii(ACPI_OEM_ID, 6).u8(2).u32(rsdtAddress).u32(36).u64(xsdtAddress).u8(0).u8(0).u16(0).b,
   );
   r[8] = acpiChecksum(r, 0, 20);
   r[32] = acpiChecksum(r, 0, 36);
@@ -82,21 +57,21 @@ export function buildRsdp(rsdtAddress: number, xsdtAddress: number): Uint8Array 
 
 /** RSDT: 32-bit pointers to the other tables (not the FACS or DSDT). */
 export function buildRsdt(tables: readonly number[]): Uint8Array {
-  const b = new Bytes();
+  const b = new LeBytes();
   for (const t of tables) b.u32(t);
   return sdt('RSDT', 1, b.b);
 }
 
 /** XSDT: 64-bit pointers to the same tables. */
 export function buildXsdt(tables: readonly number[]): Uint8Array {
-  const b = new Bytes();
+  const b = new LeBytes();
   for (const t of tables) b.u64(t);
   return sdt('XSDT', 1, b.b);
 }
 
 /** FACS (5.2.10): 64 bytes, no checksum; must be 64-byte aligned. */
 export function buildFacs(): Uint8Array {
-  const b = new Bytes().ascii('FACS', 4).u32(64).u32(0).u32(0).u32(0).u32(0).u64(0).u8(1); // hw sig, waking vector, lock, flags, X vector, version 1
+  const b = new LeBytes().ascii('FACS', 4).u32(64).u32(0).u32(0).u32(0).u32(0).u64(0).u8(1); // hw sig, waking vector, lock, flags, X vector, version 1
   while (b.b.length < 64) b.u8(0);
   return Uint8Array.from(b.b);
 }
@@ -117,7 +92,7 @@ export const RTC_CENTURY_INDEX = 0x32;
 /** Generic Address Structure (5.2.3.2), 12 bytes. Space 1 = system I/O. */
 function gas(space: number, bitWidth: number, address: number): number[] {
   if (address === 0) return new Array(12).fill(0);
-  return new Bytes().u8(space).u8(bitWidth).u8(0).u8(0).u64(address).b;
+  return new LeBytes().u8(space).u8(bitWidth).u8(0).u8(0).u64(address).b;
 }
 
 export interface FadtOptions {
@@ -140,7 +115,7 @@ export interface FadtOptions {
  * the X_ fields). SMI_CMD 0 says ACPI is always enabled (the PM device sets SCI_EN at reset).
  */
 export function buildFadt(o: FadtOptions): Uint8Array {
-  const b = new Bytes()
+  const b = new LeBytes()
     .u32(o.facsAddress) // FIRMWARE_CTRL
     .u32(o.dsdtAddress) // DSDT
     .u8(1) // ACPI 1.0 INT_MODEL (reserved since 2.0; QEMU writes 1, "multiple APIC")
@@ -201,7 +176,7 @@ export interface MadtOptions {
  * (the PCI-routable IRQs and the SCI), and NMI on LINT1 of every processor.
  */
 export function buildMadt(o: MadtOptions): Uint8Array {
-  const b = new Bytes().u32(LAPIC_BASE).u32(1); // Local APIC address, flags: PCAT_COMPAT
+  const b = new LeBytes().u32(LAPIC_BASE).u32(1); // Local APIC address, flags: PCAT_COMPAT
   for (let i = 0; i < o.cpus; i++) b.u8(0).u8(8).u8(i).u8(i).u32(1); // Processor Local APIC, enabled
   b.u8(1).u8(12).u8(IOAPIC_ID).u8(0).u32(IOAPIC_BASE).u32(0); // I/O APIC
   b.u8(2).u8(10).u8(0).u8(0).u32(2).u16(0); // ISO: bus ISA, IRQ 0 → GSI 2, conforming
@@ -217,7 +192,7 @@ export function buildMadt(o: MadtOptions): Uint8Array {
  * no minimum periodic tick, no page protection.
  */
 export function buildHpet(): Uint8Array {
-  const b = new Bytes()
+  const b = new LeBytes()
     .u32(HPET_CAP_ID) // Event Timer Block ID
     .u8(0).u8(0).u8(0).u8(0).u64(HPET_BASE) // BASE_ADDRESS: system memory, widths 0 as QEMU
     .u8(0) // HPET Number

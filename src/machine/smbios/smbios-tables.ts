@@ -20,6 +20,7 @@
  * 3.0 entry points (`-machine smbios-entry-point-type=64`).
  */
 import { ConfigError } from '../../errors.js';
+import { LeBytes } from '../le-bytes.js';
 
 /** The fields `-smbios type=0` sets (QEMU's type0 options). */
 export interface SmbiosType0Config {
@@ -85,29 +86,12 @@ const KIB = 1024;
 const MIB = 1024 * 1024;
 
 /** A structure: formatted area (header included) then its string set. */
-class StructureWriter {
-  private readonly bytes: number[] = [];
+class StructureWriter extends LeBytes {
   private readonly strings: string[] = [];
 
   constructor(type: number, handle: number) {
-    this.bytes.push(type, 0, handle & 0xff, handle >>> 8);
-  }
-
-  u8(v: number): this {
-    this.bytes.push(v & 0xff);
-    return this;
-  }
-
-  u16(v: number): this {
-    return this.u8(v).u8(v >>> 8);
-  }
-
-  u32(v: number): this {
-    return this.u16(v & 0xffff).u16(Math.floor(v / 0x10000));
-  }
-
-  u64(v: number): this {
-    return this.u32(v % 0x1_0000_0000).u32(Math.floor(v / 0x1_0000_0000));
+    super();
+    this.u8(type).u8(0).u16(handle);
   }
 
   /** A string field: its 1-based number in the string set, or 0 for none (empty = none, as QEMU). */
@@ -117,15 +101,10 @@ class StructureWriter {
     return this.u8(this.strings.length);
   }
 
-  raw(b: readonly number[]): this {
-    this.bytes.push(...b);
-    return this;
-  }
-
   /** The structure: length byte set, strings NUL-terminated, double NUL at the end (6.1.3). */
   finish(): Uint8Array {
-    this.bytes[1] = this.bytes.length;
-    const out = [...this.bytes];
+    this.b[1] = this.b.length;
+    const out = [...this.b];
     for (const s of this.strings) {
       for (const b of new TextEncoder().encode(s)) out.push(b); // the bytes as given, as QEMU copies them
       out.push(0);
@@ -173,7 +152,7 @@ function type1(cfg: SmbiosType1Config, uuid: readonly number[] | undefined): Uin
   const w = new StructureWriter(1, Handle.T1);
   w.str(cfg.manufacturer ?? SMBIOS_MANUFACTURER).str(cfg.product ?? SMBIOS_PRODUCT);
   w.str(cfg.version ?? SMBIOS_MACHINE_VERSION).str(cfg.serial);
-  w.raw(encodeUuid(uuid));
+  w.bytes(encodeUuid(uuid));
   w.u8(0x06); // wake-up type: power switch
   w.str(cfg.sku).str(cfg.family);
   return w.finish();
@@ -261,7 +240,7 @@ function type19(instance: number, base: number, length: number): Uint8Array {
 
 /** Type 32, System Boot Information (7.33): no errors detected. */
 function type32(): Uint8Array {
-  return new StructureWriter(32, Handle.T32).raw([0, 0, 0, 0, 0, 0]).u8(0).finish();
+  return new StructureWriter(32, Handle.T32).bytes([0, 0, 0, 0, 0, 0]).u8(0).finish();
 }
 
 /** The structure table and the fields of its entry point. */

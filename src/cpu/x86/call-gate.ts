@@ -24,7 +24,7 @@ import {
   copyDescriptor, descriptorAddress, loadSegmentUnchecked, readDescriptor, setAccessed, type Descriptor,
 } from './segmentation.js';
 import { innerStack } from './interrupts.js';
-import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
+import { espWithSp, writeStackFrame } from './stack-room.js';
 import { tssStack as tssStack64 } from './interrupts-long.js';
 import { isCanonical, linear48 } from './long-decode.js';
 import type { X86Cpu } from './cpu.js';
@@ -130,10 +130,9 @@ function callSameLegacy(cpu: X86Cpu, width: number, csSel: number, cs: Descripto
  */
 function callInnerLegacy(cpu: X86Cpu, width: number, count: number, csSel: number, cs: Descriptor, newCpl: number, target: number): void {
   const s = cpu.s;
-  const { ss, esp, ssErr } = innerStack(cpu, newCpl, 0, ssScratch);
+  // Room on the new stack for every slot (innerStack checks it against the limit).
+  const { ss, esp } = innerStack(cpu, newCpl, 0, ssScratch, count + 4, width);
   const ssd = ssScratch;
-  // Room on the new stack for every slot, checked against its limit (expand-down too).
-  if (!stackHasRoom(ssd.ar, ssd.limit, esp, count + 4, width)) cpu.raise(Vec.SS, ssErr);
   if (target > cs.limit) cpu.gp(0);
 
   // The frame, the parameters read from the caller's stack at its privilege (#SS(0), #PF).

@@ -140,13 +140,12 @@ function deliverProtected(cpu: X86Cpu, vector: number, ext: number, hasCode: boo
  */
 function deliverToInnerLevel(cpu: X86Cpu, g: IdtGate, dpl: number, ext: number, hasCode: boolean, code: number): void {
   const s = cpu.s;
-  const { ss, esp, ssErr } = innerStack(cpu, dpl, ext, ssScratch);
-  const ssd = ssScratch;
   const width = g.gate32 ? 4 : 2;
   const n = hasCode ? 6 : 5;
   // "IF new stack does not have room for 24 bytes (error code pushed) or 20 bytes" (12 or 10
-  // through a 16-bit gate): #SS(NewSS + EXT).
-  if (!stackHasRoom(ssd.ar, ssd.limit, esp, n, width)) cpu.raise(Vec.SS, ssErr);
+  // through a 16-bit gate): #SS(NewSS + EXT), checked by innerStack.
+  const { ss, esp } = innerStack(cpu, dpl, ext, ssScratch, n, width);
+  const ssd = ssScratch;
   if (g.offset > g.cs.limit) cpu.gp(ext);
 
   const flags = cpu.getEflags();
@@ -206,10 +205,11 @@ function enterHandler(cpu: X86Cpu, g: IdtGate, cpl: number, flags: number): void
  * The stack of a more privileged level `dpl` from the current TSS, checked as the INT n and
  * CALL (call gate) pseudocode check NewSS before anything is pushed: a null selector is
  * #TS(EXT); RPL or DPL not `dpl`, or not a writable data segment, #TS(NewSS + EXT) (so is a
- * selector outside its table, from readDescriptor); not present, #SS(NewSS + EXT). Leaves
- * the descriptor in `ssd`; returns the selector, the ESP from the TSS and the error code.
+ * selector outside its table, from readDescriptor); not present, #SS(NewSS + EXT); no room
+ * below ESP for the whole frame, `slots` of `width` bytes (expand-down stacks too),
+ * #SS(NewSS + EXT). Leaves the descriptor in `ssd`; returns the selector and the ESP from the TSS.
  */
-export function innerStack(cpu: X86Cpu, dpl: number, ext: number, ssd: Descriptor): { ss: number; esp: number; ssErr: number } {
+export function innerStack(cpu: X86Cpu, dpl: number, ext: number, ssd: Descriptor, slots: number, width: number): { ss: number; esp: number } {
   const { ss, esp } = tssStack(cpu, dpl, ext);
   const ssErr = (ss & 0xfffc) + ext;
   if ((ss & 0xfffc) === 0) cpu.raise(Vec.TS, ext);
@@ -218,7 +218,8 @@ export function innerStack(cpu: X86Cpu, dpl: number, ext: number, ssd: Descripto
   const ssDpl = (ssd.ar >> Ar.DPL_SHIFT) & 3;
   if (ssDpl !== dpl || !(ssd.ar & Ar.S) || (ssd.ar & 0xa) !== 0x2) cpu.raise(Vec.TS, ssErr);
   if (!(ssd.ar & Ar.P)) cpu.raise(Vec.SS, ssErr);
-  return { ss, esp, ssErr };
+  if (!stackHasRoom(ssd.ar, ssd.limit, esp, slots, width)) cpu.raise(Vec.SS, ssErr);
+  return { ss, esp };
 }
 
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit). */

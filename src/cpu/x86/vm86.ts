@@ -24,11 +24,10 @@
  * bitmap) — the bits are reserved because CPUID does not advertise VME.
  */
 import { Ar, Fl, Reg, SegReg } from './state.js';
-import { Vec } from './exceptions.js';
 import { loadSegmentUnchecked, type Descriptor } from './segmentation.js';
 import type { X86Cpu } from './cpu.js';
 import { innerStack, type IdtGate } from './interrupts.js';
-import { espWithSp, stackHasRoom, writeStackFrame } from './stack-room.js';
+import { espWithSp, writeStackFrame } from './stack-room.js';
 
 /**
  * Access rights of every segment register in virtual-8086 mode: present, DPL 3, read/write
@@ -131,13 +130,12 @@ export function deliverFromVm86(
   if (csDpl !== 0) cpu.gp((gate.selector & 0xfffc) + ext);
 
   // The ring-0 stack (checks in the order of the INT n pseudocode).
-  const { ss, esp, ssErr } = innerStack(cpu, 0, ext, ssScratch);
-  const ssd = ssScratch;
   const width = gate.gate32 ? 4 : 2;
   const n = hasCode ? 10 : 9;
   // "IF new stack does not have room for 40 bytes (error code pushed) or 36 bytes" (20 or 18
-  // through a 16-bit gate): #SS(NewSS + EXT).
-  if (!stackHasRoom(ssd.ar, ssd.limit, esp, n, width)) cpu.raise(Vec.SS, ssErr);
+  // through a 16-bit gate): #SS(NewSS + EXT), checked by innerStack.
+  const { ss, esp } = innerStack(cpu, 0, ext, ssScratch, n, width);
+  const ssd = ssScratch;
   // "IF instruction pointer from IDT gate not within new code-segment limits THEN #GP(EXT)".
   if (gate.offset > gate.cs.limit) cpu.gp(ext);
 

@@ -53,6 +53,26 @@ export interface Vm86Options {
   interrupts?: InterruptSource;
 }
 
+/**
+ * vm86Harness with an interrupt source that raises `vector` once, when the CPU is in
+ * virtual-8086 mode at EIP `ip` (an external interrupt at a chosen instruction boundary).
+ */
+export function vm86HarnessInterruptedAt(vector: number, ip: number): CpuHarness {
+  let armed = true;
+  let cpu: CpuHarness['cpu'] | undefined;
+  const h = vm86Harness({
+    interrupts: {
+      hasInterrupt: () => armed && cpu !== undefined && (cpu.s.eflags & VM) !== 0 && cpu.s.eip === ip,
+      acknowledge: () => {
+        armed = false;
+        return vector;
+      },
+    },
+  });
+  cpu = h.cpu;
+  return h;
+}
+
 /** The bench: GDT entries, TSS with a deny-all I/O bitmap, every IDT gate to a HLT. */
 export function vm86Harness(options: Vm86Options = {}): CpuHarness {
   const h = CpuHarness.flat32(options);

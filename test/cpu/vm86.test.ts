@@ -15,7 +15,7 @@ import type { CpuHarness } from '../helpers/cpu-harness.js';
 import {
   allowPorts, CODE_ADDR, CODE_CONFORMING, CODE_DPL3, CODE3, DATA3, entryFrame, faultFrame, GDT_SELECTORS, handledVector, handlerAddr,
   IF, IOPL3, le32, NT, readFrame, RF, runVm86, STACK_TOP, TSS_BASE, TSS_SEL, V86_CS, V86_DS, V86_ES, V86_FS, V86_GS, V86_IP,
-  V86_SP, V86_SS, VM, vm86Harness,
+  V86_SP, V86_SS, VM, vm86Harness, vm86HarnessInterruptedAt,
 } from './vm86-rig.js';
 
 const UNUSABLE = 1 << 16;
@@ -153,18 +153,7 @@ describe('events in virtual-8086 mode enter the ring-0 handler with the frame of
   });
 
   it('an external interrupt pushes nine dwords (no error code) and returns to the next instruction', () => {
-    let armed = true;
-    let cpu: X86Cpu | undefined;
-    const h = vm86Harness({
-      interrupts: {
-        hasInterrupt: () => armed && cpu !== undefined && (cpu.s.eflags & VM) !== 0 && cpu.s.eip === V86_IP + 3,
-        acknowledge: () => {
-          armed = false;
-          return 0x50;
-        },
-      },
-    });
-    cpu = h.cpu;
+    const h = vm86HarnessInterruptedAt(0x50, V86_IP + 3);
     h.setIdtGate(0x50, handlerAddr(0x50), { dpl: 0 }); // the gate DPL does not apply to hardware interrupts
     const r = runVm86(h, { code: [0xb8, 0x22, 0x22, 0xb9, 0x33, 0x33, 0xcc], eflags: IF }); // mov ax ; mov cx ; int3
     expect(handledVector(h, r)).toBe(0x50);
@@ -236,18 +225,7 @@ describe('events from virtual-8086 mode through 16-bit gates push the frame as w
   });
 
   it('an external interrupt through a 16-bit gate: nine words, returning to the interrupted instruction', () => {
-    let armed = true;
-    let cpu: X86Cpu | undefined;
-    const h = vm86Harness({
-      interrupts: {
-        hasInterrupt: () => armed && cpu !== undefined && (cpu.s.eflags & VM) !== 0 && cpu.s.eip === V86_IP + 1,
-        acknowledge: () => {
-          armed = false;
-          return 0x51;
-        },
-      },
-    });
-    cpu = h.cpu;
+    const h = vm86HarnessInterruptedAt(0x51, V86_IP + 1);
     h.write(HANDLER16, [0xf4]);
     h.setIdtGate(0x51, HANDLER16, { type: 0x6, dpl: 0 });
     const r = runVm86(h, { code: [0x90, 0x90, 0xcc], eflags: IF });

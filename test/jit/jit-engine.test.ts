@@ -144,6 +144,21 @@ describe('JIT block lookup', () => {
     expect(engine.stats.translated).toBeLessThan(10);
   });
 
+  it('visits are counted per instruction: two cold routines 64 KiB apart do not add up to a translation', () => {
+    const h = CpuHarness.flat32();
+    const engine = new JitEngine(h.cpu, h.mem, { threshold: 100 });
+    const A = CODE_ADDR + 0x20000;
+    const B = A + 0x10000; // the same direct-mapped slot as A
+    // mov ecx, 60; L: call A; call B; dec ecx; jnz L — each instruction is reached 60 times,
+    // A's and B's together 120, over the threshold.
+    const code = [0xb9, ...le32(60), 0xe8, ...le32(A - (CODE_ADDR + 10)), 0xe8, ...le32(B - (CODE_ADDR + 15)), 0x49, 0x75, 0x100 - 13];
+    const r = h.run({ code, budget: 100_000, setup: () => { h.write(A, [0x40, 0xc3]); h.write(B, [0x43, 0xc3]); } });
+    expect(r.exit).toBe('halt');
+    expect(r.regs.eax).toBe(60);
+    expect(r.regs.ebx).toBe(60);
+    expect(engine.stats.translated).toBe(0);
+  });
+
   it('a block dropped by a write to its page is translated again from the new bytes', () => {
     const h = CpuHarness.flat32({ jit: true });
     const engine = h.cpu.blockEngine as JitEngine;

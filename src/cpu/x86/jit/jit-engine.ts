@@ -35,13 +35,22 @@ const PAGE = 4096;
 /**
  * Visits before an EIP is translated (see above). A translation (our translator, V8's parse
  * and its optimizing compile) costs milliseconds, as much as interpreting tens of thousands of
- * instructions. Measured on the i386 guest running `dd if=/dev/zero bs=1M count=1 | md5sum`
- * from a booted state: 256 → 4536 translations and 27 CPU-s, 1024 → 18.5 s, 2048 → 767
- * translations and 8.8 s, 8192 → 12.1 s; but the kernel's boot, whose init code runs a few
- * hundred to a few thousand times, was about 1.5× slower at 2048 than at 256. 1024 is the
- * compromise until translations get cheaper.
+ * instructions. Measured on whole boots to GUEST-READY (idle host, per-EIP heat): i386 126.6 s
+ * at 1024 and 122.8 s at 2048; amd64 190.9 s and 177.6 s. (Earlier, on the i386 guest's
+ * `dd … | md5sum` from a booted state: 256 → 27 CPU-s, 1024 → 18.5 s, 2048 → 8.8 s, 8192 → 12.1 s.)
  */
-const DEFAULT_THRESHOLD = 1024;
+const DEFAULT_THRESHOLD = 2048;
+/**
+ * log2 of the visit counters (JitEngine.heat), one per RAM index modulo a hash. A counter per
+ * cache slot (64 Ki) was shared by every instruction 64 KiB apart: in a kernel's init, which
+ * runs megabytes of code a few times each, the visits of hundreds of cold instructions added
+ * up and got code that ran once translated — 6,750 translations from the cold-init snapshot
+ * to "Freeing initrd" against 2,870 with a counter per instruction, and 59 s against 42 s.
+ * 4 Mi counters (8 MiB) keep a kernel's text and a user space's libraries apart.
+ */
+const HEAT_BITS = 22;
+const HEAT_MASK = (1 << HEAT_BITS) - 1;
+
 /** Rounds of invalidation a page may go through before its code is only interpreted. */
 const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */
@@ -56,6 +65,11 @@ const KEPT_FILTER_MASK = (1 << KEPT_FILTER_BITS) - 1;
 /** The keptFilter entry of RAM index `index`. */
 function keptHash(index: number): number {
   return (index ^ Math.floor(index / 2 ** KEPT_FILTER_BITS)) & KEPT_FILTER_MASK;
+}
+
+/** The visit counter (JitEngine.heat) of RAM index `index`. */
+function heatHash(index: number): number {
+  return (index ^ Math.floor(index / 2 ** HEAT_BITS)) & HEAT_MASK;
 }
 
 /** The translations made from one RAM page. */
@@ -77,7 +91,8 @@ export interface JitOptions {
 
 export class JitEngine implements BlockEngine {
   private readonly slots: (CompiledBlock | undefined)[] = new Array<CompiledBlock | undefined>(SLOTS).fill(undefined);
-  private readonly heat = new Uint16Array(SLOTS);
+  /** Visits of each not-yet-translated EIP, by heatHash of its RAM index. */
+  private readonly heat = new Uint16Array(1 << HEAT_BITS);
   /**
    * For each keptHash value, how many RAM indices with that hash have an entry in their
    * page's byIndex. A slot miss on code never translated — every interpreted instruction of
@@ -177,11 +192,11 @@ export class JitEngine implements BlockEngine {
       if (JitEngine.fits(kept, index, eip | 0, s.ripHi, sig, csLimit)) {
         b = kept;
         this.slots[slot] = b;
-      } else if (this.heat[slot]! < this.threshold) {
-        this.heat[slot]!++;
+      } else if (this.heat[heatHash(index)]! < this.threshold) {
+        this.heat[heatHash(index)]!++;
         return 0;
       } else {
-        this.heat[slot] = 0;
+        this.heat[heatHash(index)] = 0;
         b = this.translate(cpu, index, eip, sig);
         this.slots[slot] = b;
       }

@@ -63,6 +63,20 @@ describe('JIT specialised translations', () => {
     }
   });
 
+  it('16- and 8-bit SHL, SHR, SAR by each constant count (register and memory): result and flags as the interpreter', () => {
+    for (const v of VALUES) {
+      for (const n of [0, 1, 2, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33]) {
+        for (const [name, ext] of [['shl', 4], ['shr', 5], ['sar', 7]] as const) {
+          // add ecx, edx (flags a count of 0 must keep) ; op ax, n ; op bl, n ; op word [m], n ; op byte [m+2], n
+          const code = [...START, 0x01, 0xd1, 0x66, 0xc1, 0xc0 | (ext << 3), n, 0xc0, 0xc3 | (ext << 3), n,
+            0x66, 0xc1, 0x05 | (ext << 3), ...le32(DATA_ADDR), n, 0xc0, 0x05 | (ext << 3), ...le32(DATA_ADDR + 2), n,
+            0x8b, 0x35, ...le32(DATA_ADDR)]; // mov esi, [m]
+          same({ code, regs: { eax: v, ebx: v, ecx: v, edx: 0x80000000 }, mem: [{ addr: DATA_ADDR, bytes: le32(v) }] }, `${name} narrow ${v} ${n}`);
+        }
+      }
+    }
+  });
+
   it('SHL, SHR, SAR, ROL, ROR by each constant count and SHL, SHR, SAR by CL: result and flags as the interpreter, count 0 keeping every flag', () => {
     for (const v of VALUES) {
       for (let n = 0; n < 32; n++) {

@@ -150,6 +150,20 @@ describe('JIT specialised translations, 64-bit mode', () => {
     }
   });
 
+  it('16- and 8-bit SHL, SHR, SAR by each constant count in 64-bit mode (legacy, REX and high-byte registers, memory): as the interpreter', () => {
+    for (const v of FEW) {
+      for (const n of [0, 1, 5, 8, 15, 16, 17, 31, 32]) {
+        for (const ext of [4, 5, 7]) {
+          // add rcx, rdx ; op ax, n ; op r9w, n ; op sil, n (REX) ; op bh, n ; op word [rdi], n ; movzx r10d, word [rdi]
+          const code = [...START, 0x48, 0x01, 0xd1, 0x66, 0xc1, 0xc0 | (ext << 3), n, 0x66, 0x41, 0xc1, 0xc1 | (ext << 3), n,
+            0x40, 0xc0, 0xc6 | (ext << 3), n, 0xc0, 0xc7 | (ext << 3), n, 0x66, 0xc1, 0x07 | (ext << 3), n, 0x44, 0x0f, 0xb7, 0x17];
+          same({ code, regs: { rax: v, rbx: v, rcx: v, rdx: 1n, rsi: v, r9: v, rdi: BigInt(DATA_ADDR) }, mem: [{ addr: DATA_ADDR, bytes: le64(v) }] },
+            `narrow ${ext} ${v} ${n}`);
+        }
+      }
+    }
+  });
+
   it('ROL/ROR whose CF and OF are read later, or replaced before anything reads them (their flag code dropped)', () => {
     for (const v of FEW) {
       for (const n of [1, 5, 31, 32, 33, 63]) {

@@ -262,6 +262,26 @@ export function shiftImm32(kind: number, count: number, a: string, store: (v: st
 }
 
 /**
+ * 8- and 16-bit SHL/SHR/SAR by a constant count 1..31 (imm8 & 31, which may pass the operand
+ * size), exactly as shift(): SF ZF PF of the result, CF the last bit shifted out, OF as SDM
+ * Vol. 2B SAL/SAR/SHL/SHR gives it for a count of 1 (and shift() for every count), AF 0. LZMA
+ * decoders (the kernels' XZ decompressors) update their 16-bit probabilities with `shr r16, 5`.
+ */
+export function shiftImmNarrow(kind: number, size: 8 | 16, count: number, a: string, store: (v: string) => string): string | undefined {
+  const top = size - 1;
+  const mask = size === 16 ? 0xffff : 0xff;
+  let calc: string;
+  switch (kind) {
+    case 4: case 6: calc = `t = (a << ${count - 1}) >>> 0, cf = (t >>> ${top}) & 1, r = (t << 1) & ${mask}, of = ((r >>> ${top}) ^ cf) << 11`; break;
+    case 5: calc = `t = a >>> ${count - 1}, cf = t & 1, r = t >>> 1, of = ((a >>> ${top}) & 1) << 11`; break;
+    case 7: calc = `t = ((a << ${32 - size}) >> ${32 - size}) >> ${count - 1}, cf = t & 1, r = (t >> 1) & ${mask}, of = 0`; break;
+    default: return undefined;
+  }
+  const sf = size === 16 ? '((r >>> 8) & 128)' : '(r & 128)';
+  return `{ const a = ${a}, ${calc}; ${flagStore(`s.eflags = (s.eflags & ${~0x8d5}) | PARITY[r & 255] | (r === 0 ? 64 : 0) | ${sf} | cf | of; L.op = 0;`)} ${store('r')} }`;
+}
+
+/**
  * 32-bit SHL/SHR/SAR by CL, as shift(): a count of 0 (CL & 31) changes no flag, and the
  * operand is written back all the same.
  */
@@ -447,6 +467,10 @@ function translatePrimary(r: CodeReader, o: InsnOperands, op: number, c: InsnCon
           if (o.reg < 2) t.mergesFlags = true;
           return t;
         }
+      }
+      if ((size === 16 || size === 8) && n > 0) {
+        const code = shiftImmNarrow(o.reg, size, n, rmRead(o, size), (v) => rmWrite(o, size, v));
+        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), false, FlagWrite.All, o.isMem);
       }
       if (size === 32 && n < 0) {
         const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));

@@ -19,7 +19,7 @@ import { SegReg } from '../state.js';
 import type { CodeReader } from './code-reader.js';
 import {
   aluKind, aluTo, carryExpr, condExpr, FLAG_OPS, FlagWrite, Flow, imulTrunc32, incDec, LazyKind, lockable, meta, mulAcc32,
-  shiftCl32, shiftImm32, type Translation,
+  shiftCl32, shiftImm32, shiftImmNarrow, type Translation,
 } from './translate.js';
 import { maskOfSize, signExtendConst } from './operands.js';
 import {
@@ -473,6 +473,10 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
           if (reads) t.mergesFlags = true;
           return t;
         }
+      }
+      if ((size === 16 || size === 8) && n > 0) {
+        const code = shiftImmNarrow(o.reg, size, n, rmRead(o, size), (v) => rmWrite(o, size, v));
+        if (code !== undefined) return meta(store(`{ ${eaDecl(o)}${code} }`), false, FlagWrite.All, o.isMem);
       }
       if (size === 32 && n < 0) {
         const code = shiftCl32(o.reg, rmRead(o, size), (v) => rmWrite(o, size, v));

@@ -302,6 +302,20 @@ function fitsSigned64(hi: number): boolean {
 
 /** Two- and three-operand IMUL at 64 bits: the truncated signed product. */
 export function imulTrunc64(cpu: X86Cpu, a: number, aHi: number, b: number, bHi: number): number {
+  if ((aHi | bHi) === 0) {
+    // Both below 2^32 (compiled C multiplies 32-bit halves so: the kernel's generic
+    // mpihelp_*mul_1 for RSA): the product is below 2^64 and not negative, so it fits the
+    // 64 signed bits exactly when below 2^63. Three partial products in 16-bit limbs; `mid`
+    // stays below 2^34, exact in a double.
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const low = a0 * b0;
+    const mid = a0 * b1 + a1 * b0 + Math.floor(low / 65536);
+    const lo = ((mid % 65536) * 65536 + (low & 0xffff)) >>> 0;
+    const hi = (a1 * b1 + Math.floor(mid / 65536)) | 0;
+    mulFlags64(cpu, hi < 0, lo, hi);
+    cpu.hi = hi;
+    return lo;
+  }
   mul128(a >>> 0, aHi | 0, b >>> 0, bHi | 0);
   signedHigh(a >>> 0, aHi | 0, b >>> 0, bHi | 0);
   const lo = prod[0]!, hi = prod[1]! | 0;

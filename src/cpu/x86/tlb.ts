@@ -24,6 +24,11 @@ export const TLB_USER = 1;
 
 /** No virtual page number: an invalid tag. */
 const NONE = -1;
+/**
+ * RAM offsets translated code reaches through the int32 hit (Tlb.jitRamOffset): a frame's
+ * offset plus 4095 stays an int32. RAM beyond it takes the out-of-line path.
+ */
+const JIT_RAM_LIMIT = 2 ** 31 - 4096;
 
 export class Tlb {
   // Layout: slot = (set << TLB_BITS) | (vpn & TLB_MASK); set 0 supervisor, 1 user.
@@ -39,6 +44,15 @@ export class Tlb {
   readonly frame = new Float64Array(2 * TLB_SIZE);
   /** Byte offset of the frame in guest RAM, or -1 when it is not RAM (ROM, MMIO, nothing). */
   readonly ramOffset = new Float64Array(2 * TLB_SIZE).fill(NONE);
+  /**
+   * For translated code's inlined hit (jit/tlb-ram-view.ts), all int32 so that the hit needs
+   * no double arithmetic: the bits of the virtual page number above the slot's
+   * (`vpn / TLB_SIZE`, below 2^25) where tagRead/tagWrite allow the access and the frame is
+   * RAM at an offset below JIT_RAM_LIMIT, else -1; and that RAM offset (-1 otherwise).
+   */
+  readonly jitTagRead = new Int32Array(2 * TLB_SIZE).fill(NONE);
+  readonly jitTagWrite = new Int32Array(2 * TLB_SIZE).fill(NONE);
+  readonly jitRamOffset = new Int32Array(2 * TLB_SIZE).fill(NONE);
   /** 1 if the translation is global (survives MOV to CR3). */
   readonly global = new Uint8Array(2 * TLB_SIZE);
   /** Number of 4 KiB pages of the mapping the entry came from (1, 512, 1024 or 262144). */
@@ -75,6 +89,11 @@ export class Tlb {
     this.tagFetch[i] = fetch ? vpn : NONE;
     this.frame[i] = frame;
     this.ramOffset[i] = ramOffset;
+    const jitRam = ramOffset >= 0 && ramOffset < JIT_RAM_LIMIT;
+    const high = Math.floor(vpn / TLB_SIZE);
+    this.jitTagRead[i] = read && jitRam ? high : NONE;
+    this.jitTagWrite[i] = write && jitRam ? high : NONE;
+    this.jitRamOffset[i] = jitRam ? ramOffset : NONE;
     this.global[i] = global ? 1 : 0;
     this.pages[i] = pages;
     if (pages > 1) this.largeCount++;
@@ -134,6 +153,9 @@ export class Tlb {
     this.tagWrite[i] = NONE;
     this.tagFetch[i] = NONE;
     this.ramOffset[i] = NONE;
+    this.jitTagRead[i] = NONE;
+    this.jitTagWrite[i] = NONE;
+    this.jitRamOffset[i] = NONE;
   }
 
   /** Removes cleared slots from the used list. */

@@ -137,7 +137,7 @@ export function regWrite(size: number, r: number, v: string): string {
 export function memRead(m: BlockMemory, size: number, seg: number, ea = 'ea'): string {
   if (!m.flat(seg)) return `cpu.read${size}(${seg}, ${ea})`;
   const slow = `rd${size}(${ea}, ${m.tlbSet}, ${seg})`;
-  const hit = `TR[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> 12 && ` +
+  const hit = `TR[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> ${12 + TLB_BITS} && ` +
     `(${ea} & 4095) <= ${4096 - size / 8} && (mp = RO[mi]) >= 0`;
   let load: string;
   if (size === 8) load = `R8[mp + (${ea} & 4095)]`;
@@ -153,8 +153,8 @@ export function memRead(m: BlockMemory, size: number, seg: number, ea = 'ea'): s
  */
 export function memWrite(m: BlockMemory, size: number, seg: number, v: string, ea = 'ea'): string {
   if (!m.flat(seg)) return `cpu.write${size}(${seg}, ${ea}, ${v});`;
-  const hit = `TW[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> 12 && ` +
-    `(${ea} & 4095) <= ${4096 - size / 8} && (mp = RO[mi]) >= 0 && CP[mp / 4096] === 0`;
+  const hit = `TW[mi = ${m.tlbSet << TLB_BITS} | ((${ea} >>> 12) & ${TLB_MASK})] === ${ea} >>> ${12 + TLB_BITS} && ` +
+    `(${ea} & 4095) <= ${4096 - size / 8} && (mp = RO[mi]) >= 0 && CP[mp >>> 12] === 0`;
   let store: string;
   if (size === 8) store = `R8[mp + (${ea} & 4095)] = wv;`;
   else if (size === 16) store = `mp += ${ea} & 4095; R8[mp] = wv; R8[mp + 1] = wv >>> 8;`;

@@ -190,8 +190,8 @@ function tlbHit(o: LongOperands, size: number, seg: number, ea: string, write: b
   const lin = seg >= SegReg.FS ? `${ea} + s.segBase[${seg}]` : ea;
   const bytes = size / 8;
   return `(ml = ${lin}) >= ${-CANONICAL_LIMIT} && ml <= ${CANONICAL_LIMIT - bytes} && (mo = ml & 4095) <= ${4096 - bytes} && ` +
-    `${write ? 'TW' : 'TR'}[mi = ${o.set << TLB_BITS} | ((mq = ((ml < 0 ? ml + ${TWO_48} : ml) - mo) / 4096) & ${TLB_MASK})] === mq && ` +
-    `(mp = RO[mi]) >= 0${write ? ' && CP[mp / 4096] === 0' : ''} && ${size >= 32 ? '((mp += mo) & 3) === RA' : '(mp += mo) >= 0'}`;
+    `${write ? 'TW' : 'TR'}[mi = ${o.set << TLB_BITS} | ((mq = ml < 0 ? ml + ${TWO_48} : ml) / 4096 & ${TLB_MASK})] === (mq / ${2 ** (12 + TLB_BITS)} | 0) && ` +
+    `(mp = RO[mi]) >= 0${write ? ' && CP[mp >>> 12] === 0' : ''} && ${size >= 32 ? '((mp += mo) & 3) === RA' : '(mp += mo) >= 0'}`;
 }
 
 /** A read at 8, 16 or 32 bits of offset `ea` (an expression) in `seg`: the TLB hit inlined. */

@@ -196,6 +196,7 @@ export class JitEngine implements BlockEngine {
         this.heat[heatHash(index)]!++;
         return 0;
       } else {
+        // Hot: translate it (its counter starts again for when the block is dropped).
         this.heat[heatHash(index)] = 0;
         b = this.translate(cpu, index, eip, sig);
         this.slots[slot] = b;

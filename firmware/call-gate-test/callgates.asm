@@ -121,6 +121,7 @@ report:
         mov     al, 10
         call    putc
         loop    .line
+        call    tx_empty
         mov     dx, DEBUG_EXIT
         mov     al, 0x10
         out     dx, al
@@ -142,11 +143,24 @@ print_hex:                              ; EAX as 8 upper-case hex digits
         pop     ecx
         ret
 
-putc:
+putc:                                   ; waits for the transmitter to be empty, then sends AL
         push    edx
+        call    tx_empty
         mov     dx, COM1
         out     dx, al
         pop     edx
+        ret
+
+; Waits until LSR.TEMT (bit 6): every byte sent so far has left the UART. Before the
+; isa-debug-exit write this keeps an emulator from exiting with output still in its UART
+; (QEMU retries a write its chardev refused, and exit drops what it still holds).
+tx_empty:
+        push    eax
+        mov     dx, COM1 + 5
+.wait:  in      al, dx
+        test    al, 0x40
+        jz      .wait
+        pop     eax
         ret
 
 ; ---- GDT (SDM Vol. 3A Figures 3-8, 5-8, 7-3) ----

@@ -147,6 +147,7 @@ report:
         call    putc
         add     rsi, 8
         loop    .line
+        call    tx_empty
         mov     dx, DEBUG_EXIT
         mov     al, 0x10
         out     dx, al
@@ -168,11 +169,24 @@ print_hex:                          ; EAX as 8 upper-case hex digits
         pop     rcx
         ret
 
-putc:
+putc:                                   ; waits for the transmitter to be empty, then sends AL
         push    rdx
+        call    tx_empty
         mov     dx, COM1
         out     dx, al
         pop     rdx
+        ret
+
+; Waits until LSR.TEMT (bit 6): every byte sent so far has left the UART. Before the
+; isa-debug-exit write this keeps an emulator from exiting with output still in its UART
+; (QEMU retries a write its chardev refused, and exit drops what it still holds).
+tx_empty:
+        push    rax
+        mov     dx, COM1 + 5
+.wait:  in      al, dx
+        test    al, 0x40
+        jz      .wait
+        pop     rax
         ret
 
 ; ---- data ----

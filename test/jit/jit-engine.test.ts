@@ -127,15 +127,23 @@ describe('JIT', () => {
   });
 });
 
+/**
+ * Runs `mov ecx, passes; L: call A; call B; dec ecx; jnz L` with A (inc eax; ret) and B
+ * (inc ebx; ret) 64 KiB apart: the same low 16 bits of the RAM index, the same direct-mapped
+ * slot of the block cache.
+ */
+function callTwoRoutinesInOneSlot(h: CpuHarness, passes: number) {
+  const A = CODE_ADDR + 0x20000;
+  const B = A + 0x10000;
+  const code = [0xb9, ...le32(passes), 0xe8, ...le32(A - (CODE_ADDR + 10)), 0xe8, ...le32(B - (CODE_ADDR + 15)), 0x49, 0x75, 0x100 - 13];
+  return h.run({ code, budget: 1_000 * passes, setup: () => { h.write(A, [0x40, 0xc3]); h.write(B, [0x43, 0xc3]); } });
+}
+
 describe('JIT block lookup', () => {
   it('two hot blocks 64 KiB apart (the same slot) are translated once each, not at every eviction', () => {
     const h = CpuHarness.flat32({ jit: true });
     const engine = h.cpu.blockEngine as JitEngine;
-    const A = CODE_ADDR + 0x20000;
-    const B = A + 0x10000; // same low 16 bits of the RAM index as A: the same direct-mapped slot
-    // mov ecx, 1000; L: call A; call B; dec ecx; jnz L — A: inc eax; ret — B: inc ebx; ret
-    const code = [0xb9, ...le32(1000), 0xe8, ...le32(A - (CODE_ADDR + 10)), 0xe8, ...le32(B - (CODE_ADDR + 15)), 0x49, 0x75, 0x100 - 13];
-    const r = h.run({ code, budget: 1_000_000, setup: () => { h.write(A, [0x40, 0xc3]); h.write(B, [0x43, 0xc3]); } });
+    const r = callTwoRoutinesInOneSlot(h, 1000);
     expect(r.exit).toBe('halt');
     expect(r.regs.eax).toBe(1000);
     expect(r.regs.ebx).toBe(1000);
@@ -147,12 +155,8 @@ describe('JIT block lookup', () => {
   it('visits are counted per instruction: two cold routines 64 KiB apart do not add up to a translation', () => {
     const h = CpuHarness.flat32();
     const engine = new JitEngine(h.cpu, h.mem, { threshold: 100 });
-    const A = CODE_ADDR + 0x20000;
-    const B = A + 0x10000; // the same direct-mapped slot as A
-    // mov ecx, 60; L: call A; call B; dec ecx; jnz L — each instruction is reached 60 times,
-    // A's and B's together 120, over the threshold.
-    const code = [0xb9, ...le32(60), 0xe8, ...le32(A - (CODE_ADDR + 10)), 0xe8, ...le32(B - (CODE_ADDR + 15)), 0x49, 0x75, 0x100 - 13];
-    const r = h.run({ code, budget: 100_000, setup: () => { h.write(A, [0x40, 0xc3]); h.write(B, [0x43, 0xc3]); } });
+    // Each instruction is reached 60 times, A's and B's together 120, over the threshold.
+    const r = callTwoRoutinesInOneSlot(h, 60);
     expect(r.exit).toBe('halt');
     expect(r.regs.eax).toBe(60);
     expect(r.regs.ebx).toBe(60);

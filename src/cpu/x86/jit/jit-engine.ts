@@ -192,12 +192,14 @@ export class JitEngine implements BlockEngine {
       if (JitEngine.fits(kept, index, eip | 0, s.ripHi, sig, csLimit)) {
         b = kept;
         this.slots[slot] = b;
-      } else if (this.heat[heatHash(index)]! < this.threshold) {
-        this.heat[heatHash(index)]!++;
-        return 0;
       } else {
+        const heat = heatHash(index);
+        if (this.heat[heat]! < this.threshold) {
+          this.heat[heat]!++;
+          return 0;
+        }
         // Hot: translate it (its counter starts again for when the block is dropped).
-        this.heat[heatHash(index)] = 0;
+        this.heat[heat] = 0;
         b = this.translate(cpu, index, eip, sig);
         this.slots[slot] = b;
       }

@@ -165,7 +165,7 @@ export function translateBlock64(src: LongBlockSource): { body: string; eips: nu
   const base = src.ripHi * TWO_32 + src.eip;
   const { run, inner } = withInnerBranches((mergePoints) => translateRun64(src, mergePoints), (r) => r.rips);
   const { done, eips, nexts, jumped, nextRip, end } = run;
-  const locals = 'let k = 0, ml = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0';
+  const locals = 'let k = 0, ml = 0, mh = 0, mt = 0, mo = 0, mq = 0, mi = 0, mp = 0, mv = 0, mw = 0';
   if (inner.size > 0) {
     const { parts, segStart } = emitSwitchBody(done, nexts, run.rips, inner, base, jumped ? undefined : nextRip, EXITS64);
     return {

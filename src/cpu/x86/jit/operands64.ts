@@ -24,6 +24,31 @@ import type { CodeReader } from './code-reader.js';
  */
 export const NEXT_RIP = '$nextRip$';
 
+/**
+ * An offset in a segment as translated code needs it: `num`, the signed 64-bit offset as a
+ * number expression (the out-of-line accesses take it), and `halves`, a comma expression that
+ * leaves its low and high int32 halves in the block's temporaries `ml` and `mh`, or '' where
+ * only `num` is known. With the halves the inlined TLB test runs in int32 arithmetic; on a
+ * miss `num` is computed then.
+ */
+export interface Offset {
+  readonly num: string;
+  readonly halves: string;
+}
+
+/**
+ * Register `r` plus the constant `disp` (|disp| < 2^31) as an Offset: the low halves add in
+ * int32, and the high half takes the carry (or borrow) out of them.
+ */
+export function regPlus(r: number, disp: number): Offset {
+  const d = disp === 0 ? '' : disp > 0 ? ` + ${disp}` : ` - ${-disp}`;
+  const carry = disp > 0 ? ` + ((ml >>> 0) < (g[${r}] >>> 0) ? 1 : 0)` : ` - ((ml >>> 0) > (g[${r}] >>> 0) ? 1 : 0)`;
+  return {
+    num: `(h[${r}] * 4294967296 + (g[${r}] >>> 0)${d})`,
+    halves: `ml = (g[${r}]${d}) | 0, mh = ${disp === 0 ? `h[${r}]` : `(h[${r}]${carry}) | 0`}`,
+  };
+}
+
 /** The decoded parts of one instruction that operand code needs. */
 export class LongOperands {
   /** Operand size of the v-sized forms: 16, 32 or 64. */
@@ -46,6 +71,8 @@ export class LongOperands {
   eaHi = '';
   /** The memory operand's segment (only FS/GS bases and the fault kind depend on it). */
   eaSeg: number = SegReg.DS;
+  /** The memory operand's offset for the access functions: `ea` (eaDecl) and its int32 halves where known. */
+  at: Offset = { num: 'ea', halves: '' };
 
   constructor(
     /** TLB set of the CPL the block runs at. */
@@ -124,6 +151,7 @@ export function decodeModrm64(r: CodeReader, o: LongOperands): void {
     o.eaExpr = `(${NEXT_RIP}${d})`;
     o.eaLo = o.eaExpr;
     o.eaHi = '0';
+    o.at = { num: 'ea', halves: '' };
     return;
   }
   const lo: string[] = [];
@@ -141,6 +169,7 @@ export function decodeModrm64(r: CodeReader, o: LongOperands): void {
     o.eaExpr = String(disp);
     o.eaLo = o.eaExpr;
     o.eaHi = '0';
+    o.at = { num: 'ea', halves: '' };
     return;
   }
   o.eaLo = `(${lo.join(' + ')}${d})`;
@@ -149,8 +178,11 @@ export function decodeModrm64(r: CodeReader, o: LongOperands): void {
     // One register (plus a displacement): the double sum is exact while the register is
     // below 2^53 in magnitude, and otherwise non-canonical either way, as the interpreter's.
     o.eaExpr = `(h[${base}] * 4294967296 + (g[${base}] >>> 0)${d})`;
+    o.at = { num: 'ea', halves: regPlus(base, disp).halves };
   } else {
     o.eaExpr = `eaOf(${o.eaLo}, ${o.eaHi})`;
+    // The low sum is exact in a double (below 2^36 in magnitude); its carry goes to the high half.
+    o.at = { num: 'ea', halves: `mt = ${o.eaLo}, ml = mt | 0, mh = (${o.eaHi} + Math.floor(mt / 4294967296)) | 0` };
   }
 }
 
@@ -178,44 +210,53 @@ export function regWrite64(r: number, lo: string, hi: string): string {
 const TWO_48 = 281474976710656;
 
 /**
- * The inlined TLB hit of a `size`-bit access at offset `ea` in `seg`, as a condition: the
+ * The inlined TLB hit of a `size`-bit access at offset `at` in `seg`, as a condition: the
  * test long-memory.ts's readIndex/writeIndex make (canonical, within its page, the tag of
  * the CPL's set, a RAM page; for a write a page without translated code), and for 32 and 64
  * bits a 4-byte-aligned RAM index. On true `mp` is the RAM index of the first byte (the
- * block's temporaries `ml`, `mo`, `mq`, `mi`, `mp`; TR, TW, RO, CP, RA from compileBlock64).
+ * block's temporaries `ml`, `mh`, `mt`, `mo`, `mq`, `mi`, `mp`; TR, TW, RO, CP, RA from
+ * compileBlock64). The test runs on the offset's int32 halves where they are known and not
+ * moved by an FS/GS base, and on the double `num` otherwise.
  * A miss, a page crossing, MMIO, a code page or an unaligned dword takes the out-of-line
  * function, which does what the interpreter does.
  */
-function tlbHit(o: LongOperands, size: number, seg: number, ea: string, write: boolean): string {
-  const lin = seg >= SegReg.FS ? `${ea} + s.segBase[${seg}]` : ea;
+function tlbHit(o: LongOperands, size: number, seg: number, at: Offset, write: boolean): string {
   const bytes = size / 8;
+  const tail = `(mp = RO[mi]) >= 0${write ? ' && CP[mp >>> 12] === 0' : ''} && ${size >= 32 ? '((mp += mo) & 3) === RA' : '(mp += mo) >= 0'}`;
+  const tags = write ? 'TW' : 'TR';
+  if (at.halves !== '' && seg < SegReg.FS) {
+    // Canonical: the high half is the sign extension of its low 16 bits (bits 63..47 equal).
+    // The tag is the 48-bit linear address >> (12 + TLB_BITS), from both halves.
+    return `(${at.halves}, (mh << 16 >> 16) === mh) && (mo = ml & 4095) <= ${4096 - bytes} && ` +
+      `${tags}[mi = ${o.set << TLB_BITS} | ((ml >>> 12) & ${TLB_MASK})] === (((mh & 0xffff) << ${20 - TLB_BITS}) | (ml >>> ${12 + TLB_BITS})) && ${tail}`;
+  }
+  const lin = seg >= SegReg.FS ? `${at.num} + s.segBase[${seg}]` : at.num;
   return `(ml = ${lin}) >= ${-CANONICAL_LIMIT} && ml <= ${CANONICAL_LIMIT - bytes} && (mo = ml & 4095) <= ${4096 - bytes} && ` +
-    `${write ? 'TW' : 'TR'}[mi = ${o.set << TLB_BITS} | ((mq = ml < 0 ? ml + ${TWO_48} : ml) / 4096 & ${TLB_MASK})] === (mq / ${2 ** (12 + TLB_BITS)} | 0) && ` +
-    `(mp = RO[mi]) >= 0${write ? ' && CP[mp >>> 12] === 0' : ''} && ${size >= 32 ? '((mp += mo) & 3) === RA' : '(mp += mo) >= 0'}`;
+    `${tags}[mi = ${o.set << TLB_BITS} | ((mq = ml < 0 ? ml + ${TWO_48} : ml) / 4096 & ${TLB_MASK})] === (mq / ${2 ** (12 + TLB_BITS)} | 0) && ${tail}`;
 }
 
 /** A read at 8, 16 or 32 bits of offset `ea` (an expression) in `seg`: the TLB hit inlined. */
-export function memRead(o: LongOperands, size: number, seg: number, ea = 'ea'): string {
+export function memRead(o: LongOperands, size: number, seg: number, at = o.at): string {
   const load = size === 8 ? 'R8[mp]' : size === 16 ? '(R8[mp] | (R8[mp + 1] << 8))' : '(R32[mp >>> 2] >>> 0)';
-  return `(${tlbHit(o, size, seg, ea, false)} ? ${load} : rd${size}(${ea}, ${o.set}, ${seg}))`;
+  return `(${tlbHit(o, size, seg, at, false)} ? ${load} : rd${size}(${at.num}, ${o.set}, ${seg}))`;
 }
 
 /** A statement writing `v` at 8, 16 or 32 bits to offset `ea` in `seg`: the TLB hit inlined. */
-export function memWrite(o: LongOperands, size: number, seg: number, v: string, ea = 'ea'): string {
+export function memWrite(o: LongOperands, size: number, seg: number, v: string, at = o.at): string {
   const store = size === 8 ? 'R8[mp] = wv;' : size === 16 ? 'R8[mp] = wv; R8[mp + 1] = wv >>> 8;' : 'R32[mp >>> 2] = wv;';
-  return `{ const wv = ${v}; if (${tlbHit(o, size, seg, ea, true)}) { ${store} } else wr${size}(${ea}, ${o.set}, ${seg}, wv); }`;
+  return `{ const wv = ${v}; if (${tlbHit(o, size, seg, at, true)}) { ${store} } else wr${size}(${at.num}, ${o.set}, ${seg}, wv); }`;
 }
 
 /** Declares `name` and `nameHi` as the quadword at offset `ea` in `seg` (temporaries mv, mw). */
-export function memRead64(o: LongOperands, seg: number, name: string, ea = 'ea'): string {
-  return `const ${name} = (${tlbHit(o, 64, seg, ea, false)} ? ` +
-    `(mv = R32[(mp >>> 2) + 1], R32[mp >>> 2] >>> 0) : (mw = rd64(${ea}, ${o.set}, ${seg}), mv = cpu.hi, mw)), ${name}Hi = mv; `;
+export function memRead64(o: LongOperands, seg: number, name: string, at = o.at): string {
+  return `const ${name} = (${tlbHit(o, 64, seg, at, false)} ? ` +
+    `(mv = R32[(mp >>> 2) + 1], R32[mp >>> 2] >>> 0) : (mw = rd64(${at.num}, ${o.set}, ${seg}), mv = cpu.hi, mw)), ${name}Hi = mv; `;
 }
 
 /** A statement writing the quadword lo:hi to offset `ea` in `seg`. */
-export function memWrite64(o: LongOperands, seg: number, lo: string, hi: string, ea = 'ea'): string {
-  return `{ const wl = ${lo}, wh = ${hi}; if (${tlbHit(o, 64, seg, ea, true)}) { R32[mp >>> 2] = wl; R32[(mp >>> 2) + 1] = wh; } ` +
-    `else wr64(${ea}, ${o.set}, ${seg}, wl, wh); }`;
+export function memWrite64(o: LongOperands, seg: number, lo: string, hi: string, at = o.at): string {
+  return `{ const wl = ${lo}, wh = ${hi}; if (${tlbHit(o, 64, seg, at, true)}) { R32[mp >>> 2] = wl; R32[(mp >>> 2) + 1] = wh; } ` +
+    `else wr64(${at.num}, ${o.set}, ${seg}, wl, wh); }`;
 }
 
 /** The r/m operand read at 8, 16 or 32 bits. */

@@ -23,7 +23,7 @@ import {
 } from './translate.js';
 import { maskOfSize, signExtendConst } from './operands.js';
 import {
-  decodeModrm64, eaDecl, LongOperands, memRead64, memWrite64, regRead, regWrite, regWrite64, rmRead, rmRead64, rmWrite,
+  decodeModrm64, eaDecl, LongOperands, memRead64, memWrite64, regPlus, regRead, regWrite, regWrite64, rmRead, rmRead64, rmWrite,
   rmWrite64,
 } from './operands64.js';
 
@@ -222,22 +222,23 @@ function reg64(r: number): [string, string] {
   return [`(g[${r}] >>> 0)`, `h[${r}]`];
 }
 
-/** A statement setting RSP to the signed number `v` (an expression), as X86Cpu.setSp. */
-function setRsp(v: string): string {
-  return `{ const nsp = ${v}; g[4] = nsp; h[4] = Math.floor(nsp / 4294967296) | 0; }`;
+/**
+ * A statement moving RSP by the constant `n` (|n| < 2^31) as X86Cpu.setSp(rsp + n) does: the
+ * low halves add in int32, and the high half takes the carry or borrow.
+ */
+function addRsp(n: number): string {
+  if (n > 0) return `g[4] = (g[4] + ${n}) | 0; h[4] = (h[4] + ((g[4] >>> 0) < ${n} ? 1 : 0)) | 0;`;
+  return `h[4] = (h[4] - ((g[4] >>> 0) < ${-n} ? 1 : 0)) | 0; g[4] = (g[4] - ${-n}) | 0;`;
 }
-
-/** RSP as a signed number (X86Cpu.reg64(ESP)). */
-const RSP = '(h[4] * 4294967296 + (g[4] >>> 0))';
 
 /** PUSH of the quadword lo:hi (X86Cpu.push at size 64: memory first, then RSP; long-memory.ts push64). */
 function push64(o: LongOperands, lo: string, hi: string): string {
-  return `{ const sp = ${RSP} - 8; ${memWrite64(o, SegReg.SS, lo, hi, 'sp')} g[4] = sp; h[4] = Math.floor(sp / 4294967296) | 0; }`;
+  return `{ ${memWrite64(o, SegReg.SS, lo, hi, regPlus(4, -8))} ${addRsp(-8)} }`;
 }
 
 /** POP of a quadword into the locals `name`, `nameHi` (X86Cpu.pop: read, then RSP moves). */
 function pop64(o: LongOperands, name: string): string {
-  return `const ${name}Sp = ${RSP}; ${memRead64(o, SegReg.SS, name, `${name}Sp`)}${setRsp(`${name}Sp + 8`)} `;
+  return `${memRead64(o, SegReg.SS, name, regPlus(4, 0))}${addRsp(8)} `;
 }
 
 /** The halves of a RIP constant, for a pushed return address. */
@@ -491,7 +492,7 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
     case 0xc2: case 0xc3: { // RET [imm16]: read, set RIP (may #GP), then move RSP
       if (narrowStack) return undefined;
       const n = op === 0xc2 ? r.u16() : 0;
-      return faulting(jump(`{ const rsp = ${RSP}; ${memRead64(o, SegReg.SS, 'ip', 'rsp')}cpu.setRip(ipHi * 4294967296 + ip); ${setRsp(`rsp + ${8 + n}`)} }`));
+      return faulting(jump(`{ ${memRead64(o, SegReg.SS, 'ip', regPlus(4, 0))}cpu.setRip(ipHi * 4294967296 + ip); ${addRsp(8 + n)} }`));
     }
     case 0xc6: case 0xc7: { // MOV Eb/Ev, Ib/Iz
       const size = op & 1 ? os : 8;
@@ -503,8 +504,8 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
     }
     case 0xc9: // LEAVE: RSP = RBP, pop RBP
       if (narrowStack) return undefined;
-      return faulting(seq(`{ const bp = (h[5] * 4294967296 + (g[5] >>> 0)); ${memRead64(o, SegReg.SS, 'v', 'bp')}` +
-        `${setRsp('bp + 8')} g[5] = v; h[5] = vHi; }`));
+      return faulting(seq(`{ ${memRead64(o, SegReg.SS, 'v', regPlus(5, 0))}` +
+        `g[4] = (g[5] + 8) | 0; h[4] = (h[5] + ((g[4] >>> 0) < 8 ? 1 : 0)) | 0; g[5] = v; h[5] = vHi; }`));
     case 0xe8: { // CALL rel32
       if (o.prefix66) return undefined;
       const rel = r.u32() | 0;

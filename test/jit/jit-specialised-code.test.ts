@@ -129,6 +129,42 @@ describe('JIT specialised translations', () => {
     }
   });
 
+  it('every condition, ADC, SBB and INC after 8- and 16-bit ADD, SUB, CMP, ADC, SBB, AND and TEST, read inline from the lazy flags', () => {
+    const producers: Record<string, number[]> = {
+      'add al, bl': [0x00, 0xd8], 'sub al, bl': [0x28, 0xd8], 'cmp al, bl': [0x38, 0xd8], 'adc al, bl': [0x10, 0xd8],
+      'sbb al, bl': [0x18, 0xd8], 'and al, bl': [0x20, 0xd8], 'test al, bl': [0x84, 0xd8], 'cmp al, 0x80': [0x3c, 0x80],
+      'add ax, bx': [0x66, 0x01, 0xd8], 'sub ax, bx': [0x66, 0x29, 0xd8], 'cmp ax, bx': [0x66, 0x39, 0xd8],
+      'adc ax, bx': [0x66, 0x11, 0xd8], 'sbb ax, bx': [0x66, 0x19, 0xd8], 'test ax, bx': [0x66, 0x85, 0xd8],
+      'cmp word [m], 0x8000': [0x66, 0x81, 0x3d, ...le32(DATA_ADDR + 32), 0x00, 0x80],
+    };
+    const values = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0xbeef];
+    const setccs: number[] = [];
+    for (let cc = 0; cc < 16; cc++) setccs.push(0x0f, 0x90 | cc, 0x05, ...le32(DATA_ADDR + cc));
+    const ram = new Uint8Array(0x1000);
+    for (const [name, producer] of Object.entries(producers)) {
+      // Only PF (conditions 10 and 11) still asks the CPU.
+      ram.fill(0);
+      ram.set([...producer, ...setccs]);
+      const body = translateBlock({ ram, flatMask: 0x3f, tlbSet: 0, index: 0, bytes: producer.length + setccs.length, eip: 0, ss32: true, maxInstructions: 48 }).body;
+      expect(body.split('cpu.condition(').length - 1, `${name}: conditions through the CPU`).toBe(2);
+      for (const a of values) {
+        for (const b of values) {
+          for (const cf of [0, 1]) {
+            const regs = { eax: a | 0xabcd0000, ebx: b, ecx: 0x80, edx: 0xffffffff };
+            const mem = [{ addr: DATA_ADDR + 32, bytes: [a & 0xff, a >>> 8] }];
+            same({ code: [...START, ...producer, 0x10, 0xd1], regs, mem, eflags: cf }, `${name}; adc cl, dl ${a} ${b} ${cf}`);
+            same({ code: [...START, ...producer, 0x18, 0xd1], regs, mem, eflags: cf }, `${name}; sbb cl, dl ${a} ${b} ${cf}`);
+            same({ code: [...START, ...producer, 0x41], regs, mem, eflags: cf }, `${name}; inc ecx ${a} ${b} ${cf}`);
+            const input = { code: [...START, ...producer, ...setccs], regs, mem, eflags: cf | 0x800 | 0x80 | 0x4, clear: [{ addr: DATA_ADDR, length: 16 }] };
+            const x = interp.run(input);
+            const y = jit.run(input);
+            expect([...y.read(DATA_ADDR, 16)], `${name}; setcc ${a} ${b} ${cf}`).toEqual([...x.read(DATA_ADDR, 16)]);
+          }
+        }
+      }
+    }
+  });
+
   it('drops the flag stores of an instruction whose flags are replaced before anything can see them', () => {
     // mul ebx ; add eax, ecx: MUL's flags are dead.
     const code = [0xf7, 0xe3, 0x01, 0xc8];

@@ -38,7 +38,7 @@ const VALUES = [0n, 1n, 0x7fn, 0xffffffffn, 0x100000000n, 0x7fffffffn, 0x8000000
 /** A smaller set for the long products of cases. */
 const FEW = [0n, 1n, 0xffffffffn, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 0x9e3779b97f4a7c15n];
 
-/** Flag-setting instructions that leave each kind of lazy flags (64- and 32-bit, and eager ones). */
+/** Flag-setting instructions that leave each kind of lazy flags (64-, 32-, 16- and 8-bit, and eager ones). */
 const PRODUCERS: Record<string, string> = {
   'add rax, rbx': '4801d8',
   'sub rax, rbx': '4829d8',
@@ -61,6 +61,10 @@ const PRODUCERS: Record<string, string> = {
   'inc eax': 'ffc0',
   'dec eax': 'ffc8',
   'sub al, bl': '28d8',
+  'add al, bl': '00d8',
+  'test al, bl': '84d8',
+  'cmp ax, bx': '6639d8',
+  'sbb ax, bx': '6619d8',
   'imul rcx, rbx': '480fafcb',
   '(flags from before the block)': '',
 };

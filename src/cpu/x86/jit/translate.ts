@@ -44,8 +44,10 @@ export const enum FlagWrite {
 }
 
 /**
- * What the lazy flags hold after a translated 32-bit operation, so that the instructions after
- * it in the block can read a flag straight from `L` (values of flags.ts LazyOp).
+ * What the lazy flags hold after a translated operation, so that the instructions after it in
+ * the block can read a flag straight from `L`: 32-bit results (values of flags.ts LazyOp),
+ * and 8- and 16-bit ALU results, whose `L.a`, `L.b` and `L.r` are masked to their size
+ * (translate64.ts's LazyKind64 takes 6-10).
  */
 export const enum LazyKind {
   Add = 1,
@@ -53,6 +55,25 @@ export const enum LazyKind {
   Logic = 3,
   Inc = 4,
   Dec = 5,
+  Add8 = 11,
+  Sub8 = 12,
+  Logic8 = 13,
+  Add16 = 14,
+  Sub16 = 15,
+  Logic16 = 16,
+}
+
+/**
+ * The lazy-flag operands of `kind` as int32 expressions with the operation's sign bit at bit
+ * 31 (8- and 16-bit values shifted up), so that one set of formulas serves every size; and
+ * the kind at 32 bits. Undefined for kinds other than ADD, SUB and logic results.
+ */
+function aluOperands(kind: number | undefined): { a: string; b: string; r: string; kind32: LazyKind } | undefined {
+  if (kind === LazyKind.Add || kind === LazyKind.Sub || kind === LazyKind.Logic) return { a: 'L.a', b: 'L.b', r: 'L.r', kind32: kind };
+  if (kind === undefined || kind < LazyKind.Add8 || kind > LazyKind.Logic16) return undefined;
+  const up = kind >= LazyKind.Add16 ? 16 : 24;
+  const kind32 = (kind - (kind >= LazyKind.Add16 ? LazyKind.Add16 : LazyKind.Add8) + LazyKind.Add) as LazyKind;
+  return { a: `(L.a << ${up})`, b: `(L.b << ${up})`, r: `(L.r << ${up})`, kind32 };
 }
 
 /**
@@ -147,20 +168,23 @@ export function aluTo(aop: number, size: number, a: string, b: string, store: (v
     ` ${aop === ALU_CMP ? '' : store('r')} }`;
 }
 
-/** The lazy flags an inlined ALU op leaves (32-bit only). */
-export function aluKind(aop: number, size: number): LazyKind | undefined {
-  if (size !== 32) return undefined;
-  return aop === 0 || aop === ALU_ADC ? LazyKind.Add : aop === 5 || aop === 7 || aop === ALU_SBB ? LazyKind.Sub : LazyKind.Logic;
+/** The lazy flags an inlined ALU op (aluTo) leaves at `size` bits. */
+export function aluKind(aop: number, size: number): LazyKind {
+  const kind = aop === 0 || aop === ALU_ADC ? LazyKind.Add : aop === 5 || aop === 7 || aop === ALU_SBB ? LazyKind.Sub : LazyKind.Logic;
+  if (size === 32) return kind;
+  return kind - LazyKind.Add + (size === 16 ? LazyKind.Add16 : LazyKind.Add8);
 }
 
 /** CF as an expression (0 or 1), given what the lazy flags hold (LazyKind, or -1). */
 export function carryExpr(kind: number | undefined): string {
-  switch (kind) {
-    case LazyKind.Add: return '(((L.a & L.b) | ((L.a | L.b) & ~L.r)) >>> 31)';
-    case LazyKind.Sub: return '(((~L.a & L.b) | ((~L.a | L.b) & L.r)) >>> 31)';
-    case LazyKind.Logic: return '0';
-    case LazyKind.Inc: case LazyKind.Dec: return '(s.eflags & 1)';
-    default: return 'cpu.getCF()';
+  if (kind === LazyKind.Inc || kind === LazyKind.Dec) return '(s.eflags & 1)';
+  const x = aluOperands(kind);
+  if (x === undefined) return 'cpu.getCF()';
+  const { a, b, r } = x;
+  switch (x.kind32) {
+    case LazyKind.Add: return `(((${a} & ${b}) | ((${a} | ${b}) & ~${r})) >>> 31)`;
+    case LazyKind.Sub: return `(((~${a} & ${b}) | ((~${a} | ${b}) & ${r})) >>> 31)`;
+    default: return '0';
   }
 }
 
@@ -171,31 +195,29 @@ export function carryExpr(kind: number | undefined): string {
  */
 export function condExpr(cc: number, kind: number | undefined): string {
   const z = '(L.r === 0)';
-  const sf = '((L.r | 0) < 0)';
   let e: (string | undefined)[] = [];
-  switch (kind) {
-    case LazyKind.Add: case LazyKind.Sub: {
-      const of = kind === LazyKind.Add ? '((L.a ^ L.r) & (L.b ^ L.r))' : '((L.a ^ L.b) & (L.a ^ L.r))';
-      const cf = kind === LazyKind.Add ? '(((L.a & L.b) | ((L.a | L.b) & ~L.r)) < 0)' : '(((~L.a & L.b) | ((~L.a | L.b) & L.r)) < 0)';
-      const less = `((L.r ^ ${of}) < 0)`;
-      e = [`(${of} < 0)`, cf, z, `(${cf} || ${z})`, sf, undefined, less, `(${z} || ${less})`];
-      break;
-    }
-    case LazyKind.Logic:
+  const x = aluOperands(kind);
+  if (x !== undefined) {
+    const { a, b, r } = x;
+    const sf = `((${r} | 0) < 0)`;
+    if (x.kind32 === LazyKind.Logic) {
       e = ['false', 'false', z, z, sf, undefined, sf, `(${z} || ${sf})`];
-      break;
-    case LazyKind.Inc: case LazyKind.Dec: {
-      const of = kind === LazyKind.Inc ? '(L.r === 2147483648)' : '(L.r === 2147483647)';
-      const less = `(${sf} !== ${of})`;
-      e = [of, undefined, z, undefined, sf, undefined, less, `(${z} || ${less})`];
-      break;
+    } else {
+      const add = x.kind32 === LazyKind.Add;
+      const of = add ? `((${a} ^ ${r}) & (${b} ^ ${r}))` : `((${a} ^ ${b}) & (${a} ^ ${r}))`;
+      const cf = add ? `(((${a} & ${b}) | ((${a} | ${b}) & ~${r})) < 0)` : `(((~${a} & ${b}) | ((~${a} | ${b}) & ${r})) < 0)`;
+      const less = `((${r} ^ ${of}) < 0)`;
+      e = [`(${of} < 0)`, cf, z, `(${cf} || ${z})`, sf, undefined, less, `(${z} || ${less})`];
     }
-    default:
-      break;
+  } else if (kind === LazyKind.Inc || kind === LazyKind.Dec) {
+    const sf = '((L.r | 0) < 0)';
+    const of = kind === LazyKind.Inc ? '(L.r === 2147483648)' : '(L.r === 2147483647)';
+    const less = `(${sf} !== ${of})`;
+    e = [of, undefined, z, undefined, sf, undefined, less, `(${z} || ${less})`];
   }
-  const x = e[cc >> 1];
-  if (x === undefined) return `cpu.condition(${cc})`;
-  return cc & 1 ? `!${x}` : x;
+  const c = e[cc >> 1];
+  if (c === undefined) return `cpu.condition(${cc})`;
+  return cc & 1 ? `!${c}` : c;
 }
 
 /** The statement setting the arithmetic flags eagerly (X86Cpu.setArithFlags) from SF ZF PF of the 32-bit `r` and `rest` (CF, OF bits). */
@@ -214,7 +236,7 @@ export function incDec(isDec: boolean, size: number, a: string, store: (v: strin
   const r = size === 32 ? `(a ${op} 1) >>> 0` : `(a ${op} 1) & ${mask}`;
   let freeze: string;
   if (kind === LazyKind.Inc || kind === LazyKind.Dec) freeze = '';
-  else if (kind === LazyKind.Add || kind === LazyKind.Sub || kind === LazyKind.Logic) freeze = `s.eflags = (s.eflags & -2) | ${carryExpr(kind)}; `;
+  else if (aluOperands(kind) !== undefined) freeze = `s.eflags = (s.eflags & -2) | ${carryExpr(kind)}; `;
   else freeze = 'if (L.op !== 0) s.eflags = (s.eflags & -2) | L.carry(s.eflags); ';
   return `{ const a = ${a}, r = ${r}; ${freeze}L.op = ${isDec ? 5 : 4}; L.a = a; L.b = 1; L.r = r; L.sign = ${sign}; L.mask = ${mask}; ${store('r')} }`;
 }

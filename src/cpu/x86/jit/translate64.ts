@@ -156,7 +156,8 @@ function aluKind64(aop: number): LazyKind64 {
 /** The statement that freezes CF into eflags before INC/DEC replace the lazy flags (setLazy/setLazy64). */
 function freezeCarry(kind: number): string {
   if (kind === LazyKind.Inc || kind === LazyKind.Dec || kind === LazyKind64.Inc || kind === LazyKind64.Dec) return '';
-  if (kind >= LazyKind.Add && kind <= LazyKind64.Logic) return `s.eflags = (s.eflags & -2) | ${carryExpr64(kind)}; `;
+  const cf = carryExpr64(kind);
+  if (cf !== 'cpu.getCF()') return `s.eflags = (s.eflags & -2) | ${cf}; `;
   return 'if (L.op !== 0) s.eflags = (s.eflags & -2) | L.carry(s.eflags); ';
 }
 

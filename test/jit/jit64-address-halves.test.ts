@@ -172,6 +172,24 @@ const CASES: Case[] = [
       expect(hex64(r.regs.rsp)).toBe(hex64(0x1_0000_0000n));
     },
   },
+  {
+    asm: 'lea rax, [rbx+0x10]; lea rcx, [rbx-0x20]; lea rdx, [rbx+rsi*8+0x10]: LEA from the same halves',
+    code: '488d4310488d4be0488d54f310',
+    slip: 0n,
+    regs: { rbx: 0xffff_fff8n, rsi: 0x1fff_ffffn },
+    expect: (r) => {
+      expect(hex64(r.regs.rax)).toBe(hex64(0x1_0000_0008n));
+      expect(hex64(r.regs.rcx)).toBe(hex64(0xffff_ffd8n));
+      expect(hex64(r.regs.rdx)).toBe(hex64(0x2_0000_0000n));
+    },
+  },
+  {
+    asm: 'lea rax, [rbx-0x20]: LEA borrows into a negative high half',
+    code: '488d43e0',
+    slip: 0n,
+    regs: { rbx: 0x10n },
+    expect: (r) => expect(hex64(r.regs.rax)).toBe(hex64(0xffff_ffff_ffff_fff0n)),
+  },
 ];
 
 function describeRun(r: Run64Result): Record<string, unknown> {

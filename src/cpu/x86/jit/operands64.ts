@@ -71,7 +71,10 @@ export class LongOperands {
   eaHi = '';
   /** The memory operand's segment (only FS/GS bases and the fault kind depend on it). */
   eaSeg: number = SegReg.DS;
-  /** The memory operand's offset for the access functions: `ea` (eaDecl) and its int32 halves where known. */
+  /**
+   * The memory operand's offset for the access functions: where its int32 halves are known,
+   * the number is computed only on a miss (each access repeats it); else `ea` (eaDecl).
+   */
   at: Offset = { num: 'ea', halves: '' };
 
   constructor(
@@ -178,11 +181,11 @@ export function decodeModrm64(r: CodeReader, o: LongOperands): void {
     // One register (plus a displacement): the double sum is exact while the register is
     // below 2^53 in magnitude, and otherwise non-canonical either way, as the interpreter's.
     o.eaExpr = `(h[${base}] * 4294967296 + (g[${base}] >>> 0)${d})`;
-    o.at = { num: 'ea', halves: regPlus(base, disp).halves };
+    o.at = regPlus(base, disp);
   } else {
     o.eaExpr = `eaOf(${o.eaLo}, ${o.eaHi})`;
     // The low sum is exact in a double (below 2^36 in magnitude); its carry goes to the high half.
-    o.at = { num: 'ea', halves: `mt = ${o.eaLo}, ml = mt | 0, mh = (${o.eaHi} + Math.floor(mt / 4294967296)) | 0` };
+    o.at = { num: o.eaExpr, halves: `mt = ${o.eaLo}, ml = mt | 0, mh = (${o.eaHi} + Math.floor(mt / 4294967296)) | 0` };
   }
 }
 
@@ -280,7 +283,7 @@ export function rmWrite64(o: LongOperands, lo: string, hi: string): string {
   return o.isMem ? memWrite64(o, o.eaSeg, lo, hi) : regWrite64(o.rmNum, lo, hi);
 }
 
-/** Declares `ea` for a memory operand (empty for a register operand). */
+/** Declares `ea` for a memory operand whose accesses use it (empty otherwise). */
 export function eaDecl(o: LongOperands): string {
-  return o.isMem ? `const ea = ${o.eaExpr}; ` : '';
+  return o.isMem && o.at.num === 'ea' ? `const ea = ${o.eaExpr}; ` : '';
 }

@@ -440,7 +440,11 @@ function translatePrimary64(r: CodeReader, o: LongOperands, op: number, c: LongC
       decodeModrm64(r, o);
       if (!o.isMem) return undefined;
       const R = o.regNum;
-      if (os === 64) return meta(seq(`{ const lo = ${o.eaLo}; g[${R}] = lo; h[${R}] = (${o.eaHi} + Math.floor(lo / 4294967296)) | 0; }`), false, FlagWrite.None, false);
+      if (os === 64) {
+        // The int32 halves of the address where the TLB test has them (regPlus: no double).
+        if (o.at.halves !== '') return meta(seq(`{ ${o.at.halves}; g[${R}] = ml; h[${R}] = mh; }`), false, FlagWrite.None, false);
+        return meta(seq(`{ const lo = ${o.eaLo}; g[${R}] = lo; h[${R}] = (${o.eaHi} + Math.floor(lo / 4294967296)) | 0; }`), false, FlagWrite.None, false);
+      }
       return meta(seq(regWrite(o, os, R, o.eaLo)), false, FlagWrite.None, false);
     }
     case 0x98: // CBW / CWDE / CDQE

@@ -238,25 +238,25 @@ function tlbHit(o: LongOperands, size: number, seg: number, at: Offset, write: b
     `${tags}[mi = ${o.set << TLB_BITS} | ((mq = ml < 0 ? ml + ${TWO_48} : ml) / 4096 & ${TLB_MASK})] === (mq / ${2 ** (12 + TLB_BITS)} | 0) && ${tail}`;
 }
 
-/** A read at 8, 16 or 32 bits of offset `ea` (an expression) in `seg`: the TLB hit inlined. */
+/** A read at 8, 16 or 32 bits of offset `at` (the operand's by default) in `seg`: the TLB hit inlined. */
 export function memRead(o: LongOperands, size: number, seg: number, at = o.at): string {
   const load = size === 8 ? 'R8[mp]' : size === 16 ? '(R8[mp] | (R8[mp + 1] << 8))' : '(R32[mp >>> 2] >>> 0)';
   return `(${tlbHit(o, size, seg, at, false)} ? ${load} : rd${size}(${at.num}, ${o.set}, ${seg}))`;
 }
 
-/** A statement writing `v` at 8, 16 or 32 bits to offset `ea` in `seg`: the TLB hit inlined. */
+/** A statement writing `v` at 8, 16 or 32 bits to offset `at` in `seg`: the TLB hit inlined. */
 export function memWrite(o: LongOperands, size: number, seg: number, v: string, at = o.at): string {
   const store = size === 8 ? 'R8[mp] = wv;' : size === 16 ? 'R8[mp] = wv; R8[mp + 1] = wv >>> 8;' : 'R32[mp >>> 2] = wv;';
   return `{ const wv = ${v}; if (${tlbHit(o, size, seg, at, true)}) { ${store} } else wr${size}(${at.num}, ${o.set}, ${seg}, wv); }`;
 }
 
-/** Declares `name` and `nameHi` as the quadword at offset `ea` in `seg` (temporaries mv, mw). */
+/** Declares `name` and `nameHi` as the quadword at offset `at` in `seg` (temporaries mv, mw). */
 export function memRead64(o: LongOperands, seg: number, name: string, at = o.at): string {
   return `const ${name} = (${tlbHit(o, 64, seg, at, false)} ? ` +
     `(mv = R32[(mp >>> 2) + 1], R32[mp >>> 2] >>> 0) : (mw = rd64(${at.num}, ${o.set}, ${seg}), mv = cpu.hi, mw)), ${name}Hi = mv; `;
 }
 
-/** A statement writing the quadword lo:hi to offset `ea` in `seg`. */
+/** A statement writing the quadword lo:hi to offset `at` in `seg`. */
 export function memWrite64(o: LongOperands, seg: number, lo: string, hi: string, at = o.at): string {
   return `{ const wl = ${lo}, wh = ${hi}; if (${tlbHit(o, 64, seg, at, true)}) { R32[mp >>> 2] = wl; R32[(mp >>> 2) + 1] = wh; } ` +
     `else wr64(${at.num}, ${o.set}, ${seg}, wl, wh); }`;

@@ -76,6 +76,12 @@ function aluOperands(kind: number | undefined): { a: string; b: string; r: strin
   return { a: `(L.a << ${up})`, b: `(L.b << ${up})`, r: `(L.r << ${up})`, kind32 };
 }
 
+/** The carry (ADD) or borrow (SUB) out of the top bit of `x`'s operands: the sign bit of this int32 expression. */
+function carryWord(x: { a: string; b: string; r: string; kind32: LazyKind }): string {
+  const { a, b, r } = x;
+  return x.kind32 === LazyKind.Add ? `((${a} & ${b}) | ((${a} | ${b}) & ~${r}))` : `((~${a} & ${b}) | ((~${a} | ${b}) & ${r}))`;
+}
+
 /**
  * A translated instruction. The optional fields describe it for the block compiler (dead flag
  * stores, block-known lazy flags); left out, they take the safe answer.
@@ -180,12 +186,7 @@ export function carryExpr(kind: number | undefined): string {
   if (kind === LazyKind.Inc || kind === LazyKind.Dec) return '(s.eflags & 1)';
   const x = aluOperands(kind);
   if (x === undefined) return 'cpu.getCF()';
-  const { a, b, r } = x;
-  switch (x.kind32) {
-    case LazyKind.Add: return `(((${a} & ${b}) | ((${a} | ${b}) & ~${r})) >>> 31)`;
-    case LazyKind.Sub: return `(((~${a} & ${b}) | ((~${a} | ${b}) & ${r})) >>> 31)`;
-    default: return '0';
-  }
+  return x.kind32 === LazyKind.Logic ? '0' : `(${carryWord(x)} >>> 31)`;
 }
 
 /**
@@ -205,7 +206,7 @@ export function condExpr(cc: number, kind: number | undefined): string {
     } else {
       const add = x.kind32 === LazyKind.Add;
       const of = add ? `((${a} ^ ${r}) & (${b} ^ ${r}))` : `((${a} ^ ${b}) & (${a} ^ ${r}))`;
-      const cf = add ? `(((${a} & ${b}) | ((${a} | ${b}) & ~${r})) < 0)` : `(((~${a} & ${b}) | ((~${a} | ${b}) & ${r})) < 0)`;
+      const cf = `(${carryWord(x)} < 0)`;
       const less = `((${r} ^ ${of}) < 0)`;
       e = [`(${of} < 0)`, cf, z, `(${cf} || ${z})`, sf, undefined, less, `(${z} || ${less})`];
     }

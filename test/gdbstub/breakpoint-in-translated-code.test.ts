@@ -17,6 +17,7 @@ import { CODE_ADDR, HIGH_ALIAS, LongModeHarness } from '../helpers/cpu-harness64
 import { CpuExit } from '../../src/cpu/x86/cpu.js';
 import type { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
 import { MachineDebugger } from '../../src/machine/debugger.js';
+import { countRunBlock } from '../helpers/run-block-counts.js';
 
 const LOOP = [0xb9, 0xb8, 0x0b, 0x00, 0x00, 0x48, 0xff, 0xc0, 0x48, 0x83, 0xc3, 0x02, 0xff, 0xc9, 0x75, 0xf5];
 const BASE = HIGH_ALIAS + BigInt(CODE_ADDR);
@@ -25,14 +26,7 @@ const BASE = HIGH_ALIAS + BigInt(CODE_ADDR);
 function loopPartlyRun(budget: number) {
   const h = LongModeHarness.flat64({ jit: true });
   const engine = h.cpu.blockEngine as JitEngine;
-  // Instructions retired by translated code.
-  const translated = { n: 0 };
-  const runBlock = engine.runBlock.bind(engine);
-  engine.runBlock = (cpu, left) => {
-    const k = runBlock(cpu, left);
-    translated.n += k;
-    return k;
-  };
+  const counts = countRunBlock(engine);
   const r = h.run({
     code: LOOP, budget,
     setup: (cpu) => {
@@ -41,7 +35,7 @@ function loopPartlyRun(budget: number) {
     },
   });
   expect(r.exit).toBe('budget');
-  return { h, cpu: h.cpu, engine, translated, dbg: new MachineDebugger(h.cpu) };
+  return { h, cpu: h.cpu, engine, counts, dbg: new MachineDebugger(h.cpu) };
 }
 
 const rax = (cpu: LongModeHarness['cpu']) => cpu.s.gpr[0]!;
@@ -50,9 +44,9 @@ const rbx = (cpu: LongModeHarness['cpu']) => cpu.s.gpr[3]!;
 describe('breakpoints in JIT-translated code', () => {
   for (const [where, offset, hardware] of [['mid-block', 8, false], ['at the loop head', 5, true]] as const) {
     it(`a ${hardware ? 'hardware' : 'software'} breakpoint ${where} stops there although the loop already runs translated`, () => {
-      const { cpu, engine, translated, dbg } = loopPartlyRun(1000);
+      const { cpu, engine, counts, dbg } = loopPartlyRun(1000);
       expect(engine.stats.translated).toBeGreaterThan(0);
-      const translatedBefore = translated.n;
+      const translatedBefore = counts.translated;
       expect(translatedBefore).toBeGreaterThan(900);
       const passes = rax(cpu);
       expect(passes).toBeGreaterThan(100);
@@ -85,13 +79,13 @@ describe('breakpoints in JIT-translated code', () => {
       expect(exit).toBe(CpuExit.Halted);
       expect(rax(cpu)).toBe(3000);
       expect(rbx(cpu)).toBe(6000);
-      expect(translated.n).toBeGreaterThan(translatedBefore + 5000);
+      expect(counts.translated).toBeGreaterThan(translatedBefore + 5000);
     });
   }
 
   it('a breakpoint outside a block leaves it to translated code: a breakpoint on the HLT stops after the loop ran translated', () => {
-    const { cpu, translated, dbg } = loopPartlyRun(1000);
-    const before = translated.n;
+    const { cpu, counts, dbg } = loopPartlyRun(1000);
+    const before = counts.translated;
     const retiredBefore = cpu.retired;
     const address = dbg.linearOf(BASE + 16n);
     dbg.insertBreakpoint(address, false);
@@ -107,6 +101,6 @@ describe('breakpoints in JIT-translated code', () => {
     // Nearly all of the ~8,000 instructions left ran as translated blocks.
     const retired = cpu.retired - retiredBefore;
     expect(retired).toBeGreaterThan(7000);
-    expect(translated.n - before).toBeGreaterThan(retired - 10);
+    expect(counts.translated - before).toBeGreaterThan(retired - 10);
   });
 });

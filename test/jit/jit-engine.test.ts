@@ -14,6 +14,7 @@ import { MemoryCharBackend } from '../../src/chardev/chardev.js';
 import { NULL_LOGGER } from '../../src/machine/log.js';
 import { packageRoot } from '../../src/machine/default-firmware.js';
 import { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { countRunBlock } from '../helpers/run-block-counts.js';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
@@ -166,39 +167,28 @@ describe('JIT block lookup', () => {
   it('cold straight-line code asks the engine at branch targets only, not at each instruction', () => {
     const h = CpuHarness.flat32();
     const engine = new JitEngine(h.cpu, h.mem, { threshold: 1_000_000 });
-    let lookups = 0;
-    const runBlock = engine.runBlock.bind(engine);
-    engine.runBlock = (cpu, budget) => {
-      lookups++;
-      return runBlock(cpu, budget);
-    };
+    const counts = countRunBlock(engine);
     // mov ecx, 50; L: inc eax; inc ebx; inc edx; inc esi; inc edi; nop x5; dec ecx; jnz L
     const code = [0xb9, ...le32(50), 0x40, 0x43, 0x42, 0x46, 0x47, 0x90, 0x90, 0x90, 0x90, 0x90, 0x49, 0x75, 0x100 - 13];
     const r = h.run({ code });
     expect(r.regs.eax).toBe(50);
     // 12 instructions a pass: one lookup at L each pass (and a few at the start), not 600.
-    expect(lookups).toBeGreaterThanOrEqual(50);
-    expect(lookups).toBeLessThan(60);
+    expect(counts.calls).toBeGreaterThanOrEqual(50);
+    expect(counts.calls).toBeLessThan(60);
     expect(engine.stats.translated).toBe(0);
   });
 
   it('in a hot loop, the code after an instruction left to the interpreter (CPUID) still runs translated', () => {
     const h = CpuHarness.flat32();
     const engine = new JitEngine(h.cpu, h.mem, { threshold: 10 });
-    let translated = 0;
-    const runBlock = engine.runBlock.bind(engine);
-    engine.runBlock = (cpu, budget) => {
-      const n = runBlock(cpu, budget);
-      translated += n;
-      return n;
-    };
+    const counts = countRunBlock(engine);
     // mov esi, 1000; L: xor eax, eax; cpuid; inc edi; inc ebp; dec esi; jnz L
     const code = [0xbe, ...le32(1000), 0x31, 0xc0, 0x0f, 0xa2, 0x47, 0x45, 0x4e, 0x75, 0x100 - 9];
     const before = h.cpu.retired;
     const r = h.run({ code, budget: 100_000 });
     expect(r.regs.edi).toBe(1000);
     // Of the 6 instructions a pass, all but CPUID run translated once the loop is hot.
-    expect(translated).toBeGreaterThan(0.8 * (5 / 6) * (h.cpu.retired - before));
+    expect(counts.translated).toBeGreaterThan(0.8 * (5 / 6) * (h.cpu.retired - before));
   });
 
   it('a block dropped by a write to its page is translated again from the new bytes', () => {

@@ -14,6 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import type { X86Cpu } from '../../src/cpu/x86/cpu.js';
 import { CODE_ADDR, LongModeHarness, PML4_ADDR, hex64, type Reg64Name, type Run64Result } from '../helpers/cpu-harness64.js';
+import { countRunBlock } from '../helpers/run-block-counts.js';
 
 const hex = (s: string) => (s.match(/../g) ?? []).map((b) => parseInt(b, 16));
 /** add qword [r14], 0: leaves the TLB entry (read and write) of the page at R14. */
@@ -66,15 +67,7 @@ function mapPages(cpu: X86Cpu): void {
 
 const interp = LongModeHarness.flat64();
 const jit = LongModeHarness.flat64({ jit: true });
-/** Instructions the JIT's blocks retired. */
-let translated = 0;
-const engine = jit.cpu.blockEngine!;
-const runBlock = engine.runBlock.bind(engine);
-engine.runBlock = (cpu, budget) => {
-  const n = runBlock(cpu, budget);
-  translated += n;
-  return n;
-};
+const counts = countRunBlock(jit.cpu.blockEngine!);
 
 interface Case {
   asm: string;
@@ -209,12 +202,12 @@ describe('translated 64-bit accesses carry between the address halves as the int
       const a = interp.run(input);
       c.expect(a, reader(interp));
       const before = jit.cpu.retired;
-      translated = 0;
+      counts.translated = 0;
       const b = jit.run(input);
       c.expect(b, reader(jit));
       expect(describeRun(b)).toEqual(describeRun(a));
       // The instruction ran as translated code (a fault leaves it to the CPU's path).
-      if (b.exception === undefined) expect(translated, 'instructions run as translated code').toBe(jit.cpu.retired - before - 1);
+      if (b.exception === undefined) expect(counts.translated, 'instructions run as translated code').toBe(jit.cpu.retired - before - 1);
       else expect(b.exception.rip, 'the fault is the tested instruction\'s').toBe(BigInt(CODE_ADDR + TOUCH_R14.length));
     });
   }
@@ -231,12 +224,12 @@ describe('translated 64-bit accesses carry between the address halves as the int
       },
     };
     const a = interp.run(input);
-    translated = 0;
+    counts.translated = 0;
     const before = jit.cpu.retired;
     const b = jit.run(input);
     expect(a.exit).toBe('halt');
     expect(hex64(a.regs.rsp)).toBe(hex64(0x1_0000_0000n));
     expect(describeRun(b)).toEqual(describeRun(a));
-    expect(translated).toBe(jit.cpu.retired - before - 1);
+    expect(counts.translated).toBe(jit.cpu.retired - before - 1);
   });
 });

@@ -7,19 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { CODE_ADDR, DATA_ADDR, HALF_ALIAS, HIGH_ALIAS, LongModeHarness, le32, type Run64Input } from '../helpers/cpu-harness64.js';
 import type { JitEngine } from '../../src/cpu/x86/jit/jit-engine.js';
+import { countRunBlock } from '../helpers/run-block-counts.js';
 
 /** A JIT harness that counts the instructions its blocks retire. */
 function jitHarness(): { h: LongModeHarness; translated: () => number } {
   const h = LongModeHarness.flat64({ jit: true });
-  const engine = h.cpu.blockEngine as JitEngine;
-  let n = 0;
-  const runBlock = engine.runBlock.bind(engine);
-  engine.runBlock = (cpu, budget) => {
-    const k = runBlock(cpu, budget);
-    n += k;
-    return k;
-  };
-  return { h, translated: () => n };
+  const counts = countRunBlock(h.cpu.blockEngine!);
+  return { h, translated: () => counts.translated };
 }
 
 /** Starts the code at the canonical address `rip` (an alias of CODE_ADDR). */

@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DATA_ADDR, LongModeHarness, REG64_NAMES, STACK_TOP, hex64, type Reg64Name, type Run64Result } from '../helpers/cpu-harness64.js';
+import { countRunBlock } from '../helpers/run-block-counts.js';
 
 /** Snippets marked `faults` fault (#DE) from every random input: only the outcomes are compared. */
 const SNIPPETS: [asm: string, code: string, faults?: 'faults'][] = [
@@ -77,14 +78,7 @@ function random(seed: number): () => number {
 const interp = LongModeHarness.flat64();
 const jit = LongModeHarness.flat64({ jit: true });
 /** Instructions the JIT's blocks retired (the engine's runBlock results, summed). */
-let translated = 0;
-const engine = jit.cpu.blockEngine!;
-const runBlock = engine.runBlock.bind(engine);
-engine.runBlock = (cpu, budget) => {
-  const n = runBlock(cpu, budget);
-  translated += n;
-  return n;
-};
+const counts = countRunBlock(jit.cpu.blockEngine!);
 
 interface Outcome {
   result: Run64Result;
@@ -142,13 +136,13 @@ describe('JIT in 64-bit mode matches the interpreter', () => {
         const data = new Uint8Array(WINDOW);
         for (let i = 0; i < WINDOW; i++) data[i] = rand() & 0xff;
         const a = runOn(interp, code, regs, rflags, data);
-        translated = 0;
+        counts.translated = 0;
         const b = runOn(jit, code, regs, rflags, data);
         const where = `${asm}, trial ${trial}`;
         expect(describeOutcome(b), where).toEqual(describeOutcome(a));
         if (b.result.exception === undefined) {
           // Everything but the HLT ran as translated code.
-          expect(translated, `${where}: instructions run as translated code`).toBe(b.retired - 1);
+          expect(counts.translated, `${where}: instructions run as translated code`).toBe(b.retired - 1);
           ranTranslated++;
         }
       }

@@ -24,6 +24,7 @@ import type { MachineControl, MachineEvents, MachineStatus, PagingRegisters, Run
 import { BELOW_4G_RAM_MAX, layoutMemory } from './memory-layout.js';
 import { loadDefaultFirmware, pcvmVersion } from './default-firmware.js';
 import { X86Cpu } from '../cpu/x86/cpu.js';
+import { Fl } from '../cpu/x86/state.js';
 import { InterpreterAccel } from '../accel/interp/interpreter.js';
 import { JitEngine } from '../cpu/x86/jit/jit-engine.js';
 import { RunExit, type Accelerator } from '../accel/accelerator.js';
@@ -73,6 +74,24 @@ export const COM_PORTS: readonly [number, number][] = [[0x3f8, 4], [0x2f8, 3], [
 const SCI_IRQ = 9;
 
 export type PendingRequest = 'none' | 'reset' | 'shutdown';
+
+/**
+ * For the clock's stall judge: a probe of whether the vCPU is (most likely) inside an
+ * interrupt handler — it runs with IF = 0 and an interrupt was delivered since IF was last
+ * seen set. A handler's code is held to the stricter floor (clock.ts HANDLER_STALL_NS_PER_INSN);
+ * other IRQ-off code, such as a bzImage's decompressor or early kernel init, is not, so its
+ * cold start adds no lag.
+ */
+export function interruptHandlerProbe(cpu: Pick<X86Cpu, 's' | 'interruptsDelivered'>): () => boolean {
+  let deliveredWhenUnmasked = cpu.interruptsDelivered;
+  return () => {
+    if ((cpu.s.eflags & Fl.IF) !== 0) {
+      deliveredWhenUnmasked = cpu.interruptsDelivered;
+      return false;
+    }
+    return cpu.interruptsDelivered !== deliveredWhenUnmasked;
+  };
+}
 
 export class Machine extends EventEmitter implements MachineControl {
   readonly memory: PhysicalMemory;
@@ -155,7 +174,7 @@ export class Machine extends EventEmitter implements MachineControl {
     this.debugger = new MachineDebugger(this.cpu);
     this.clock.onEarlierDeadline = () => this.accel.requestExit();
     // Host stalls (GC, the host's scheduler) show as time passing with nothing retired.
-    if (!this.clock.deterministic) this.clock.measureProgress(() => this.cpu.retired);
+    if (!this.clock.deterministic) this.clock.measureProgress(() => this.cpu.retired, interruptHandlerProbe(this.cpu));
 
     // --- devices on the ISA bus ---
     this.io.map('pic-master', 0x20, 2, this.pic.master);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LAG_SLEW, MAX_LAG_NS, STALL_GRACE_NS, STALL_NS_PER_INSN, VirtualClock } from '../../src/machine/clock.js';
+import { interruptHandlerProbe } from '../../src/machine/machine.js';
+import { LAG_SLEW, HANDLER_STALL_NS_PER_INSN, MAX_LAG_NS, STALL_GRACE_NS, STALL_NS_PER_INSN, VirtualClock } from '../../src/machine/clock.js';
+
+const IF = 1 << 9;
 
 function fakeHost() {
   const h = { now: 1_000_000, fn: () => h.now };
@@ -212,6 +215,57 @@ describe('VirtualClock', () => {
       cpu.retired += 5000;
       expect(c.nowNs()).toBe(20_000_000 + 5000 * STALL_NS_PER_INSN + STALL_GRACE_NS);
       expect(c.lag).toBe(9_000_000 - 5000 * STALL_NS_PER_INSN - STALL_GRACE_NS);
+    });
+
+    it('inside an interrupt handler at both reads, a gap is held to HANDLER_STALL_NS_PER_INSN per instruction', () => {
+      const host = fakeHost();
+      const cpu = { retired: 0, inHandler: false };
+      const c = new VirtualClock({ kind: 'realtime' }, host.fn);
+      c.measureProgress(() => cpu.retired, () => cpu.inHandler);
+      c.start();
+      c.nowNs();
+      // A timer interrupt from here on. The gap into it began outside the handler and is
+      // judged by the normal floor (8,000 instructions account for 8 ms).
+      cpu.inHandler = true;
+      host.now += 8_000_000;
+      cpu.retired += 8000;
+      expect(c.nowNs()).toBe(8_000_000);
+      expect(c.lag).toBe(0);
+      // A pass of 8,000 instructions that took 8 ms of host time inside the handler counts
+      // 0.8 ms (plus the grace); the rest is left out.
+      host.now += 8_000_000;
+      cpu.retired += 8000;
+      const counted = 8000 * HANDLER_STALL_NS_PER_INSN + STALL_GRACE_NS;
+      expect(c.nowNs()).toBe(8_000_000 + counted);
+      expect(c.lag).toBe(8_000_000 - counted);
+      // Out of the handler: a gap that ends outside it is judged by the normal floor again. 5,000
+      // instructions account for its 5 ms, so it is no stall, and the guest running at normal
+      // speed catches some lag up (LAG_SLEW, no more than the gap's unused allowance).
+      cpu.inHandler = false;
+      host.now += 5_000_000;
+      cpu.retired += 5000;
+      const give = Math.floor(Math.min(5_000_000 * LAG_SLEW, STALL_GRACE_NS));
+      expect(c.nowNs()).toBe(8_000_000 + counted + 5_000_000 + give);
+      expect(c.lag).toBe(8_000_000 - counted - give);
+    });
+
+    it('the board takes IRQ-off code for a handler only after an interrupt was delivered while IF was set', () => {
+      const cpu = { s: { eflags: 0 }, interruptsDelivered: 0 };
+      const inHandler = interruptHandlerProbe(cpu);
+      // IRQ-off code no interrupt led to (a decompressor, early init): not a handler.
+      expect(inHandler()).toBe(false);
+      cpu.s.eflags = IF;
+      expect(inHandler()).toBe(false);
+      // An interrupt is delivered: the gate clears IF and the handler runs.
+      cpu.interruptsDelivered++;
+      cpu.s.eflags = 0;
+      expect(inHandler()).toBe(true);
+      expect(inHandler()).toBe(true);
+      // IRET back to IF = 1; a later CLI section with no interrupt since is not a handler.
+      cpu.s.eflags = IF;
+      expect(inHandler()).toBe(false);
+      cpu.s.eflags = 0;
+      expect(inHandler()).toBe(false);
     });
 
     it('time spent halted after idle() is never a stall; a stop and start is not either', () => {

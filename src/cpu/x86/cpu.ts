@@ -149,6 +149,11 @@ export class X86Cpu {
   /** Instructions retired since power-on. */
   retired = 0;
   /**
+   * External interrupts and NMIs delivered since power-on. The clock tells a handler's
+   * IRQ-off code from other IRQ-off code by it (machine/clock.ts, HANDLER_STALL_NS_PER_INSN).
+   */
+  interruptsDelivered = 0;
+  /**
    * How many instructions translated code may run past `run`'s budget: 0 when the budget is
    * exact (-icount); in real-time mode the budget only spaces clock checks, and a block that
    * does not fit would otherwise be interpreted instruction by instruction.
@@ -1426,6 +1431,7 @@ export class X86Cpu {
 
   /** Delivers an external interrupt or NMI at an instruction boundary. */
   private deliverExternal(vector: number, kind: EventKind): void {
+    this.interruptsDelivered++;
     this.startEip = this.s.eip;
     this.startRipHi = this.s.ripHi;
     try {

@@ -24,6 +24,7 @@ import { BlockMemory, InsnOperands } from './operands.js';
 import type { FlatAccess } from './flat-memory.js';
 import { tlbRamPrelude } from './tlb-ram-view.js';
 import { hoistBlockLocals } from './hoist-locals.js';
+import { cacheRegisters } from './register-locals.js';
 import { FlagWrite, Flow, translateInsn, type Translation } from './translate.js';
 import { PARITY } from '../flags.js';
 
@@ -434,7 +435,7 @@ export function retire(n: number, loop: boolean): string {
 /** Compiles `body` into the block's `run`. */
 export function compileBlock(cpu: X86Cpu, flat: FlatAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
-  body = hoistBlockLocals(body);
+  body = cacheRegisters(hoistBlockLocals(body));
   const factory = new Function('cpu', 's', 'g', 'B', 'H', 'F', 'E', 'I',
     `const { ${HELPER_NAMES} } = H;\nconst { ${FLAT_NAMES} } = F;\nconst L = cpu.lazy;\n` +
     tlbRamPrelude('F') +

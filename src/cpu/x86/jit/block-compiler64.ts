@@ -26,6 +26,7 @@ import { CodeReader, OutOfBytes } from './code-reader.js';
 import type { LongAccess } from './long-memory.js';
 import { tlbRamPrelude } from './tlb-ram-view.js';
 import { hoistBlockLocals } from './hoist-locals.js';
+import { cacheRegisters } from './register-locals.js';
 import { LongOperands, NEXT_RIP } from './operands64.js';
 import { FlagWrite, Flow, type Translation } from './translate.js';
 import { setRipConst, setRipRaw, translateInsn64, type LongContext } from './translate64.js';
@@ -225,7 +226,7 @@ function emitBody64(done: readonly Translation[], nexts: readonly number[], star
 /** Compiles `body` into the block's `run`. */
 export function compileBlock64(cpu: X86Cpu, access: LongAccess, block: CompiledBlock, body: string): void {
   if (block.length === 0) return;
-  body = hoistBlockLocals(body);
+  body = cacheRegisters(hoistBlockLocals(body));
   const factory = new Function('cpu', 's', 'g', 'h', 'B', 'H', 'M', 'E',
     `const { ${HELPER_NAMES} } = H;\nconst { ${ACCESS_NAMES} } = M;\nconst L = cpu.lazy;\nconst I = cpu.bus.interrupts;\n` +
     tlbRamPrelude('M') +

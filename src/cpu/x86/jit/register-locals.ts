@@ -45,8 +45,8 @@ export function cacheRegisters(body: string): string {
   if (/\b[gh]\b(?!\[\d+\])/.test(body) || /\b(?:[gh]\d+|rt)\b/.test(body)) return body;
   if (/\b[gh]\[\d+\]\s*(?:[-+*/%&|^]|<<|>>>?)=|\b[gh]\[\d+\]\s*(?:\+\+|--)|(?:\+\+|--)\s*[gh]\[\d+\]/.test(body)) return body;
 
-  // Registers read anywhere (a write's target is not a read).
-  const read = new Set<string>();
+  // How often each register is read (a write's target is not a read).
+  const reads = new Map<string, number>();
   const writes: { at: number; name: string; exprStart: number; exprEnd: number }[] = [];
   for (const m of body.matchAll(ELEMENT)) {
     const at = m.index;
@@ -58,8 +58,12 @@ export function cacheRegisters(body: string): string {
       writes.push({ at, name: `${m[1]!}${m[2]!}`, exprStart, exprEnd });
       continue;
     }
-    read.add(`${m[1]!}${m[2]!}`);
+    const name = `${m[1]!}${m[2]!}`;
+    reads.set(name, (reads.get(name) ?? 0) + 1);
   }
+  // Cached: registers the block's text reads more than once. One read gains nothing from a
+  // local and would cost a load at every entry even when its path is not taken.
+  const read = new Set([...reads].filter(([, n]) => n > 1).map(([name]) => name));
   if (read.size === 0) return body;
 
   // Rebuild: writes of cached registers go through their local, reads use it.

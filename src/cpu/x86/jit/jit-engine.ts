@@ -46,28 +46,19 @@ const DEFAULT_THRESHOLD = 2048;
  * runs megabytes of code a few times each, the visits of hundreds of cold instructions added
  * up and got code that ran once translated — 6,750 translations from the cold-init snapshot
  * to "Freeing initrd" against 2,870 with a counter per instruction, and 59 s against 42 s.
- * 4 Mi counters (8 MiB) keep a kernel's text and a user space's libraries apart.
+ * 4 Mi counters keep a kernel's text and a user space's libraries apart.
  */
 const HEAT_BITS = 22;
 const HEAT_MASK = (1 << HEAT_BITS) - 1;
+/** JitEngine.heat entries: visits in the low 16 bits, kept translations from KEPT_ONE up. */
+const VISITS_MASK = 0xffff;
+const KEPT_ONE = 0x10000;
 
 /** Rounds of invalidation a page may go through before its code is only interpreted. */
 const INVALIDATIONS_BEFORE_GIVING_UP = 32;
 /** Translations kept before everything is dropped (bounds memory on long runs). */
 const MAX_BLOCKS = 200_000;
-/**
- * Entries of the filter that tells a slot miss whether any page index may hold a translation
- * for its RAM index (JitEngine.keptFilter).
- */
-const KEPT_FILTER_BITS = 20;
-const KEPT_FILTER_MASK = (1 << KEPT_FILTER_BITS) - 1;
-
-/** The keptFilter entry of RAM index `index`. */
-function keptHash(index: number): number {
-  return (index ^ Math.floor(index / 2 ** KEPT_FILTER_BITS)) & KEPT_FILTER_MASK;
-}
-
-/** The visit counter (JitEngine.heat) of RAM index `index`. */
+/** The entry of RAM index `index` in JitEngine.heat. */
 function heatHash(index: number): number {
   return (index ^ Math.floor(index / 2 ** HEAT_BITS)) & HEAT_MASK;
 }
@@ -98,14 +89,15 @@ export class JitEngine implements BlockEngine {
    * those two cache misses.
    */
   private readonly slotIndex = new Int32Array(SLOTS).fill(-1);
-  /** Visits of each not-yet-translated EIP, by heatHash of its RAM index. */
-  private readonly heat = new Uint16Array(1 << HEAT_BITS);
   /**
-   * For each keptHash value, how many RAM indices with that hash have an entry in their
-   * page's byIndex. A slot miss on code never translated — every interpreted instruction of
-   * code not yet hot — then costs one load, not two Map lookups.
+   * By heatHash of a RAM index, two counts in one entry, so that a slot miss on code never
+   * translated (each branch target in cold code) costs one load, not two cache misses in two
+   * tables of 8 and 2 MiB as before, nor two Map lookups:
+   *  - bits 0-15: visits of the not-yet-translated EIPs with this hash (VISITS_MASK);
+   *  - bits 16-30: how many RAM indices with this hash have an entry in their page's byIndex
+   *    (in KEPT_ONE units): a slot miss looks there only when this is not 0.
    */
-  private readonly keptFilter = new Uint16Array(1 << KEPT_FILTER_BITS);
+  private readonly heat = new Int32Array(1 << HEAT_BITS);
   /** RAM page → blocks translated from it and the RAM index range they cover. */
   private readonly pageBlocks = new Map<number, PageCode>();
   /** RAM page → how many times its translations were dropped. */
@@ -197,19 +189,20 @@ export class JitEngine implements BlockEngine {
       // The slot holds another block (or none): the block may still exist, pushed out by a
       // colliding one — hot kernel and user code can share a slot and would otherwise be
       // translated again and again.
-      const kept = this.keptFilter[keptHash(index)] === 0 ? undefined : this.pageBlocks.get(Math.floor(index / PAGE))?.byIndex.get(index);
+      const heat = heatHash(index);
+      const entry = this.heat[heat]!;
+      const kept = entry < KEPT_ONE ? undefined : this.pageBlocks.get(Math.floor(index / PAGE))?.byIndex.get(index);
       if (JitEngine.fits(kept, index, eip | 0, s.ripHi, sig, csLimit)) {
         b = kept;
         this.setSlot(slot, b);
       } else {
-        const heat = heatHash(index);
-        if (this.heat[heat]! < this.threshold) {
-          this.heat[heat]!++;
+        if ((entry & VISITS_MASK) < this.threshold) {
+          this.heat[heat] = entry + 1;
           this.lastWasCold = true;
           return 0;
         }
         // Hot: translate it (its counter starts again for when the block is dropped).
-        this.heat[heat] = 0;
+        this.heat[heat] = entry & ~VISITS_MASK;
         b = this.translate(cpu, index, eip, sig);
         this.setSlot(slot, b);
       }
@@ -257,7 +250,6 @@ export class JitEngine implements BlockEngine {
     for (const page of this.pageBlocks.keys()) this.mem.codePages[page] = 0;
     for (const code of this.pageBlocks.values()) for (const b of code.blocks) b.valid = false;
     this.pageBlocks.clear();
-    this.keptFilter.fill(0);
     this.pageInvalidations.clear();
     this.blockCount = 0;
     this.stats.flushes++;
@@ -286,7 +278,7 @@ export class JitEngine implements BlockEngine {
     if (code === undefined) return;
     const list = code.blocks;
     this.pageBlocks.delete(page);
-    for (const index of code.byIndex.keys()) this.keptFilter[keptHash(index)]!--;
+    for (const index of code.byIndex.keys()) this.heat[heatHash(index)]! -= KEPT_ONE;
     this.pageInvalidations.set(page, (this.pageInvalidations.get(page) ?? 0) + 1);
     for (const b of list) {
       b.valid = false;
@@ -319,7 +311,7 @@ export class JitEngine implements BlockEngine {
       this.pageBlocks.set(page, code);
     }
     code.blocks.push(b);
-    if (!code.byIndex.has(index)) this.keptFilter[keptHash(index)]!++;
+    if (!code.byIndex.has(index)) this.heat[heatHash(index)]! += KEPT_ONE;
     code.byIndex.set(index, b);
     code.lo = Math.min(code.lo, b.lo);
     code.hi = Math.max(code.hi, b.end, index + 1);

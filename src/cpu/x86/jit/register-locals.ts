@@ -20,12 +20,13 @@
  *    expression (a POP's `(…, g[4] = ms + 4, mv)`) keeps the assignment's value, the
  *    unconverted right-hand side, through a temporary `rt`;
  *  - the block calls no function that writes registers behind its back (MUL/DIV's
- *    accumulator helpers, `cpu.push`, …): only the calls in PURE_CALLS and the memory
- *    accessors, which read the arrays (always current) and never write them.
+ *    accumulator helpers, `cpu.push`, …): only PURE_FUNCTIONS (helpers and the memory
+ *    accessors, which read the arrays, always current, and never write them),
+ *    PURE_CPU_METHODS, Math's and the lazy flags' methods.
  * The int32 store keeps `| 0` semantics: a local holds what reading the array would give.
  */
 
-/** Calls a block may make that never write a general register. */
+/** The CPU's methods a block may call that never write a general register. */
 const PURE_CPU_METHODS = new Set(['materializeFlags', 'getCF', 'condition', 'setRip']);
 /** Free functions (helpers and memory accessors) that never write a general register. */
 const PURE_FUNCTIONS = new Set([
